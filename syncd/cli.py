@@ -1,0 +1,160 @@
+"""The ``syncd`` command. It only wires: each subcommand hands its work to its owner."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from syncd.config import ConfigError, Settings, load_settings
+
+
+def settings_or_exit(**overrides: Any) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except ConfigError as exc:
+        click.echo(f"syncd: {exc}", err=True)
+        sys.exit(2)
+
+
+@click.group()
+@click.version_option(package_name="syncd")
+def main() -> None:
+    """syncd keeps a SmartRecruiters tenant and your HRIS in step."""
+
+
+@main.group()
+def sandbox() -> None:
+    """A SmartRecruiters-compatible sandbox tenant for development, tests and demos."""
+
+
+def _parse_faults(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from syncd.sandbox.faults import FaultPlan, FaultSpecError
+
+    try:
+        FaultPlan.parse(value)
+    except FaultSpecError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
+@sandbox.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8011, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--seed", default=7, show_default=True, type=int, help="Same seed, same tenant.")
+@click.option("--jobs", default=50, show_default=True, type=click.IntRange(0, 100_000))
+@click.option("--candidates", default=2000, show_default=True, type=click.IntRange(0, 2_000_000))
+@click.option(
+    "--token",
+    "tokens",
+    multiple=True,
+    default=("sandbox-token",),
+    show_default=True,
+    help="An accepted X-SmartToken API key (repeatable).",
+)
+@click.option(
+    "--client",
+    "clients",
+    multiple=True,
+    default=("sandbox-client:sandbox-secret",),
+    show_default=True,
+    help="An OAuth2 client as ID:SECRET (repeatable).",
+)
+@click.option(
+    "--token-ttl",
+    default=3600,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Lifetime of issued OAuth bearers, in seconds.",
+)
+@click.option(
+    "--no-limits", is_flag=True, help="Turn off rate and concurrency limits (benchmarks)."
+)
+@click.option(
+    "--faults",
+    default="",
+    callback=_parse_faults,
+    help="e.g. '429=0.05,500=0.02,timeout=0.01,reset=0.01,truncate=0.01,latency=50ms'.",
+)
+@click.option(
+    "--fault-timeout",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="How long a 'timeout' fault holds the answer back, in seconds.",
+)
+@click.option(
+    "--activity",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Background changes per second (new candidates, moves, offers, hires, deletions).",
+)
+@click.option(
+    "--log-level",
+    default="warning",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+def sandbox_serve(
+    host: str,
+    port: int,
+    seed: int,
+    jobs: int,
+    candidates: int,
+    tokens: tuple[str, ...],
+    clients: tuple[str, ...],
+    token_ttl: int,
+    no_limits: bool,
+    faults: str,
+    fault_timeout: float,
+    activity: float,
+    log_level: str,
+) -> None:
+    """Serve a generated tenant over HTTP."""
+    import time
+
+    import uvicorn
+
+    from syncd.sandbox.limits import LimitConfig
+    from syncd.sandbox.server import SandboxOptions, create_app
+
+    pairs = []
+    for c in clients:
+        cid, sep, secret = c.partition(":")
+        if not sep or not cid or not secret:
+            raise click.BadParameter(f"'{c}': expected ID:SECRET", param_hint="--client")
+        pairs.append((cid, secret))
+    options = SandboxOptions(
+        seed=seed,
+        jobs=jobs,
+        candidates=candidates,
+        api_keys=list(tokens),
+        oauth_clients=pairs,
+        token_ttl=token_ttl,
+        limits=LimitConfig(enabled=not no_limits),
+        faults=faults,
+        fault_timeout_seconds=fault_timeout,
+        activity_rate=activity,
+    )
+    started = time.perf_counter()
+    app = create_app(options)
+    click.echo(
+        f"sandbox: seed={seed} jobs={jobs} candidates={candidates} generated in "
+        f"{time.perf_counter() - started:.1f}s; serving http://{host}:{port}",
+        err=True,
+    )
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+
+
+@main.command()
+def demo() -> None:
+    """Run the main job on embedded defaults: the sandbox tenant and a SQLite mirror."""
+    from syncd.demo import run_demo
+
+    sys.exit(run_demo())
+
+
+if __name__ == "__main__":
+    main()

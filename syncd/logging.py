@@ -1,0 +1,69 @@
+"""structlog setup: JSON lines when stdout is not a terminal, readable console output when it is.
+Secrets never reach a log line: SecretStr values render masked, and keys that look like
+credentials are redacted whatever their type."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+from pydantic import SecretStr
+
+REDACTED = "**********"
+_SECRET_KEYS = ("secret", "token", "password", "api_key", "apikey", "authorization", "smarttoken")
+
+
+def _is_secret_key(key: str) -> bool:
+    k = key.lower().replace("-", "_")
+    return any(s in k for s in _SECRET_KEYS)
+
+
+def _redact_value(key: str, value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return REDACTED
+    if _is_secret_key(key) and value not in (None, ""):
+        return REDACTED
+    if isinstance(value, MutableMapping):
+        return {k: _redact_value(str(k), v) for k, v in value.items()}
+    return value
+
+
+def redact_secrets(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    for key in list(event_dict):
+        if key == "event":
+            continue
+        event_dict[key] = _redact_value(key, event_dict[key])
+    return event_dict
+
+
+def configure_logging(level: str = "info", fmt: str = "auto") -> None:
+    use_json = fmt == "json" or (fmt == "auto" and not sys.stdout.isatty())
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if use_json
+        else structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact_secrets,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]
+        ),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stdout),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(**bind: Any) -> Any:
+    return structlog.get_logger().bind(**bind)
