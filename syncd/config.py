@@ -143,9 +143,11 @@ def describe_validation_error(exc: ValidationError) -> str:
         loc = tuple(p for p in err["loc"] if p != "__root__")
         name = _env_name(loc) if loc else "settings"
         got = err.get("input")
-        shown = (
-            "" if isinstance(got, dict) or (loc and "secret" in str(loc[-1])) else f" (got {got!r})"
+        # Never echo what was given for anything that may hold a credential.
+        hidden = isinstance(got, dict) or any(
+            word in str(p).lower() for p in loc for word in ("secret", "key", "token", "password")
         )
+        shown = "" if hidden else f" (got {got!r})"
         if err["type"] == "extra_forbidden":
             lines.append(f"{name}: unknown setting; remove it or check its spelling")
         else:

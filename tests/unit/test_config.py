@@ -1,0 +1,116 @@
+"""Settings: environment, TOML, *_FILE secrets, and errors that name the setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from syncd.config import ConfigError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.upper().startswith("SYNCD_"):
+            monkeypatch.delenv(name)
+
+
+def test_defaults() -> None:
+    s = load_settings()
+    assert s.database_url == "sqlite:///syncd.db"
+    assert s.smartrecruiters.base_url == "https://api.smartrecruiters.com"
+    assert s.smartrecruiters.rate_limit == 10.0
+    assert s.sync.lag_window_seconds == 300.0
+    assert not s.smartrecruiters.has_credentials
+
+
+def test_env_nested(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCD_DATABASE_URL", "postgresql://x@h/db")
+    monkeypatch.setenv("SYNCD_SMARTRECRUITERS__BASE_URL", "http://127.0.0.1:8011/")
+    monkeypatch.setenv("SYNCD_SMARTRECRUITERS__API_KEY", "k-123")
+    monkeypatch.setenv("SYNCD_SYNC__LAG_WINDOW_SECONDS", "60")
+    s = load_settings()
+    assert s.database_url == "postgresql://x@h/db"
+    assert s.smartrecruiters.base_url == "http://127.0.0.1:8011"
+    assert s.smartrecruiters.api_key is not None
+    assert s.smartrecruiters.api_key.get_secret_value() == "k-123"
+    assert "k-123" not in repr(s) and "k-123" not in str(s.model_dump())
+    assert s.sync.lag_window_seconds == 60.0
+
+
+def test_secret_from_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("from-a-file\n")
+    monkeypatch.setenv("SYNCD_SMARTRECRUITERS__CLIENT_ID", "cid")
+    monkeypatch.setenv("SYNCD_SMARTRECRUITERS__CLIENT_SECRET_FILE", str(secret))
+    s = load_settings()
+    assert s.smartrecruiters.client_secret is not None
+    assert s.smartrecruiters.client_secret.get_secret_value() == "from-a-file"
+
+
+def test_unreadable_secret_file_names_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCD_SMARTRECRUITERS__API_KEY_FILE", "/nonexistent/key")
+    with pytest.raises(ConfigError, match="SYNCD_SMARTRECRUITERS__API_KEY_FILE"):
+        load_settings()
+
+
+def test_toml_file_and_env_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    toml = tmp_path / "syncd.toml"
+    toml.write_text(
+        'database_url = "sqlite:///from-toml.db"\n'
+        "[smartrecruiters]\nrate_limit = 5\n"
+        "[sync]\nlag_window_seconds = 120\n"
+    )
+    monkeypatch.setenv("SYNCD_CONFIG", str(toml))
+    monkeypatch.setenv("SYNCD_SYNC__LAG_WINDOW_SECONDS", "30")
+    s = load_settings()
+    assert s.database_url == "sqlite:///from-toml.db"
+    assert s.smartrecruiters.rate_limit == 5.0
+    assert s.sync.lag_window_seconds == 30.0  # the environment wins over the file
+
+
+def test_missing_toml_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCD_CONFIG", "/nonexistent/syncd.toml")
+    with pytest.raises(ConfigError, match="SYNCD_CONFIG: no such file"):
+        load_settings()
+
+
+def test_bad_value_names_setting_and_expectation(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCD_SMARTRECRUITERS__TIMEOUT", "soon")
+    with pytest.raises(ConfigError) as exc:
+        load_settings()
+    msg = str(exc.value)
+    assert "SYNCD_SMARTRECRUITERS__TIMEOUT" in msg and "number" in msg and "'soon'" in msg
+
+
+def test_bad_url_and_half_oauth_pair(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCD_SMARTRECRUITERS__BASE_URL", "api.smartrecruiters.com")
+    with pytest.raises(ConfigError, match="SYNCD_SMARTRECRUITERS__BASE_URL.*http"):
+        load_settings()
+    monkeypatch.delenv("SYNCD_SMARTRECRUITERS__BASE_URL")
+    monkeypatch.setenv("SYNCD_SMARTRECRUITERS__CLIENT_ID", "only-the-id")
+    with pytest.raises(ConfigError, match="client_secret"):
+        load_settings()
+
+
+def test_secret_value_never_echoed_in_errors(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    toml = tmp_path / "syncd.toml"
+    toml.write_text('[smartrecruiters]\napi_key = 12345\nclient_secret = ["hunter2"]\n')
+    monkeypatch.setenv("SYNCD_CONFIG", str(toml))
+    with pytest.raises(ConfigError) as exc:
+        load_settings()
+    assert "hunter2" not in str(exc.value) and "12345" not in str(exc.value)
+    assert "SYNCD_SMARTRECRUITERS__CLIENT_SECRET" in str(exc.value)
+
+
+def test_unknown_setting_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    toml = tmp_path / "syncd.toml"
+    toml.write_text('databse_url = "typo"\n')
+    monkeypatch.setenv("SYNCD_CONFIG", str(toml))
+    with pytest.raises(ConfigError, match="SYNCD_DATABSE_URL: unknown setting"):
+        load_settings()

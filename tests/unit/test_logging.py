@@ -1,0 +1,39 @@
+"""Log lines: JSON when not a terminal, and no secret ever rendered."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import SecretStr
+
+from syncd.logging import REDACTED, configure_logging, get_logger
+
+
+def test_json_lines_and_redaction(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("info", "json")
+    log = get_logger(tenant="acme", run_id="r1")
+    log.info(
+        "token_fetched",
+        client_secret=SecretStr("s3cr3t"),
+        access_token="abc.def",
+        headers={"X-SmartToken": "key-123", "Accept": "application/json"},
+        records=3,
+    )
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1
+    line = json.loads(out[0])
+    assert line["event"] == "token_fetched" and line["tenant"] == "acme" and line["records"] == 3
+    assert line["client_secret"] == REDACTED and line["access_token"] == REDACTED
+    assert line["headers"]["X-SmartToken"] == REDACTED
+    assert line["headers"]["Accept"] == "application/json"
+    for secret in ("s3cr3t", "abc.def", "key-123"):
+        assert secret not in out[0]
+
+
+def test_level_filter(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("warning", "json")
+    get_logger().info("quiet")
+    get_logger().warning("loud")
+    out = capsys.readouterr().out
+    assert "quiet" not in out and "loud" in out
