@@ -13,7 +13,7 @@ from starlette.routing import Route
 from syncd.sandbox import activity
 from syncd.sandbox.auth import ALL_SCOPES
 from syncd.sandbox.errors import bad_request, not_found
-from syncd.sandbox.faults import FaultPlan, FaultSpecError
+from syncd.sandbox.faults import FaultInjector, FaultPlan, FaultSpecError
 from syncd.sandbox.jsonresp import json_response
 from syncd.sandbox.server import sandbox_of, tenant_of
 from syncd.sandbox.state import APPLICATION_STATUSES, OFFER_STATUSES, Tenant
@@ -124,7 +124,11 @@ async def post_activity(request: Request) -> Response:
 async def post_faults(request: Request) -> Response:
     body = check(
         await _body(request),
-        {"spec": Field(str, required=True), "timeoutSeconds": Field((int, float))},
+        {
+            "spec": Field(str, required=True),
+            "timeoutSeconds": Field((int, float)),
+            "seed": Field(int),
+        },
     )
     sb = sandbox_of(request)
     try:
@@ -133,9 +137,17 @@ async def post_faults(request: Request) -> Response:
         )
     except FaultSpecError as exc:
         raise bad_request("INVALID_FAULTS", str(exc)) from None
-    sb.faults.plan = plan
+    # A new plan starts a new seeded draw sequence, so the same plan and seed give the same
+    # faults in the same order however many requests came before.
+    seed = body.get("seed", sb.options.seed)
+    sb.faults = FaultInjector(plan, seed)
     return json_response(
-        {"rates": plan.rates, "latency": plan.latency, "timeoutSeconds": plan.timeout_seconds}
+        {
+            "rates": plan.rates,
+            "latency": plan.latency,
+            "timeoutSeconds": plan.timeout_seconds,
+            "seed": seed,
+        }
     )
 
 

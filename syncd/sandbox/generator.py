@@ -14,7 +14,7 @@ from typing import Any
 from syncd.sandbox.clock import Clock
 from syncd.sandbox.generator_extras import generate_extras
 from syncd.sandbox.state import JOB_STATUSES, Tenant, new_id
-from syncd.sandbox.timefmt import iso, iso_date
+from syncd.sandbox.timefmt import iso
 
 FIRST = [
     "Ada",
@@ -307,8 +307,9 @@ def _job(t: Tenant, i: int, anchor: float) -> None:
             "id": pid,
             "positionId": f"POS-{rng.randrange(100000):05d}",
             "type": rng.choice(("NEW", "REPLACEMENT")),
-            "positionOpenDate": iso_date(created),
-            "targetStartDate": iso_date(anchor + rng.uniform(20, 120) * DAY),
+            # date-time, as the Jobs API's Position schema has it (not a bare date)
+            "positionOpenDate": iso(created),
+            "targetStartDate": iso(anchor + rng.uniform(20, 120) * DAY),
             "createdOn": iso(created),
             "status": "OPEN",
         }

@@ -134,8 +134,6 @@ class Gate:
             return
         sb.stats[f"calls:{method} {path.split('/')[1] if '/' in path else path}"] += 1
         plan = sb.faults.plan
-        if plan.latency:
-            await asyncio.sleep(plan.latency)
         fault = sb.faults.draw()
         refused, lim = sb.limiter.admit(cred.key, method, path)
         if refused is None and fault == "429":
@@ -149,6 +147,10 @@ class Gate:
             return
         released = False
         try:
+            # Latency is spent inside the admitted slot, as a slow server would: the request
+            # counts against the concurrency limits while it waits.
+            if plan.latency:
+                await asyncio.sleep(plan.latency)
             if fault == "500":
                 await _send_simple(send, 500, _error_bytes("Unexpected error", "INTERNAL_ERROR"))
                 return

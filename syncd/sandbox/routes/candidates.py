@@ -13,7 +13,7 @@ from syncd.sandbox.errors import ApiError, bad_request
 from syncd.sandbox.jsonresp import empty, json_response
 from syncd.sandbox.paging import cursor_page, filters_key, next_link, query_int
 from syncd.sandbox.routes import render
-from syncd.sandbox.routes.common import listing, query_time
+from syncd.sandbox.routes.common import drop_none, listing, query_time
 from syncd.sandbox.server import tenant_of
 from syncd.sandbox.state import APPLICATION_STATUSES, CONSENT_STATUSES, ONBOARDING_STATUSES, Tenant
 from syncd.sandbox.validate import Field, check, read_json
@@ -104,7 +104,8 @@ async def get_application(request: Request) -> Response:
 async def get_status_history(request: Request) -> Response:
     t = tenant_of(request)
     app = t.application(request.path_params["id"], request.path_params["jobId"])
-    return json_response(listing([dict(h) for h in t.app_history[app["id"]]]))
+    # The API leaves out a sub-status that is not set (the schema's subStatus is not nullable).
+    return json_response(listing([drop_none(h) for h in t.app_history[app["id"]]]))
 
 
 async def put_status(request: Request) -> Response:
