@@ -1,0 +1,56 @@
+"""When to retry, and how long to wait.
+
+- 429: always retried (the server refused the request before doing anything), waiting
+  ``Retry-After`` when sent, else exponential backoff with full jitter.
+- 503: retried for every method: the server refused the request.
+- other 5xx, timeouts after sending, resets, truncated 2xx bodies: retried only for idempotent
+  methods. For POST/PATCH the outcome is unknown and the caller gets ``OutcomeUnknownError``.
+- failures before the request left (connect errors, pool timeouts): retried for every method.
+Attempts and total time are both bounded.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from time import time as wall_time
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+@dataclass
+class Backoff:
+    base: float = 0.25
+    cap: float = 30.0
+    rng: random.Random = field(default_factory=random.Random)
+
+    def delay(self, attempt: int) -> float:
+        """Full jitter: uniform in [base/2, min(cap, base * 2**attempt)] (attempt counts from 0)."""
+        ceiling = min(self.cap, self.base * (2**attempt))
+        return self.rng.uniform(min(self.base / 2, ceiling), ceiling)
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """``Retry-After`` as seconds: delta-seconds or an HTTP date; None when absent or garbled."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (wall_time() if now is None else now))
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_retries: int = 8
+    max_seconds: float = 300.0
+
+    def allows(self, retries_done: int, elapsed: float, next_wait: float) -> bool:
+        return retries_done < self.max_retries and elapsed + next_wait <= self.max_seconds

@@ -1,0 +1,57 @@
+"""The transport under the client: every HTTP request to the API (first tries, retries and the
+auth flow's resend after a 401) passes the credential's limiter here and is counted. The body is
+read inside the limiter slot, so a slot is held exactly as long as the server works on it."""
+
+from __future__ import annotations
+
+import httpx
+
+from syncd.ats.auth import TOKEN_PATH
+from syncd.ats.limiter import CredentialLimiter
+
+
+class LimitedTransport(httpx.AsyncBaseTransport):
+    def __init__(self, inner: httpx.AsyncBaseTransport, limiter: CredentialLimiter) -> None:
+        self.inner = inner
+        self.limiter = limiter
+        self.calls = 0
+        self.token_calls = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path.endswith(TOKEN_PATH):
+            # The token endpoint is not rate limited by the API; keep it out of the budget.
+            self.token_calls += 1
+            return await self._send(request)
+        async with self.limiter.slot(request.method, path):
+            self.calls += 1
+            response = await self._send(request)
+        self.limiter.observe(_int_header(response, "x-ratelimit-remaining"))
+        return response
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        try:
+            raw = b"".join([chunk async for chunk in response.aiter_raw()])
+        finally:
+            await response.aclose()
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=httpx.ByteStream(raw),
+            extensions=response.extensions,
+            request=request,
+        )
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def _int_header(response: httpx.Response, name: str) -> int | None:
+    raw = response.headers.get(name)
+    if raw is None:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        return None
