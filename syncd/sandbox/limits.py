@@ -45,8 +45,10 @@ class LimitConfig:
     publication_rate: float = 2.0
 
 
+# Job publish/unpublish and offer documents (the spec has them at /offers/{offerId}/documents).
 PUBLICATION = re.compile(
-    r"^/jobs/[^/]+/(publication|jobads/[^/]+/postings)$|^/candidates/[^/]+/jobs/[^/]+/offers/[^/]+/documents"
+    r"^/jobs/[^/]+/(publication|jobads/[^/]+/postings)$"
+    r"|^(/candidates/[^/]+/jobs/[^/]+)?/offers/[^/]+/documents"
 )
 
 

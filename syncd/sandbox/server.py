@@ -152,7 +152,12 @@ class Gate:
             if plan.latency:
                 await asyncio.sleep(plan.latency)
             if fault == "500":
-                await _send_simple(send, 500, _error_bytes("Unexpected error", "INTERNAL_ERROR"))
+                await _send_simple(
+                    send,
+                    500,
+                    _error_bytes("Unexpected error", "INTERNAL_ERROR"),
+                    sb.limiter.headers(lim),
+                )
                 return
             if fault == "reset":
                 await send(
