@@ -17,6 +17,9 @@ class Clock:
         self._last = 0.0
         if frozen:
             self.freeze()
+            if start is not None:
+                # Exactly ``start``: going through the wall-clock offset would add float noise.
+                self._frozen_at = self._last = max(start, 0.0)
 
     def now(self) -> float:
         t = self._frozen_at if self._frozen_at is not None else time.time() + self._offset
