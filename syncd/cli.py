@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from syncd.cli_api import api as api_command
+from syncd.cli_sync import backfill_cmd, migrate_cmd, sync_cmd
 from syncd.config import ConfigError, Settings, load_settings
 
 
@@ -155,6 +157,12 @@ def demo() -> None:
 
     sys.exit(run_demo())
 
+
+main.add_command(api_command)
+
+main.add_command(migrate_cmd)
+main.add_command(backfill_cmd)
+main.add_command(sync_cmd)
 
 if __name__ == "__main__":
     main()

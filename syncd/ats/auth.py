@@ -30,8 +30,10 @@ def fingerprint(secret: str) -> str:
 class ApiKeyAuth(httpx.Auth):
     def __init__(self, api_key: SecretStr) -> None:
         self._key = api_key
-        self.kind = "api key (X-SmartToken)"
-        self.key = "key:" + fingerprint(api_key.get_secret_value())
+        fp = fingerprint(api_key.get_secret_value())
+        # Names the credential without revealing it: a hash prefix, enough to tell keys apart.
+        self.kind = f"API key sha256:{fp[:8]} (X-SmartToken)"
+        self.key = "key:" + fp
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["X-SmartToken"] = self._key.get_secret_value()

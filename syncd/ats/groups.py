@@ -81,17 +81,33 @@ class Candidates(_Group):
         return await self._list(P("/candidates/{id}/consents", candidate_id))
 
     async def request_consents(self, candidate_ids: Sequence[str]) -> Json:
-        """``POST /candidates/consent-requests``: ask candidates for consent."""
+        """``POST /candidates/consent-requests``: ask candidates for consent (1-1000 ids)."""
         body = await self._c.request(
-            "POST", "/candidates/consent-requests", json={"candidateIds": list(candidate_ids)}
+            "POST",
+            "/candidates/consent-requests",
+            json={"content": [{"id": cid} for cid in candidate_ids]},
         )
         return _dict(body)
 
-    async def parse_cv(self, file: FileArg, *, source_type_id: str | None = None) -> Json:
+    async def parse_cv(
+        self,
+        file: FileArg,
+        *,
+        source_type_id: str | None = None,
+        source_sub_type_id: str | None = None,
+        source_id: str | None = None,
+        internal: bool | None = None,
+    ) -> Json:
         """``POST /candidates/cv``: create a candidate from a résumé (multipart)."""
-        data = {"sourceTypeId": source_type_id} if source_type_id else None
+        fields = {
+            "sourceTypeId": source_type_id,
+            "sourceSubTypeId": source_sub_type_id,
+            "sourceId": source_id,
+            "internal": None if internal is None else str(internal).lower(),
+        }
+        data = {k: v for k, v in fields.items() if v is not None}
         return _dict(
-            await self._c.request("POST", "/candidates/cv", files={"file": file}, data=data)
+            await self._c.request("POST", "/candidates/cv", files={"file": file}, data=data or None)
         )
 
     async def delete_attachment(self, attachment_id: str) -> None:
@@ -247,11 +263,15 @@ class Jobs(_Group):
         )
         return _dict(body)
 
-    async def set_headcount(self, job_id: str, target: int) -> Json:
-        body = await self._c.request(
-            "PATCH", P("/jobs/{jobId}/headcount", job_id), json={"targetHiringHeadcount": target}
+    async def set_headcount(
+        self, job_id: str, salary_range: Mapping[str, Any] | None = None
+    ) -> Json:
+        """``PATCH /jobs/{jobId}/headcount`` (answers 202): ``salary_range`` is
+        ``{min, max, currency}``."""
+        body: Json = {} if salary_range is None else {"salaryRange": dict(salary_range)}
+        return _dict(
+            await self._c.request("PATCH", P("/jobs/{jobId}/headcount", job_id), json=body)
         )
-        return _dict(body)
 
     async def hiring_team(self, job_id: str) -> list[Json]:
         return await self._list(P("/jobs/{jobId}/hiring-team", job_id))
@@ -272,6 +292,19 @@ class Jobs(_Group):
     async def unpublish_job_ad(self, job_id: str, job_ad_id: str) -> None:
         await self._c.request(
             "DELETE", P("/jobs/{jobId}/jobads/{jobAdId}/postings", job_id, job_ad_id)
+        )
+
+    async def publish(
+        self, job_id: str, *, visibility: str | None = None, aggregators: bool | None = None
+    ) -> Json:
+        """``POST /jobs/{jobId}/publication`` (2 requests/s per credential)."""
+        body = {
+            k: v
+            for k, v in {"visibility": visibility, "aggregators": aggregators}.items()
+            if v is not None
+        }
+        return _dict(
+            await self._c.request("POST", P("/jobs/{jobId}/publication", job_id), json=body)
         )
 
     async def unpublish(self, job_id: str) -> None:
@@ -343,18 +376,19 @@ class Approvals(_Group):
     async def comments(self, approval_request_id: str) -> list[Json]:
         return await self._list(P(APPROVALS + "/approvals/{id}/comments", approval_request_id))
 
-    async def approve(self, approval_request_id: str, decision: Mapping[str, Any]) -> None:
+    async def approve(self, approval_request_id: str, approver_id: str, **extra: Any) -> None:
         await self._c.request(
             "POST",
             P(APPROVALS + "/approvals/{id}/approve-decisions", approval_request_id),
-            json=dict(decision),
+            json={"approverId": approver_id, **extra},
         )
 
-    async def reject(self, approval_request_id: str, decision: Mapping[str, Any]) -> None:
+    async def reject(self, approval_request_id: str, approver_id: str, **extra: Any) -> None:
+        """``extra``: e.g. ``reason=...`` as the API documents it for rejections."""
         await self._c.request(
             "POST",
             P(APPROVALS + "/approvals/{id}/reject-decisions", approval_request_id),
-            json=dict(decision),
+            json={"approverId": approver_id, **extra},
         )
 
 
@@ -432,8 +466,21 @@ class Messages(_Group):
         params = {"candidateId": candidate_id, "jobId": job_id, "limit": _limit(limit)}
         return self._c.cursor_pages("/messages", params)
 
-    async def share(self, message: Mapping[str, Any]) -> Json:
-        return _dict(await self._c.request("POST", "/messages/shares", json=dict(message)))
+    async def share(
+        self,
+        content: str,
+        *,
+        share_with: Mapping[str, Any] | None = None,
+        correlation_id: str | None = None,
+    ) -> Json:
+        """``POST /messages/shares``: post a note; ``share_with`` is ``{users, hiringTeamOf,
+        everyone, openNote}``."""
+        body: Json = {"content": content}
+        if share_with is not None:
+            body["shareWith"] = dict(share_with)
+        if correlation_id is not None:
+            body["correlationId"] = correlation_id
+        return _dict(await self._c.request("POST", "/messages/shares", json=body))
 
     async def delete_share(self, message_id: str) -> None:
         await self._c.request("DELETE", P("/messages/shares/{id}", message_id))

@@ -1,0 +1,219 @@
+"""``syncd api``: talk to the SmartRecruiters API with the configured credential, through the same
+client (limits, retries, auth) syncd itself uses.
+
+    syncd api get /candidates --param limit=5
+    syncd api put /candidates/ID/jobs/JOB/onboardingStatus --json '{"onboardingStatus": "..."}'
+    syncd api check
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+T = TypeVar("T")
+
+# What ``check`` tries: one cheap read per scope a read-only sync needs (SMARTRECRUITERS.md).
+CHECKS: list[tuple[str, str, dict[str, Any]]] = [
+    ("candidates_read", "/candidates", {"limit": 1}),
+    ("jobs_read", "/jobs", {"limit": 1, "sort": "job_id"}),
+    ("candidates_offers_read", "/offers", {"limit": 1}),
+    ("configuration_read", "/configuration/departments", {}),
+    ("audit_events_read", "/audit-api/v201910/audit-events", {"limit": 1}),
+    ("webhooks_read", "/webhooks-api/v201907/subscriptions", {"limit": 1}),
+]
+
+
+def _settings() -> Any:
+    from syncd.config import ConfigError, load_settings
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        click.echo(f"syncd: {exc}", err=True)
+        sys.exit(2)
+    if not settings.smartrecruiters.has_credentials:
+        click.echo(
+            "syncd: no SmartRecruiters credentials: set SYNCD_SMARTRECRUITERS__API_KEY, or "
+            "SYNCD_SMARTRECRUITERS__CLIENT_ID and SYNCD_SMARTRECRUITERS__CLIENT_SECRET",
+            err=True,
+        )
+        sys.exit(2)
+    return settings.smartrecruiters
+
+
+def _run(work: Callable[[Any], Awaitable[T]]) -> T:
+    from syncd.ats import AtsError, SmartRecruitersClient
+
+    settings = _settings()
+
+    async def go() -> T:
+        async with SmartRecruitersClient(settings) as sr:
+            return await work(sr)
+
+    try:
+        return asyncio.run(go())
+    except AtsError as exc:
+        click.echo(f"syncd api: {exc}", err=True)
+        sys.exit(1)
+
+
+def _parse_params(values: tuple[str, ...]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"'{item}': expected NAME=VALUE", param_hint="--param")
+        if key in params:  # repeated names become repeated query parameters
+            prev = params[key]
+            params[key] = [*prev, value] if isinstance(prev, list) else [prev, value]
+        else:
+            params[key] = value
+    return params
+
+
+def _parse_json(raw: str | None) -> Any:
+    if raw is None:
+        return None
+    source = "--json"
+    if raw == "-":
+        raw, source = sys.stdin.read(), "--json - (stdin)"
+    elif raw.startswith("@"):
+        path = Path(raw[1:])
+        try:
+            raw, source = path.read_text(), f"--json @{path}"
+        except OSError as exc:
+            raise click.BadParameter(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise click.BadParameter(f"{source}: not valid JSON ({exc})") from None
+
+
+def _emit(body: Any) -> None:
+    if body is not None:
+        click.echo(json.dumps(body, indent=2, ensure_ascii=False))
+
+
+@click.group("api")
+def api() -> None:
+    """Call the SmartRecruiters API with the configured credential and print JSON."""
+
+
+def _path_arg(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.argument("path")(f)
+
+
+def _param_opt(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--param",
+        "-p",
+        "params",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="A query parameter (repeatable; a repeated NAME repeats the parameter).",
+    )(f)
+
+
+def _json_opt(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--json",
+        "body",
+        metavar="JSON|@FILE|-",
+        help="Request body: inline JSON, @file.json, or - for stdin.",
+    )(f)
+
+
+@api.command("get")
+@_path_arg
+@_param_opt
+@click.option("--all", "all_pages", is_flag=True, help="Follow cursor pages; print all items.")
+def get(path: str, params: tuple[str, ...], all_pages: bool) -> None:
+    """GET PATH, e.g. /candidates --param limit=5."""
+    query = _parse_params(params)
+
+    async def work(sr: Any) -> Any:
+        if not all_pages:
+            return await sr.request("GET", path, params=query)
+        token = "nextPageId" if path.startswith("/audit-api/") else "pageId"
+        if path.startswith("/webhooks-api/"):
+            token = "page_id"
+        items: list[Any] = []
+        async for page in sr.cursor_pages(path, query, token_param=token):
+            items.extend(page.items)
+        return items
+
+    _emit(_run(work))
+
+
+def _writer(method: str) -> Callable[..., None]:
+    def command(path: str, params: tuple[str, ...], body: str | None) -> None:
+        query = _parse_params(params)
+        payload = _parse_json(body)
+
+        async def work(sr: Any) -> Any:
+            if payload is None:
+                return await sr.request(method, path, params=query)
+            return await sr.request(method, path, params=query, json=payload)
+
+        _emit(_run(work))
+
+    command.__doc__ = f"{method} PATH with an optional JSON body."
+    command.__name__ = method.lower()
+    return command
+
+
+for _method in ("POST", "PUT", "PATCH", "DELETE"):
+    api.command(_method.lower())(_path_arg(_param_opt(_json_opt(_writer(_method)))))
+
+
+@api.command("check")
+def check() -> None:
+    """Verify the credential: fetch a token (OAuth) and try one read per scope syncd needs."""
+    from syncd.ats import (
+        AuthenticationError,
+        HttpError,
+        NotFoundError,
+        PermissionDeniedError,
+    )
+
+    async def work(sr: Any) -> int:
+        click.echo(f"credential: {sr.auth.kind} at {sr.base_url}")
+        missing: list[str] = []
+        for scope, path, params in CHECKS:
+            try:
+                await sr.request("GET", path, params=params)
+                click.echo(f"  ok       {scope:<24} GET {path}")
+            except AuthenticationError as exc:
+                click.echo(f"  refused  {scope:<24} GET {path}", err=True)
+                reason = exc.message.split(";")[0]
+                click.echo(
+                    f"syncd api check: the {sr.auth.kind} was refused ({reason}); "
+                    "check that it is valid and active",
+                    err=True,
+                )
+                return 1
+            except PermissionDeniedError:
+                missing.append(scope)
+                click.echo(f"  MISSING  {scope:<24} GET {path} -> 403")
+            except NotFoundError:
+                click.echo(f"  n/a      {scope:<24} GET {path} -> 404 (not offered here)")
+            except HttpError as exc:
+                click.echo(f"  error    {scope:<24} GET {path} -> {exc.status}")
+        if missing:
+            click.echo(
+                f"syncd api check: the {sr.auth.kind} lacks the scope(s) {', '.join(missing)}; "
+                "grant them to the credential in SmartRecruiters",
+                err=True,
+            )
+            return 1
+        click.echo(f"credential OK ({sr.calls} requests)")
+        return 0
+
+    sys.exit(_run(work))
