@@ -538,42 +538,19 @@ class Tenant:
     def start_job_approval(
         self, job: dict[str, Any], salary_range: dict[str, Any] | None
     ) -> dict[str, Any]:
-        """A headcount change asks the job's approvers; a pending earlier request is abandoned."""
-        when = self.now()
+        """A headcount change asks the job's hiring managers (``create_approval`` abandons a
+        pending earlier request); the request remembers what was asked for."""
         jid = job["id"]
-        previous = self.approvals.get(self.job_approvals.get(jid, ""))
-        if previous is not None and previous.get("status") == "PENDING":
-            previous["status"] = "ABANDONED"
-            self.emit("job.approval.abandoned", {"approval_id": previous["id"], "job_id": jid})
         team = self.hiring_team.get(jid) or []
         approvers = [m["id"] for m in team if m.get("role") == "HIRING_MANAGER"] or [
             self.random_user_id()
         ]
-        approval: dict[str, Any] = {
-            "id": self.new_id(),
-            "subject": {"id": jid, "type": "job"},
-            "type": "sequential",
-            "decisionMode": "any",
-            "status": "PENDING",
-            "steps": [
-                {
-                    "status": "PENDING",
-                    "approvers": [{"id": a, "decision": "PENDING"} for a in approvers],
-                }
-            ],
-            "createdOn": when,
-            "jobDetails": {
-                "positionIds": list(self.positions.get(jid, {})),
-                "salaryRange": salary_range,
-            },
+        approval = self.create_approval("job", jid, [approvers])
+        approval["jobDetails"] = {
+            "positionIds": list(self.positions.get(jid, {})),
+            "salaryRange": salary_range,
         }
-        self.approvals[approval["id"]] = approval
-        self.job_approvals[jid] = approval["id"]
-        self.touch_job(job, when)
-        self.record_audit(
-            "JOB_APPROVAL_CREATED", "JOB", jid, {"approvalId": approval["id"]}, at=when
-        )
-        self.emit("job.approval.created", {"approval_id": approval["id"], "job_id": jid})
+        self.touch_job(job, approval["createdOn"])
         return approval
 
     def remove_hiring_team_member(self, job: dict[str, Any], user_id: str) -> None:
