@@ -348,7 +348,7 @@ class Tenant:
     def update_candidate(self, cand: dict[str, Any], changes: dict[str, Any]) -> None:
         cand.update(changes)
         cand["updatedOn"] = self.now()
-        self.emit("candidate.updated", {"candidate_id": cand["id"]})
+        self.emit("candidate.updated", {"id": cand["id"]})
 
     def delete_candidate(self, candidate_id: str, *, merged_into: str | None = None) -> None:
         self.candidate(candidate_id)
@@ -374,7 +374,7 @@ class Tenant:
         name = "CANDIDATE_DELETED_DUE_TO_MERGE" if merged_into else "CANDIDATE_DELETED"
         context = {"mergedInto": merged_into} if merged_into else {}
         self.record_audit(name, "CANDIDATE", candidate_id, context, at=when)
-        self.emit("candidate.deleted", {"candidate_id": candidate_id})
+        self.emit("candidate.deleted", {"id": candidate_id})
 
     # ---- jobs ----------------------------------------------------------------------------
     def touch_job_activity(self, job_id: str, when: str) -> None:
@@ -393,7 +393,7 @@ class Tenant:
         self.touch_job(job, when)
         self.job_history.setdefault(job["id"], []).append({"changedOn": when, "status": status})
         self.record_audit("JOB_STATUS_MODIFIED", "JOB", job["id"], {"status": status}, at=when)
-        self.emit("job.status.updated", {"job_id": job["id"]})
+        self.emit("job.status.updated", {"id": job["id"]})
 
     def delete_job(self, job_id: str) -> None:
         self.job(job_id)

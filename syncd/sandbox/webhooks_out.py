@@ -153,25 +153,28 @@ class Delivery:
 
 
 def link_for(event_name: str, payload: dict[str, Any], base: str) -> str:
-    """The ``Link`` header of a delivery: the resource the event is about, ``rel=self``."""
+    """The ``Link`` header of a delivery: the resource the event is about, ``rel=self``.
+    Job and candidate payloads carry ``id`` (the spec's JobWebhookPayload and
+    CandidateWebhookPayload); ``job_id``/``candidate_id`` are accepted too."""
     if event_name in NO_LINK:
         return ""
-    p = payload
-    path: str | None = None
+    p = {k: str(v) for k, v in payload.items()}
+    kind = event_name.split(".", 1)[0]
+    path = ""
     if "approval_id" in p:
         path = f"/approvals-api/v201910/approvals/{p['approval_id']}"
-    elif "offer_id" in p and "candidate_id" in p and "job_id" in p:
+    elif kind == "offer" and {"offer_id", "candidate_id", "job_id"} <= p.keys():
         path = f"/candidates/{p['candidate_id']}/jobs/{p['job_id']}/offers/{p['offer_id']}"
-    elif "candidate_id" in p and "job_id" in p:
+    elif kind == "application" and {"candidate_id", "job_id"} <= p.keys():
         path = f"/candidates/{p['candidate_id']}/jobs/{p['job_id']}"
-    elif "candidate_id" in p:
-        path = f"/candidates/{p['candidate_id']}"
-    elif "position_id" in p and "job_id" in p:
+    elif kind == "candidate" and (cid := p.get("id") or p.get("candidate_id")):
+        path = f"/candidates/{cid}"
+    elif kind == "position" and {"position_id", "job_id"} <= p.keys():
         path = f"/jobs/{p['job_id']}/positions/{p['position_id']}"
-    elif "job_ad_id" in p and "job_id" in p:
+    elif kind == "job" and "job_ad_id" in p and "job_id" in p:
         path = f"/jobs/{p['job_id']}/jobads/{p['job_ad_id']}"
-    elif "job_id" in p:
-        path = f"/jobs/{p['job_id']}"
+    elif kind == "job" and (jid := p.get("id") or p.get("job_id")):
+        path = f"/jobs/{jid}"
     return f"<{base}{path}>; rel=self" if path else ""
 
 

@@ -419,7 +419,7 @@ def test_deleted_candidate_has_no_link(api: httpx.Client, receiver: Receiver) ->
     api.post(f"/_sandbox/candidates/{cid}/delete").raise_for_status()
     flush(api)
     [d] = receiver.deliveries
-    assert d.json == {"candidate_id": cid} and "link" not in d.headers
+    assert d.json == {"id": cid} and "link" not in d.headers
     assert verify_request(sub["key"], d.headers, d.body).ok
 
 
@@ -605,10 +605,15 @@ def test_live_activity_deliveries_all_verify(api: httpx.Client, receiver: Receiv
     assert result["delivered"] == len(t["deliveries"]) == len(receiver.deliveries) > 5
     names = {d.headers["event-name"] for d in receiver.deliveries}
     assert {"offer.updated", "application.status.updated"} <= names <= set(events)
+    snap = api.get("/_sandbox/snapshot", params={"include": "deleted"}).json()
+    deleted = set(snap["deleted"]["candidates"])
     for d in receiver.deliveries:
         assert verify_request(sub["key"], d.headers, d.body).ok
         ids = d.json
-        assert set(ids) <= {"job_id", "candidate_id", "application_id", "offer_id"}
+        assert set(ids) <= {"id", "job_id", "candidate_id", "application_id", "offer_id"}
+        # Each Link leads to its resource, unless the candidate was deleted since.
+        if "link" in d.headers and not deleted & set(ids.values()):
+            assert _link_target(api, d.headers["link"]).status_code == 200, d.headers
     assert len({d.headers["event-id"] for d in receiver.deliveries}) == len(receiver.deliveries)
 
 
@@ -627,6 +632,10 @@ def test_control_settings_validation(api: httpx.Client) -> None:
     assert r.status_code == 400 and "retries" in r.text
     s = api.post("/_sandbox/webhooks/settings", json={}).json()
     assert s["scheduleMinutes"][:5] == [1, 3, 10, 45, 120] and s["scheduleMinutes"][-1] == 1440
+
+
+def _link_target(api: httpx.Client, link: str) -> httpx.Response:
+    return api.get(link[link.index("<") + 1 : link.index(">")])
 
 
 def _ids(app: dict[str, Any]) -> dict[str, str]:
