@@ -4,7 +4,8 @@ follow-up GET."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -392,3 +393,90 @@ def test_job_application_by_id(w: httpx.Client) -> None:
     assert r.status_code == 400 and code(r) == "INVALID_JOB_APPLICATION_ID"
     r = w.get("/job-applications-api/v202112/job-applications/00000000-0000-4000-8000-000000000000")
     assert r.status_code == 404 and code(r) == "JOB_APPLICATION_NOT_FOUND"
+
+
+# ---- response shapes against the OpenAPI document -----------------------------------------
+def spec_check(shared_dir: Path) -> Callable[[str, str, int, Any], None]:
+    """Validate a body against the response schema of one operation of the prefixed spec."""
+    yaml = pytest.importorskip("yaml")
+    validator = pytest.importorskip("openapi_schema_validator")
+    spec_file = shared_dir / "specs/smartrecruiters/smartrecruiters-openapi.prefixed.yaml"
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    spec = yaml.load(spec_file.read_text(), Loader=loader)
+
+    def check(path: str, method: str, status: int, body: Any) -> None:
+        response = spec["paths"][path][method]["responses"][str(status)]
+        schema = {
+            **response["content"]["application/json"]["schema"],
+            "components": spec["components"],
+        }
+        errors = [
+            f"{list(e.path)}: {e.message[:200]}"
+            for e in validator.OAS30Validator(schema).iter_errors(body)
+        ]
+        assert not errors, f"{method.upper()} {path} {status}: {errors}"
+
+    return check
+
+
+def test_responses_match_the_openapi_spec(w: httpx.Client, shared_dir: Path) -> None:
+    check = spec_check(shared_dir)
+    app = an_app(w, status="IN_REVIEW")
+    cid, jid = app["candidateId"], app["jobId"]
+    p = "/candidates/{id}/jobs/{jobId}"
+    base = f"/candidates/{cid}/jobs/{jid}"
+    r = w.post(
+        f"{base}/attachments",
+        data={"attachmentType": "RESUME"},
+        files={"file": ("cv.txt", b"hello", "text/plain")},
+    )
+    check(p + "/attachments", "post", 201, r.json())
+    r = w.post("/candidates/consent-requests", json={"content": [{"id": cid}, {"id": "x"}]})
+    check("/candidates/consent-requests", "post", 201, r.json())
+    r = w.post("/candidates/cv", files={"file": ("g.txt", RESUME, "text/plain")})
+    check("/candidates/cv", "post", 201, r.json())
+    check("/candidates/{id}/consent", "get", 200, w.get(f"/candidates/{cid}/consent").json())
+    check("/candidates/{id}/consents", "get", 200, w.get(f"/candidates/{cid}/consents").json())
+    check(p + "/properties", "get", 200, w.get(f"{base}/properties").json())
+    check(p + "/screening-answers", "get", 200, w.get(f"{base}/screening-answers").json())
+    r = w.put(f"/candidates/{cid}/tags", json={"tags": ["a"]})
+    check("/candidates/{id}/tags", "put", 201, r.json())
+    ja = "/job-applications-api/v202112/job-applications/{jobApplicationId}"
+    check(ja, "get", 200, w.get(ja.replace("{jobApplicationId}", app["id"])).json())
+
+
+JUNK = [b"", b"null", b"[]", b'"x"', b"{", b'{"a": 1}', b'{"content": [null], "tags": {}}']
+
+
+def assert_no_server_errors(c: httpx.Client, endpoints: list[tuple[str, str]]) -> None:
+    """Junk bodies under JSON and multipart content types get a documented 4xx error body."""
+    for method, path in endpoints:
+        for body in JUNK:
+            for ctype in ("application/json", "multipart/form-data; boundary=zz"):
+                r = c.request(method, path, content=body, headers={"content-type": ctype})
+                assert r.status_code < 500, (method, path, body, r.text)
+                if r.status_code >= 400:
+                    err = r.json()["errors"][0]
+                    assert r.json()["message"] and (err.get("code") or "dataPath" in err)
+
+
+def test_junk_input_never_500(w: httpx.Client) -> None:
+    offer = next(iter(snap(w, "offers")["offers"].values()))
+    app = an_app(w)
+    base = f"/candidates/{app['candidateId']}/jobs/{app['jobId']}"
+    offer_base = f"/candidates/{offer['candidateId']}/jobs/{offer['jobId']}/offers/{offer['id']}"
+    assert_no_server_errors(
+        w,
+        [
+            ("POST", "/candidates/consent-requests"),
+            ("POST", "/candidates/cv"),
+            ("POST", f"{base}/attachments"),
+            ("PUT", f"{base}/source"),
+            ("PUT", f"/candidates/{app['candidateId']}/tags"),
+            ("GET", f"{base}/properties?context=NOPE"),
+            ("GET", f"{offer_base}/approvals/latest"),
+            ("GET", "/job-applications-api/v202112/job-applications/%20"),
+            ("DELETE", "/candidates/attachments/nope"),
+            ("DELETE", "/candidates/nope"),
+        ],
+    )

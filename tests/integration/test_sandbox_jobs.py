@@ -4,6 +4,7 @@ every change is checked against ``GET /_sandbox/snapshot`` or a follow-up GET.""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,6 +12,7 @@ import pytest
 
 from syncd.sandbox.runner import ThreadServer
 from tests.conftest import TOKEN
+from tests.integration.test_sandbox_candidates import assert_no_server_errors, spec_check
 
 NEW_JOB: dict[str, Any] = {
     "title": "Platform Engineer",
@@ -366,3 +368,56 @@ def test_create_candidate_bad_fields(w: httpx.Client) -> None:
     assert r.status_code == 400 and "'email'" in r.json()["message"]
     r = w.post("/jobs/nope/candidates", json={"firstName": "A", "lastName": "B", "email": "a@b.c"})
     assert r.status_code == 404 and code(r) == "JOB_NOT_FOUND"
+
+
+def test_responses_match_the_openapi_spec(w: httpx.Client, shared_dir: Path) -> None:
+    check = spec_check(shared_dir)
+    r = w.post("/jobs", json=NEW_JOB)
+    check("/jobs", "post", 201, r.json())
+    jid = r.json()["id"]
+    check("/jobs/{jobId}", "put", 200, w.put(f"/jobs/{jid}", json=NEW_JOB).json())
+    r = w.put(f"/jobs/{jid}/status", json={"status": "SOURCING"})
+    check("/jobs/{jobId}/status", "put", 201, r.json())
+    r = w.patch(f"/jobs/{jid}/headcount", json={"salaryRange": {"min": 1, "max": 2}})
+    check("/jobs/{jobId}/headcount", "patch", 202, r.json())
+    r = w.get(f"/jobs/{jid}/approvals/latest")
+    check("/jobs/{jobId}/approvals/latest", "get", 200, r.json())
+    check("/jobs/{jobId}/hiring-team", "get", 200, w.get(f"/jobs/{jid}/hiring-team").json())
+    ad = w.post(f"/jobs/{jid}/jobads", json={"title": "Ad"}).json()
+    check("/jobs/{jobId}/jobads", "post", 200, ad)
+    r = w.put(f"/jobs/{jid}/jobads/{ad['id']}", json={"title": "Ad 2"})
+    check("/jobs/{jobId}/jobads/{jobAdId}", "put", 200, r.json())
+    r = w.delete(f"/jobs/{jid}/jobads/{ad['id']}/postings")
+    check("/jobs/{jobId}/jobads/{jobAdId}/postings", "delete", 202, r.json())
+    old = a_job(w)
+    check("/jobs/{jobId}/note", "get", 200, w.get(f"/jobs/{old['id']}/note").json())
+    r = w.post(
+        f"/jobs/{jid}/positions",
+        json={
+            "type": "NEW",
+            "positionOpenDate": "2026-01-01T00:00:00Z",
+            "targetStartDate": "2026-02-01T00:00:00Z",
+        },
+    )
+    check("/jobs/{jobId}/positions", "post", 201, r.json())
+
+
+def test_junk_input_never_500(w: httpx.Client) -> None:
+    job = a_job(w)
+    jid = job["id"]
+    assert_no_server_errors(
+        w,
+        [
+            ("POST", "/jobs"),
+            ("PUT", f"/jobs/{jid}"),
+            ("PUT", f"/jobs/{jid}/status"),
+            ("PATCH", f"/jobs/{jid}/headcount"),
+            ("POST", f"/jobs/{jid}/candidates"),
+            ("POST", f"/jobs/{jid}/jobads"),
+            ("PUT", f"/jobs/{jid}/jobads/nope"),
+            ("POST", f"/jobs/{jid}/positions"),
+            ("POST", f"/jobs/{jid}/publication"),
+            ("DELETE", f"/jobs/{jid}/hiring-team/nope"),
+            ("DELETE", "/jobs/nope/publication"),
+        ],
+    )
