@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -64,7 +65,8 @@ class Sandbox:
             self.auth.add_api_key(key)
         for cid, secret in o.oauth_clients:
             self.auth.add_client(cid, secret)
-        self.limiter = Limiter(o.limits)
+        # A copy: POST /_sandbox/limits changes the live config, and reset restores the options.
+        self.limiter = Limiter(dataclasses.replace(o.limits))
         self.faults = FaultInjector(FaultPlan.parse(o.faults, o.fault_timeout_seconds), o.seed)
         self.stats.clear()
         for hook in self.reset_hooks:

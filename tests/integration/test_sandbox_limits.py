@@ -187,3 +187,11 @@ def test_cli_no_limits_flag() -> None:
         assert statuses(responses) == {200: 25}
     finally:
         proc.stop()
+
+
+def test_reset_restores_the_configured_limits(limited: str) -> None:
+    control(limited, "limits", {"enabled": False})
+    control(limited, "reset", {})
+    control(limited, "faults", {"spec": "latency=1s"})
+    responses, _ = burst(limited, "/candidates?limit=1", 3)
+    assert statuses(responses) == {200: 1, 429: 2}

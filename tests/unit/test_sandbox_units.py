@@ -252,7 +252,8 @@ def test_page_token_bound_to_its_filters() -> None:
 # ---- limiter arithmetic (fake monotonic clock) ----------------------------------------------
 class FakeTime:
     def __init__(self) -> None:
-        self.now = 1000.0
+        # Past any real monotonic reading: buckets stamped on creation only ever refill to full.
+        self.now = 1e9
 
     def monotonic(self) -> float:
         return self.now
