@@ -44,7 +44,7 @@ def step(t: Tenant) -> dict[str, Any]:
             }
         )
         app = t.add_application(cand["id"], job["id"], emit=False)
-        t.emit("candidate.created", {"candidate_id": cand["id"]})
+        t.emit("candidate.created", {"id": cand["id"]})
         t.emit("application.created", t.app_payload(app))
         return {"kind": "apply", "candidateId": cand["id"], "jobId": job["id"]}
     app = rng.choice(open_apps)
