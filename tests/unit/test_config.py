@@ -88,7 +88,7 @@ def test_bad_value_names_setting_and_expectation(monkeypatch: pytest.MonkeyPatch
 
 def test_bad_url_and_half_oauth_pair(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SYNCD_SMARTRECRUITERS__BASE_URL", "api.smartrecruiters.com")
-    with pytest.raises(ConfigError, match="SYNCD_SMARTRECRUITERS__BASE_URL.*http"):
+    with pytest.raises(ConfigError, match=r"SYNCD_SMARTRECRUITERS__BASE_URL.*http"):
         load_settings()
     monkeypatch.delenv("SYNCD_SMARTRECRUITERS__BASE_URL")
     monkeypatch.setenv("SYNCD_SMARTRECRUITERS__CLIENT_ID", "only-the-id")
