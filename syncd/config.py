@@ -66,6 +66,9 @@ class SyncSettings(BaseModel):
     lag_window_seconds: float = Field(default=300.0, ge=0)
     page_size: int = Field(default=100, ge=1, le=100)
     sweep_interval_hours: float = Field(default=24.0, gt=0)
+    # Applications in these statuses get one GET /candidates/{id}/jobs/{jobId} when they change
+    # (source, start date, onboarding status); the list and the audit feed carry the rest.
+    application_details_statuses: list[str] = Field(default_factory=lambda: ["OFFERED", "HIRED"])
 
 
 class Settings(BaseSettings):

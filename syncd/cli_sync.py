@@ -1,0 +1,182 @@
+"""``syncd migrate``, ``syncd backfill`` and ``syncd sync --once``: the mirror's commands."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from syncd.config import Settings
+
+
+def _settings() -> Settings:
+    from syncd.cli import settings_or_exit
+
+    return settings_or_exit()
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(f"syncd: {message}", err=True)
+    sys.exit(code)
+
+
+def _parse_since(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO 8601 date or date-time (e.g. 2024-05-01T00:00:00Z)"
+        ) from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _resources(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> list[str]:
+    from syncd.sync.catalogue import BY_NAME
+
+    names = [n.strip() for v in value for n in v.split(",") if n.strip()]
+    for n in names:
+        if n not in BY_NAME:
+            raise click.BadParameter(f"unknown resource {n!r}; choose from {', '.join(BY_NAME)}")
+    return names
+
+
+@click.command("migrate")
+def migrate_cmd() -> None:
+    """Create or upgrade the mirror's tables (Alembic) in SYNCD_DATABASE_URL."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from syncd.mirror.db import make_engine, migrate
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    where = engine.url.render_as_string(hide_password=True)
+    try:
+        before, after = migrate(engine)
+    except SQLAlchemyError as exc:
+        _fail(f"cannot migrate {where}: {type(exc).__name__}: {exc.args[0] if exc.args else ''}")
+    finally:
+        engine.dispose()
+    if before == after:
+        click.echo(f"{where}: schema already at {after}")
+    else:
+        click.echo(f"{where}: schema {before or 'empty'} -> {after}")
+
+
+def _run(settings: Settings, mode: str, resources: list[str], since: datetime | None) -> int:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from syncd.ats import AtsError, AuthenticationError, ConfigurationError, PermissionDeniedError
+    from syncd.mirror.db import SchemaError
+    from syncd.sync.runner import run_job
+
+    if not settings.smartrecruiters.has_credentials:
+        _fail(
+            "no SmartRecruiters credentials: set SYNCD_SMARTRECRUITERS__API_KEY, or "
+            "SYNCD_SMARTRECRUITERS__CLIENT_ID and SYNCD_SMARTRECRUITERS__CLIENT_SECRET",
+            2,
+        )
+    console = Console(stderr=True)
+    progress = Progress(
+        TextColumn("{task.description:<11}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[pages]} pages"),
+        TextColumn("{task.fields[rate]:>7.0f}/s"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not console.is_terminal,
+    )
+    tasks: dict[str, Any] = {}
+    started: dict[str, float] = {}
+
+    def on_page(resource: str, n: int, pages: int, total: int | None) -> None:
+        if resource not in tasks:
+            started[resource] = time.perf_counter()
+            tasks[resource] = progress.add_task(resource, total=total, pages=0, rate=0.0)
+        t = tasks[resource]
+        task = progress.tasks[t]
+        done = task.completed + n
+        rate = done / max(1e-6, time.perf_counter() - started[resource])
+        progress.update(t, advance=n, pages=task.fields["pages"] + pages, rate=rate)
+
+    try:
+        with progress:
+            reports, calls = asyncio.run(
+                run_job(settings, mode, resources, since, progress=on_page)
+            )
+    except SchemaError as exc:
+        _fail(str(exc), 2)
+        return 2
+    except (AuthenticationError, PermissionDeniedError, ConfigurationError) as exc:
+        _fail(f"SmartRecruiters refused the credentials or their role: {exc}", 3)
+        return 3
+    except AtsError as exc:
+        _fail(f"the pass stopped and will resume from its checkpoint: {exc}", 1)
+        return 1
+    _summary(console, reports, calls)
+    return 0
+
+
+def _summary(console: Any, reports: list[Any], calls: int) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"syncd: {calls} API calls")
+    for col in (
+        "resource", "mode", "fetched", "inserted", "updated", "unchanged", "deleted",
+        "quarantined", "calls", "seconds", "status",
+    ):  # fmt: skip
+        table.add_column(col, justify="left" if col in ("resource", "mode", "status") else "right")
+    for r in reports:
+        c = r.counts
+        table.add_row(
+            r.resource, r.mode, str(c.fetched), str(c.inserted), str(c.updated), str(c.unchanged),
+            str(c.deleted), str(c.quarantined), str(c.api_calls), f"{r.seconds:.1f}", r.status,
+        )  # fmt: skip
+    from rich.console import Console
+
+    Console().print(table)
+
+
+@click.command("backfill")
+@click.option(
+    "--resources",
+    multiple=True,
+    callback=_resources,
+    help="Comma-separated subset of: jobs, audit, candidates, offers (default: all).",
+)
+@click.option(
+    "--since",
+    callback=_parse_since,
+    help="Only records changed since this ISO 8601 time (default: everything).",
+)
+def backfill_cmd(resources: list[str], since: datetime | None) -> None:
+    """Copy the tenant into the mirror; resumes a killed backfill at its last page."""
+    sys.exit(_run(_settings(), "backfill", resources, since))
+
+
+@click.command("sync")
+@click.option("--once", is_flag=True, help="One incremental pass of every resource, then exit.")
+@click.option("--sweep", is_flag=True, help="A complete pass that also detects deletions.")
+def sync_cmd(once: bool, sweep: bool) -> None:
+    """Incremental sync from each resource's cursor."""
+    if not once:
+        _fail("only `syncd sync --once` is available here; schedule it (cron, systemd timer)", 2)
+    sys.exit(_run(_settings(), "sweep" if sweep else "incremental", [], None))

@@ -1,0 +1,50 @@
+"""Reporting queries over the mirror. Plain SQL that runs unchanged on SQLite and PostgreSQL
+(date arithmetic lives in the ``hires`` view the migration creates per dialect). docs/mirror.md
+shows the same text; tests run every one of them on both databases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+QUERIES: dict[str, str] = {
+    "pipeline_by_status": """
+SELECT status, COUNT(*) AS applications
+FROM applications
+WHERE tenant = :tenant AND deleted_at IS NULL
+GROUP BY status
+ORDER BY applications DESC, status""",
+    "time_to_hire": """
+SELECT COUNT(*) AS hires, ROUND(AVG(days_to_hire), 1) AS avg_days_to_hire
+FROM hires
+WHERE tenant = :tenant""",
+    "hires_by_source": """
+SELECT COALESCE(source, '(unknown)') AS source, COUNT(*) AS hires
+FROM hires
+WHERE tenant = :tenant
+GROUP BY COALESCE(source, '(unknown)')
+ORDER BY hires DESC, source""",
+    "offer_acceptance_rate": """
+SELECT COALESCE(SUM(CASE WHEN status = 'ACCEPTED' THEN 1 ELSE 0 END), 0) AS accepted,
+       COALESCE(SUM(CASE WHEN status IN ('ACCEPTED', 'NOT_ACCEPTED') THEN 1 ELSE 0 END), 0)
+         AS decided,
+       ROUND(100.0 * SUM(CASE WHEN status = 'ACCEPTED' THEN 1 ELSE 0 END)
+             / NULLIF(SUM(CASE WHEN status IN ('ACCEPTED', 'NOT_ACCEPTED') THEN 1 ELSE 0 END), 0),
+             1) AS acceptance_pct
+FROM offers
+WHERE tenant = :tenant AND deleted_at IS NULL""",
+    "open_positions": """
+SELECT j.id, j.title, COUNT(p.id) AS open_positions
+FROM jobs j
+JOIN positions p ON p.tenant = j.tenant AND p.job_id = j.id
+WHERE j.tenant = :tenant AND j.deleted_at IS NULL AND p.deleted_at IS NULL
+  AND p.status = 'OPEN'
+GROUP BY j.id, j.title
+ORDER BY open_positions DESC, j.id""",
+}
+
+
+def run_query(engine: Engine, name: str, tenant: str) -> list[tuple[Any, ...]]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(QUERIES[name]), {"tenant": tenant})]

@@ -1,0 +1,281 @@
+"""The mirror's tables (SQLAlchemy Core). Alembic migrations in ``syncd/mirror/migrations`` are the
+schema's source of truth for databases; this module describes the same tables for queries.
+
+Every record table is tenant-scoped and carries, beside its typed reporting columns, the raw JSON
+as received, ``first_seen_at``/``last_seen_at``, a content hash and ``deleted_at`` (tombstones).
+Timestamps are naive UTC ``DateTime`` so the same SQL runs on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+# SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+Serial = BigInteger().with_variant(Integer(), "sqlite")
+
+ID = 64  # SmartRecruiters ids are UUIDs or short strings; 64 leaves room.
+
+
+def _record_columns() -> list[Column[object]]:
+    return [
+        Column("raw", Json, nullable=False),
+        Column("content_hash", String(32), nullable=False),
+        Column("first_seen_at", DateTime, nullable=False),
+        Column("last_seen_at", DateTime, nullable=False),
+        Column("deleted_at", DateTime),
+    ]
+
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("tenant", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("title", Text),
+    Column("ref_number", String(128)),
+    Column("status", String(32)),
+    Column("posting_status", String(32)),
+    Column("department_id", String(ID)),
+    Column("department", Text),
+    Column("city", Text),
+    Column("country_code", String(8)),
+    Column("remote", Boolean),
+    Column("created_on", DateTime),
+    Column("updated_on", DateTime),
+    Column("last_activity_on", DateTime),
+    *_record_columns(),
+    PrimaryKeyConstraint("tenant", "id", name="pk_jobs"),
+    Index("ix_jobs_status", "tenant", "status"),
+    Index("ix_jobs_updated_on", "tenant", "updated_on"),
+)
+
+job_status_history = Table(
+    "job_status_history",
+    metadata,
+    Column("tenant", String(ID), nullable=False),
+    Column("job_id", String(ID), nullable=False),
+    Column("ordinal", Integer, nullable=False),
+    Column("changed_on", DateTime),
+    Column("status", String(32)),
+    *_record_columns(),
+    PrimaryKeyConstraint("tenant", "job_id", "ordinal", name="pk_job_status_history"),
+)
+
+positions = Table(
+    "positions",
+    metadata,
+    Column("tenant", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("job_id", String(ID), nullable=False),
+    Column("position_id", String(128)),
+    Column("type", String(32)),
+    Column("status", String(32)),
+    Column("position_open_date", DateTime),
+    Column("target_start_date", DateTime),
+    Column("created_on", DateTime),
+    *_record_columns(),
+    PrimaryKeyConstraint("tenant", "id", name="pk_positions"),
+    Index("ix_positions_job", "tenant", "job_id"),
+)
+
+candidates = Table(
+    "candidates",
+    metadata,
+    Column("tenant", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    # Personal data: nulled on deletion (the tombstone keeps ids and dates only).
+    Column("first_name", Text),
+    Column("last_name", Text),
+    Column("email", Text),
+    Column("city", Text),
+    Column("country_code", String(8)),
+    Column("internal", Boolean),
+    Column("consent_status", String(32)),
+    Column("created_on", DateTime),
+    Column("updated_on", DateTime),
+    *_record_columns(),
+    PrimaryKeyConstraint("tenant", "id", name="pk_candidates"),
+    Index("ix_candidates_updated_on", "tenant", "updated_on"),
+)
+
+applications = Table(
+    "applications",
+    metadata,
+    Column("tenant", String(ID), nullable=False),
+    Column("candidate_id", String(ID), nullable=False),
+    Column("job_id", String(ID), nullable=False),
+    Column("application_id", String(ID)),
+    Column("status", String(32)),
+    Column("sub_status", Text),
+    Column("source", Text),
+    Column("source_type_id", String(ID)),
+    Column("source_id", String(ID)),
+    Column("onboarding_status", String(32)),
+    Column("starts_on", DateTime),
+    Column("created_on", DateTime),
+    Column("updated_on", DateTime),
+    # Work the poller still owes this row, committed with it so a kill cannot lose it.
+    Column("history_pending", Boolean, nullable=False, default=False),
+    Column("details_pending", Boolean, nullable=False, default=False),
+    *_record_columns(),
+    PrimaryKeyConstraint("tenant", "candidate_id", "job_id", name="pk_applications"),
+    Index("ix_applications_status", "tenant", "status"),
+    Index("ix_applications_job", "tenant", "job_id"),
+    Index("ix_applications_application_id", "tenant", "application_id"),
+)
+
+application_status_history = Table(
+    "application_status_history",
+    metadata,
+    Column("tenant", String(ID), nullable=False),
+    Column("candidate_id", String(ID), nullable=False),
+    Column("job_id", String(ID), nullable=False),
+    Column("changed_on", DateTime, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("sub_status", Text),
+    Column("application_id", String(ID)),
+    # Orders entries that share a millisecond: the audit event id, or the position in the list.
+    Column("ordinal", BigInteger, nullable=False, default=0),
+    *_record_columns(),
+    PrimaryKeyConstraint(
+        "tenant", "candidate_id", "job_id", "changed_on", "status", name="pk_app_status_history"
+    ),
+    Index("ix_app_status_history_status", "tenant", "status", "changed_on"),
+)
+
+offers = Table(
+    "offers",
+    metadata,
+    Column("tenant", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("candidate_id", String(ID)),
+    Column("job_id", String(ID)),
+    Column("status", String(32)),
+    Column("created_on", DateTime),
+    Column("updated_on", DateTime),
+    Column("recheck", Boolean, nullable=False, default=False),
+    *_record_columns(),
+    PrimaryKeyConstraint("tenant", "id", name="pk_offers"),
+    Index("ix_offers_status", "tenant", "status"),
+    Index("ix_offers_application", "tenant", "candidate_id", "job_id"),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("tenant", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("event_name", String(64)),
+    Column("event_date", DateTime),
+    Column("entity_type", String(32)),
+    Column("entity_id", String(ID)),
+    Column("author_type", String(32)),
+    Column("author_id", String(ID)),
+    Column("candidate_id", String(ID)),
+    Column("job_id", String(ID)),
+    *_record_columns(),
+    PrimaryKeyConstraint("tenant", "id", name="pk_audit_events"),
+    Index("ix_audit_events_date", "tenant", "event_date"),
+    Index("ix_audit_events_entity", "tenant", "entity_id"),
+)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    Column("tenant", String(ID), nullable=False),
+    Column("resource", String(32), nullable=False),
+    Column("record_key", String(160)),
+    Column("reason", Text, nullable=False),
+    Column("raw", Json),
+    Column("run_id", String(36)),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_quarantine_resource", "tenant", "resource"),
+)
+
+sync_state = Table(
+    "sync_state",
+    metadata,
+    Column("tenant", String(ID), nullable=False),
+    Column("resource", String(32), nullable=False),
+    # Where the next incremental pass starts (already minus the lag window).
+    Column("cursor", DateTime),
+    Column("last_pass_started_at", DateTime),
+    Column("last_pass_ended_at", DateTime),
+    Column("last_sweep_at", DateTime),
+    # The pass in progress, committed after every page so a killed run resumes mid-pass.
+    Column("pass_mode", String(16)),
+    Column("pass_cursor", DateTime),
+    Column("pass_started_at", DateTime),
+    Column("pass_max_seen", DateTime),
+    Column("pass_page", Text),
+    Column("pass_run_id", String(36)),
+    PrimaryKeyConstraint("tenant", "resource", name="pk_sync_state"),
+)
+
+sync_runs = Table(
+    "sync_runs",
+    metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    Column("run_id", String(36), nullable=False),
+    Column("tenant", String(ID), nullable=False),
+    Column("resource", String(32), nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("started_at", DateTime, nullable=False),
+    Column("ended_at", DateTime),
+    Column("cursor_used", DateTime),
+    Column("fetched", Integer, nullable=False, default=0),
+    Column("inserted", Integer, nullable=False, default=0),
+    Column("updated", Integer, nullable=False, default=0),
+    Column("unchanged", Integer, nullable=False, default=0),
+    Column("deleted", Integer, nullable=False, default=0),
+    Column("quarantined", Integer, nullable=False, default=0),
+    Column("api_calls", Integer, nullable=False, default=0),
+    Column("errors", Integer, nullable=False, default=0),
+    Column("error_message", Text),
+    Index("ix_sync_runs_resource", "tenant", "resource", "started_at"),
+)
+
+changes = Table(
+    "changes",
+    metadata,
+    Column("sequence", Serial, primary_key=True, autoincrement=True),
+    Column("tenant", String(ID), nullable=False),
+    Column("resource", String(32), nullable=False),
+    Column("record_key", String(160), nullable=False),
+    # created / updated / deleted, or a domain event: status_changed, hired, offer_accepted …
+    Column("kind", String(32), nullable=False),
+    Column("data", Json),
+    Column("run_id", String(36)),
+    Column("occurred_at", DateTime, nullable=False),
+    Index("ix_changes_record", "tenant", "resource", "record_key"),
+)
+
+RECORD_TABLES = (
+    jobs,
+    job_status_history,
+    positions,
+    candidates,
+    applications,
+    application_status_history,
+    offers,
+    audit_events,
+)

@@ -1,0 +1,357 @@
+"""Writes to the mirror: hash-compared upserts, tombstones, the outbox, checkpoints, runs and
+quarantine. Every method takes the caller's connection so that a page of rows, its outbox records
+and its checkpoint land in one transaction (DESIGN invariants 2 and 5)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Table,
+    and_,
+    bindparam,
+    func,
+    insert,
+    select,
+    tuple_,
+    update,
+)
+
+from syncd.mirror import schema as s
+from syncd.mirror.records import Row, content_hash
+
+Key = tuple[Any, ...]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass
+class UpsertResult:
+    inserted: list[Row] = field(default_factory=list)
+    updated: list[tuple[Row, Row]] = field(default_factory=list)  # (old, new)
+    unchanged: list[Row] = field(default_factory=list)  # the stored rows
+
+
+@dataclass
+class Change:
+    resource: str
+    key: str
+    kind: str
+    data: dict[str, Any] | None = None
+
+
+def key_columns(table: Table) -> list[Column[Any]]:
+    return [c for c in table.primary_key.columns if c.name != "tenant"]
+
+
+def key_of(table: Table, row: Row) -> Key:
+    return tuple(row[c.name] for c in key_columns(table))
+
+
+def key_text(key: Key) -> str:
+    return "/".join(str(k) for k in key)
+
+
+class Mirror:
+    def __init__(self, engine: Engine, tenant: str) -> None:
+        self.engine = engine
+        self.tenant = tenant
+
+    @contextlib.contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    # ---- reads ----------------------------------------------------------------------------
+    def existing(self, conn: Connection, table: Table, keys: Sequence[Key]) -> dict[Key, Row]:
+        if not keys:
+            return {}
+        cols = key_columns(table)
+        out: dict[Key, Row] = {}
+        # Chunks keep the statement under every driver's bind-parameter limit.
+        for i in range(0, len(keys), 500):
+            chunk = list(dict.fromkeys(keys[i : i + 500]))
+            cond = (
+                cols[0].in_([k[0] for k in chunk]) if len(cols) == 1 else tuple_(*cols).in_(chunk)
+            )
+            for r in conn.execute(select(table).where(table.c.tenant == self.tenant, cond)):
+                m = dict(r._mapping)
+                out[key_of(table, m)] = m
+        return out
+
+    # ---- upserts --------------------------------------------------------------------------
+    def upsert(
+        self,
+        conn: Connection,
+        table: Table,
+        rows: Iterable[Row],
+        *,
+        now: datetime,
+        merge_raw: bool = False,
+        touch: bool = False,
+        on_change: dict[str, Any] | None = None,
+    ) -> UpsertResult:
+        """Insert new rows, update rows whose content hash changed (or that were tombstoned),
+        leave the rest. ``merge_raw`` merges the new raw object into the stored one (records
+        assembled from several endpoints). ``touch`` bumps last_seen_at of unchanged rows (sweeps).
+        ``on_change`` columns are set on inserted and updated rows only."""
+        batch: dict[Key, Row] = {}
+        for row in rows:
+            batch[key_of(table, row)] = row  # last one wins within a page
+        result = UpsertResult()
+        if not batch:
+            return result
+        old = self.existing(conn, table, list(batch))
+        inserts: list[Row] = []
+        updates: list[Row] = []
+        for key, row in batch.items():
+            prev = old.get(key)
+            if prev is not None and merge_raw:
+                raw = {**(prev["raw"] or {}), **row["raw"]}
+                row = {**row, "raw": raw, "content_hash": content_hash(raw)}
+            if prev is None:
+                new = {
+                    **{
+                        c.name: getattr(c.default, "arg", None)
+                        for c in table.columns
+                        if _scalar_default(c)
+                    },
+                    **row,
+                    "tenant": self.tenant,
+                    "first_seen_at": now,
+                    "last_seen_at": now,
+                    "deleted_at": None,
+                    **(on_change or {}),
+                }
+                if merge_raw and "content_hash" not in row:
+                    new["content_hash"] = content_hash(new["raw"])
+                inserts.append(new)
+                result.inserted.append(new)
+            elif prev["content_hash"] != row["content_hash"] or prev["deleted_at"] is not None:
+                new = {**row, "last_seen_at": now, "deleted_at": None, **(on_change or {})}
+                updates.append(new)
+                result.updated.append((prev, {**prev, **new}))
+            else:
+                result.unchanged.append(prev)
+        if inserts:
+            conn.execute(insert(table), _uniform(inserts, table))
+        if updates:
+            _update_many(conn, table, self.tenant, updates)
+        if touch and result.unchanged:
+            _update_many(
+                conn,
+                table,
+                self.tenant,
+                [
+                    {**{c.name: r[c.name] for c in key_columns(table)}, "last_seen_at": now}
+                    for r in result.unchanged
+                ],
+            )
+        return result
+
+    def set_columns(
+        self, conn: Connection, table: Table, rows: Sequence[Row], *, now: datetime | None = None
+    ) -> None:
+        """Partial updates keyed by the primary key (bookkeeping columns, no hash change)."""
+        if rows:
+            _update_many(conn, table, self.tenant, list(rows))
+
+    # ---- deletions ------------------------------------------------------------------------
+    def tombstone(
+        self,
+        conn: Connection,
+        table: Table,
+        where: Any,
+        *,
+        at: datetime,
+        clear: Sequence[str] = (),
+        keep_raw: Sequence[str] = ("id", "createdOn", "updatedOn"),
+    ) -> list[Row]:
+        """Mark live rows matching ``where`` deleted; null ``clear`` columns and cut raw down to
+        ``keep_raw`` keys (personal data leaves the mirror). Returns the rows as they were."""
+        rows = [
+            dict(r._mapping)
+            for r in conn.execute(
+                select(table).where(
+                    table.c.tenant == self.tenant, table.c.deleted_at.is_(None), where
+                )
+            )
+        ]
+        if not rows:
+            return []
+        updates = []
+        for r in rows:
+            raw = r["raw"] if isinstance(r["raw"], dict) else {}
+            kept = {k: raw[k] for k in keep_raw if k in raw}
+            updates.append(
+                {
+                    **{c.name: r[c.name] for c in key_columns(table)},
+                    **dict.fromkeys(clear),
+                    "raw": kept,
+                    "content_hash": content_hash(kept),
+                    "deleted_at": at,
+                }
+            )
+        _update_many(conn, table, self.tenant, updates)
+        return rows
+
+    # ---- outbox ---------------------------------------------------------------------------
+    def emit(
+        self, conn: Connection, changes: Sequence[Change], *, run_id: str, now: datetime
+    ) -> None:
+        if not changes:
+            return
+        conn.execute(
+            insert(s.changes),
+            [
+                {
+                    "tenant": self.tenant,
+                    "resource": c.resource,
+                    "record_key": c.key,
+                    "kind": c.kind,
+                    "data": c.data,
+                    "run_id": run_id,
+                    "occurred_at": now,
+                }
+                for c in changes
+            ],
+        )
+
+    # ---- quarantine -----------------------------------------------------------------------
+    def quarantine(
+        self,
+        conn: Connection,
+        resource: str,
+        key: str | None,
+        reason: str,
+        raw: Any,
+        *,
+        run_id: str,
+        now: datetime,
+    ) -> None:
+        conn.execute(
+            insert(s.quarantine).values(
+                tenant=self.tenant,
+                resource=resource,
+                record_key=key,
+                reason=reason[:2000],
+                raw=raw,
+                run_id=run_id,
+                created_at=now,
+            )
+        )
+
+    # ---- checkpoints ----------------------------------------------------------------------
+    def state(self, conn: Connection, resource: str) -> Row:
+        t = s.sync_state
+        r = conn.execute(
+            select(t).where(t.c.tenant == self.tenant, t.c.resource == resource)
+        ).first()
+        if r is not None:
+            return dict(r._mapping)
+        return {c.name: None for c in t.columns} | {"tenant": self.tenant, "resource": resource}
+
+    def save_state(self, conn: Connection, resource: str, **values: Any) -> None:
+        t = s.sync_state
+        done = conn.execute(
+            update(t).where(t.c.tenant == self.tenant, t.c.resource == resource).values(**values)
+        )
+        if done.rowcount == 0:
+            conn.execute(insert(t).values(tenant=self.tenant, resource=resource, **values))
+
+    # ---- runs -----------------------------------------------------------------------------
+    def start_run(self, run_id: str, resource: str, mode: str, cursor: datetime | None) -> int:
+        with self.begin() as conn:
+            res = conn.execute(
+                insert(s.sync_runs).values(
+                    run_id=run_id,
+                    tenant=self.tenant,
+                    resource=resource,
+                    mode=mode,
+                    status="running",
+                    started_at=utcnow(),
+                    cursor_used=cursor,
+                    fetched=0,
+                    inserted=0,
+                    updated=0,
+                    unchanged=0,
+                    deleted=0,
+                    quarantined=0,
+                    api_calls=0,
+                    errors=0,
+                )
+            )
+            pk = res.inserted_primary_key
+            assert pk is not None
+            return int(pk[0])
+
+    def finish_run(self, row_id: int, *, status: str, error: str | None, **counts: int) -> None:
+        with self.begin() as conn:
+            conn.execute(
+                update(s.sync_runs)
+                .where(s.sync_runs.c.id == row_id)
+                .values(status=status, ended_at=utcnow(), error_message=error, **counts)
+            )
+
+    def counts(self, conn: Connection) -> dict[str, dict[str, int]]:
+        """Live and deleted rows per record table."""
+        out = {}
+        for t in s.RECORD_TABLES:
+            live = conn.execute(
+                select(func.count())
+                .select_from(t)
+                .where(t.c.tenant == self.tenant, t.c.deleted_at.is_(None))
+            ).scalar_one()
+            gone = conn.execute(
+                select(func.count())
+                .select_from(t)
+                .where(t.c.tenant == self.tenant, t.c.deleted_at.is_not(None))
+            ).scalar_one()
+            out[t.name] = {"live": int(live), "deleted": int(gone)}
+        return out
+
+
+def _scalar_default(c: Column[Any]) -> bool:
+    return c.default is not None and getattr(c.default, "is_scalar", False)
+
+
+def _uniform(rows: list[Row], table: Table) -> list[Row]:
+    """executemany needs every row to carry the same keys."""
+    names = [c.name for c in table.columns if any(c.name in r for r in rows)]
+    return [{n: r.get(n) for n in names} for r in rows]
+
+
+def _update_many(conn: Connection, table: Table, tenant: str, rows: list[Row]) -> None:
+    keys = [c.name for c in key_columns(table)]
+    # Group by column set: executemany needs one statement shape per call.
+    groups: dict[tuple[str, ...], list[Row]] = {}
+    for r in rows:
+        cols = tuple(sorted(k for k in r if k not in keys and k != "tenant"))
+        groups.setdefault(cols, []).append(r)
+    for cols, group in groups.items():
+        if not cols:
+            continue
+        stmt = (
+            update(table)
+            .where(
+                and_(
+                    table.c.tenant == bindparam("k_tenant"),
+                    *(table.c[k] == bindparam(f"k_{k}") for k in keys),
+                )
+            )
+            .values({c: bindparam(f"v_{c}") for c in cols})
+        )
+        params = [
+            {"k_tenant": tenant, **{f"k_{k}": r[k] for k in keys}, **{f"v_{c}": r[c] for c in cols}}
+            for r in group
+        ]
+        conn.execute(stmt, params)
