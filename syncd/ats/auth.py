@@ -47,6 +47,7 @@ class ApiKeyAuth(httpx.Auth):
 class _Token:
     value: SecretStr
     expires_at: float
+    margin: float
 
 
 TokenFetcher = Callable[[httpx.Request], Awaitable[httpx.Response]]
@@ -91,7 +92,7 @@ class ClientCredentialsAuth(httpx.Auth):
         yield request  # pragma: no cover
 
     def _fresh(self, token: _Token | None) -> bool:
-        return token is not None and self.clock() < token.expires_at - self.refresh_margin
+        return token is not None and self.clock() < token.expires_at - token.margin
 
     async def token(self, *, stale: SecretStr | None = None) -> SecretStr:
         """The cached bearer, fetching a new one when it is missing, close to expiry, or equal to
@@ -146,8 +147,9 @@ class ClientCredentialsAuth(httpx.Auth):
             ttl = float(body.get("expires_in", 3600))
         except (TypeError, ValueError):
             ttl = 3600.0
-        # Never cache for less than the margin allows; a very short TTL is refreshed each call.
-        return _Token(SecretStr(str(body["access_token"])), started + ttl)
+        # A short-lived token is replaced in the last quarter of its life, not on every call.
+        margin = min(self.refresh_margin, ttl / 4)
+        return _Token(SecretStr(str(body["access_token"])), started + ttl, margin)
 
     async def async_auth_flow(
         self, request: httpx.Request
