@@ -561,6 +561,9 @@ def test_patch_results_and_attachment(
     mine = next(o for o in listed if o["orderId"] == order["orderId"])
     assert link in [a["actions"]["download"]["url"] for a in mine["attachments"]]
     err(c.post(att, data={"note": "no file"}, files={}), 400, "INVALID_REQUEST_BODY")
+    broken = {"content-type": "multipart/form-data; boundary=zz"}
+    err(c.post(att, content=b"{not multipart", headers=broken), 400, "INVALID_REQUEST_BODY")
+    err(c.post(att, json={"file": "x"}), 400, "INVALID_REQUEST_BODY")
     err(c.post(f"{AS}/orders/nope/results/attachment", files={"file": ("a", b"x")}), 404)
     err(weak.post(att, files={"file": ("a", b"x")}), 403)
 

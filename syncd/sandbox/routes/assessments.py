@@ -14,6 +14,7 @@ import secrets
 from typing import Any
 
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -267,7 +268,12 @@ async def add_attachment(request: Request) -> Response:
     media = request.headers.get("content-type", "").lower()
     if not media.startswith("multipart/form-data"):
         raise bad_request("INVALID_REQUEST_BODY", "Send the attachment as multipart/form-data")
-    form = await request.form()
+    try:
+        form = await request.form()
+    except HTTPException as exc:  # starlette's answer to a malformed multipart body
+        raise bad_request(
+            "INVALID_REQUEST_BODY", f"Malformed multipart body: {exc.detail}"
+        ) from None
     files = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
     if not files:
         raise bad_request("INVALID_REQUEST_BODY", "The form holds no file part")
