@@ -319,6 +319,8 @@ def test_create_interview_and_timeslots(
     assert body["timeslots"][0]["candidateStatus"] == "pending"
     listed = c.get(f"{IV}/interviews", params={"applicationId": app["id"]}).json()["content"]
     assert iv_id in [x["id"] for x in listed]
+    one_iv = conforms("GET", f"{IV}/interviews/{{interviewId}}", c.get(f"{IV}/interviews/{iv_id}"))
+    assert one_iv == body
 
     # 422 names every bad field at once; named failures carry their code.
     r = c.post(f"{IV}/interviews", json={"timeslots": [{"interviewers": [{"status": "maybe"}]}]})
@@ -384,6 +386,8 @@ def test_create_interview_and_timeslots(
     err(r, 404, "NON_EXISTING_INTERVIEWERS")
     assert c.patch(one + "/noshow", params={"noShow": "true"}).status_code == 204
     assert c.get(one).json()["noShow"] is True
+    assert c.patch(one + "/noshow", params={"value": "false"}).status_code == 204
+    assert t.interviews[iv_id]["timeslots"][1]["noShow"] is False
     assert paths422(c.patch(one + "/noshow")) == ["noShow"]
     err(c.patch(f"{IV}/interviews/{iv_id}/timeslots/nope/noshow", params={"noShow": "true"}), 404)
 

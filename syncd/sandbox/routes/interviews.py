@@ -319,6 +319,13 @@ async def create_interview(request: Request) -> Response:
     return json_response(render_interview(request, t, iv), 201)
 
 
+async def get_interview(request: Request) -> Response:
+    _scope(request, "interviews_read", "access an interview")
+    t = tenant_of(request)
+    iv = _interview(t, request.path_params["interviewId"])
+    return json_response(render_interview(request, t, iv))
+
+
 async def delete_interview(request: Request) -> Response:
     _scope(request, "interviews_manage", "delete an interview")
     t = tenant_of(request)
@@ -389,7 +396,8 @@ async def put_interviewer_status(request: Request) -> Response:
 async def patch_no_show(request: Request) -> Response:
     _scope(request, "interviews_manage", "change the no-show value")
     slot = _slot_of(request)
-    raw = request.query_params.get("noShow")
+    # The parameter's name is not in the spec; ``value`` is accepted as well.
+    raw = request.query_params.get("noShow", request.query_params.get("value"))
     if raw is None or raw.lower() not in ("true", "false"):
         raise unprocessable([("noShow", "query parameter must be true or false")])
     slot["noShow"] = raw.lower() == "true"
@@ -404,6 +412,7 @@ ROUTES = [
     Route(BASE + "/interview-types/{interviewType}", delete_type, methods=["DELETE"]),
     Route(BASE + "/interviews", list_interviews, methods=["GET"]),
     Route(BASE + "/interviews", create_interview, methods=["POST"]),
+    Route(IV, get_interview, methods=["GET"]),
     Route(IV, delete_interview, methods=["DELETE"]),
     Route(IV + "/timeslots", create_timeslot, methods=["POST"]),
     Route(TS, get_timeslot, methods=["GET"]),
