@@ -49,9 +49,14 @@ def _settings() -> Any:
 
 
 def _run(work: Callable[[Any], Awaitable[T]]) -> T:
-    from syncd.ats import AtsError, SmartRecruitersClient
+    from syncd.ats import AtsError, ConfigurationError, SmartRecruitersClient
 
     settings = _settings()
+    try:
+        SmartRecruitersClient(settings)
+    except ConfigurationError as exc:
+        click.echo(f"syncd: {exc}", err=True)
+        sys.exit(2)
 
     async def go() -> T:
         async with SmartRecruitersClient(settings) as sr:

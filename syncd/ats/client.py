@@ -72,6 +72,13 @@ class SmartRecruitersClient:
                 "no SmartRecruiters credentials: set SYNCD_SMARTRECRUITERS__API_KEY, or "
                 "SYNCD_SMARTRECRUITERS__CLIENT_ID and SYNCD_SMARTRECRUITERS__CLIENT_SECRET"
             )
+        if settings.api_key is not None and not settings.api_key.get_secret_value().strip():
+            raise E.ConfigurationError(
+                "SYNCD_SMARTRECRUITERS__API_KEY is empty: set the API key, or unset it and use "
+                "CLIENT_ID/CLIENT_SECRET"
+            )
+        if settings.client_secret is not None and not settings.client_secret.get_secret_value():
+            raise E.ConfigurationError("SYNCD_SMARTRECRUITERS__CLIENT_SECRET is empty")
         self.settings = settings
         self.base_url = settings.base_url.rstrip("/")
         self.limits = LimitSettings(

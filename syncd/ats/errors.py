@@ -49,7 +49,7 @@ class AtsError(Exception):
         head = f"{self.method} {self.path}".strip()
         status = f" -> {self.status}" if self.status is not None else ""
         codes = f" [{', '.join(self.codes)}]" if self.codes else ""
-        detail = "; ".join(m for m in self.messages if m != self.message)
+        detail = "; ".join(m for m in self.messages if m not in self.message)
         tail = f" ({detail})" if detail else ""
         tries = f" after {self.attempts} attempts" if self.attempts > 1 else ""
         return f"{head}{status}{codes}: {self.message}{tail}{tries}" if head else self.message

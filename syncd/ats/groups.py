@@ -383,12 +383,14 @@ class Approvals(_Group):
             json={"approverId": approver_id, **extra},
         )
 
-    async def reject(self, approval_request_id: str, approver_id: str, **extra: Any) -> None:
-        """``extra``: e.g. ``reason=...`` as the API documents it for rejections."""
+    async def reject(
+        self, approval_request_id: str, approver_id: str, comment: str, **extra: Any
+    ) -> None:
+        """A rejection needs a comment (``COMMENT_IS_REQUIRED`` otherwise)."""
         await self._c.request(
             "POST",
             P(APPROVALS + "/approvals/{id}/reject-decisions", approval_request_id),
-            json={"approverId": approver_id, **extra},
+            json={"approverId": approver_id, "comment": comment, **extra},
         )
 
 
@@ -443,10 +445,12 @@ class Interviews(_Group):
         )
 
     async def set_no_show(self, interview_id: str, timeslot_id: str, no_show: bool = True) -> None:
+        """The value travels as a query parameter (the seed describes it so; the published
+        OpenAPI files lack this endpoint, and name it nowhere: ``noShow`` is our reading)."""
         await self._c.request(
             "PATCH",
             P(INTERVIEWS + "/interviews/{id}/timeslots/{tid}/noshow", interview_id, timeslot_id),
-            json={"noShow": no_show},
+            params={"noShow": no_show},
         )
 
     async def add_types(self, types: Sequence[str]) -> None:

@@ -424,44 +424,63 @@ def test_configuration_lists(srv: ThreadServer) -> None:
     assert all(isinstance(v, list) for v in got.values())
 
 
-def test_approvals(srv: ThreadServer, truth: dict[str, Any]) -> None:
-    jid = next(iter(truth["jobs"]))
+def tenant_ids(srv: ThreadServer) -> tuple[list[str], list[str], str]:
+    """(approval request ids, user ids, company id) straight from the sandbox's tenant (the
+    oracle); empty when the sandbox does not model them yet."""
+    t: Any = srv.sandbox.tenant
+    return (
+        list(getattr(t, "approvals", {}) or {}),
+        [u["id"] for u in getattr(t, "users", [])],
+        str(getattr(t, "company_id", "")),
+    )
+
+
+def test_approvals(srv: ThreadServer) -> None:
+    bases, users, _ = tenant_ids(srv)
+    if not bases or not users:
+        pytest.skip("the sandbox has no approval requests or users yet")
+    jid, approver = bases[0], users[0]
 
     async def work(sr: SmartRecruitersClient) -> dict[str, Any]:
         created = await served(
             sr.approvals.create(
                 {
-                    "subject": {"type": "job", "id": jid},
-                    "steps": [{"approvers": [{"id": "approver-1"}], "decisionMode": "any"}],
+                    "baseId": jid,
                     "type": "sequential",
+                    "decisionMode": "any",
+                    "steps": [{"approvers": [{"id": approver}]}],
                 }
             )
         )
         aid = created["id"]
-        await served(sr.approvals.approve(aid, "approver-1"))
+        await served(sr.approvals.approve(aid, approver))
         return {
             "got": await served(sr.approvals.get(aid)),
             "comments": await served(sr.approvals.comments(aid)),
         }
 
     got = with_client(srv, work)
-    assert got["got"]["status"] in ("APPROVED", "PENDING") and isinstance(got["comments"], list)
+    assert got["got"]["status"] == "APPROVED" and isinstance(got["comments"], list)
 
 
-def test_approval_rejection(srv: ThreadServer, truth: dict[str, Any]) -> None:
-    jid = list(truth["jobs"])[1]
+def test_approval_rejection(srv: ThreadServer) -> None:
+    bases, users, _ = tenant_ids(srv)
+    if len(bases) < 2 or not users:
+        pytest.skip("the sandbox has no approval requests or users yet")
+    jid, approver = bases[-1], users[0]
 
     async def work(sr: SmartRecruitersClient) -> dict[str, Any]:
         created = await served(
             sr.approvals.create(
                 {
-                    "subject": {"type": "job", "id": jid},
-                    "steps": [{"approvers": [{"id": "approver-1"}], "decisionMode": "any"}],
+                    "baseId": jid,
                     "type": "sequential",
+                    "decisionMode": "any",
+                    "steps": [{"approvers": [{"id": approver}]}],
                 }
             )
         )
-        await served(sr.approvals.reject(created["id"], "approver-1", reason="budget"))
+        await served(sr.approvals.reject(created["id"], approver, "over budget"))
         return await served(sr.approvals.get(created["id"]))
 
     assert with_client(srv, work)["status"] == "REJECTED"
@@ -469,6 +488,8 @@ def test_approval_rejection(srv: ThreadServer, truth: dict[str, Any]) -> None:
 
 def test_interviews(srv: ThreadServer, truth: dict[str, Any]) -> None:
     app = an_application(truth, status="INTERVIEW")
+    users = tenant_ids(srv)[1] or ["user-1"]
+    user = users[0]
 
     async def work(sr: SmartRecruitersClient) -> dict[str, Any]:
         out: dict[str, Any] = {"before": await served(sr.interviews.list(app["id"]))}
@@ -476,13 +497,15 @@ def test_interviews(srv: ThreadServer, truth: dict[str, Any]) -> None:
         created = await served(
             sr.interviews.create(
                 {
-                    "applicationId": app["id"],
-                    "title": "Onsite",
+                    "candidate": {"id": app["candidateId"]},
+                    "jobId": app["jobId"],
+                    "organizerId": user,
+                    "timezone": "Europe/Berlin",
                     "timeslots": [
                         {
                             "startsOn": "2027-01-10T10:00:00.000Z",
                             "endsOn": "2027-01-10T11:00:00.000Z",
-                            "interviewers": [{"userId": "user-1"}],
+                            "interviewers": [{"id": user, "status": "pending"}],
                             "interviewType": "Pair programming",
                         }
                     ],
@@ -496,14 +519,14 @@ def test_interviews(srv: ThreadServer, truth: dict[str, Any]) -> None:
                 {
                     "startsOn": "2027-01-11T10:00:00.000Z",
                     "endsOn": "2027-01-11T11:00:00.000Z",
-                    "interviewers": [{"userId": "user-1"}],
+                    "interviewers": [{"id": user, "status": "pending"}],
                 },
             )
         )
         tid = (created.get("timeslots") or [more])[0]["id"]
         out["slot"] = await served(sr.interviews.timeslot(iid, tid))
         await served(sr.interviews.set_candidate_status(iid, tid, "accepted"))
-        await served(sr.interviews.set_interviewer_status(iid, tid, "user-1", "accepted"))
+        await served(sr.interviews.set_interviewer_status(iid, tid, user, "accepted"))
         await served(sr.interviews.set_no_show(iid, tid))
         out["after"] = await served(sr.interviews.list(app["id"]))
         await served(sr.interviews.delete(iid))
@@ -532,10 +555,25 @@ def test_assessments(srv: ThreadServer, truth: dict[str, Any]) -> None:
 
     async def work(sr: SmartRecruitersClient) -> list[Any]:
         orders = await served(sr.assessments.orders(app["id"]))
-        await served(sr.assessments.set_partner_configuration({"name": "syncd test partner"}))
+        await served(
+            sr.assessments.set_partner_configuration(
+                {
+                    "consentUrl": "https://partner.example/consent",
+                    "consentDisplayMode": "REDIRECT",
+                    "assessmentPackageListUrl": "https://partner.example/packages",
+                    "singleAssessmentPackageUrl": "https://partner.example/packages/{id}",
+                    "oauthTokenUrl": "https://partner.example/token",
+                    "supportedAssessmentTypes": ["SKILL_TEST"],
+                }
+            )
+        )
         if orders:
             oid = orders[0]["id"]
-            await served(sr.assessments.set_results(oid, {"status": "COMPLETE", "score": 5}))
+            await served(
+                sr.assessments.set_results(
+                    oid, {"status": "COMPLETED", "score": {"raw": 5, "min": 0, "max": 10}}
+                )
+            )
             await served(
                 sr.assessments.add_results_attachment(oid, ("r.pdf", b"%PDF", "application/pdf"))
             )
@@ -545,8 +583,15 @@ def test_assessments(srv: ThreadServer, truth: dict[str, Any]) -> None:
 
 
 def test_assessment_company_integration(srv: ThreadServer) -> None:
+    # the sandbox's tenant: one more company has consented but is not integrated yet
+    company = tenant_ids(srv)[2] + "Partner"
+
     async def work(sr: SmartRecruitersClient) -> Any:
-        return await served(sr.assessments.integrate_company("company-1", {"enabled": True}))
+        return await served(
+            sr.assessments.integrate_company(
+                company, {"clientId": "partner-client", "clientSecret": "partner-secret"}
+            )
+        )
 
     assert with_client(srv, work) is not None
 
