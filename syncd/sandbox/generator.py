@@ -150,6 +150,15 @@ SOURCE_TYPES = {
     "SOCIAL_MEDIA": ("Twitter", "Facebook"),
     "OTHER": ("Career Site", "Job Fair"),
 }
+# The spec gives every source type at least one sub-type; a sub-type must be named only where a
+# type has several (SUBTYPE_REQUIRED).
+SOURCE_SUBTYPES = {
+    "JOB_BOARDS": ("general",),
+    "REFERRALS": ("employee",),
+    "AGENCIES": ("agency",),
+    "SOCIAL_MEDIA": ("organic", "paid"),
+    "OTHER": ("other",),
+}
 SUB_STATUSES = {
     "LEAD": (None,),
     "NEW": (None,),
@@ -183,7 +192,8 @@ def _config(t: Tenant) -> None:
     rng = t.rng
     t.users = [
         {
-            "id": new_id(rng),
+            # SmartRecruiters user ids are 24 hex digits, unlike the UUIDs of other objects.
+            "id": f"{rng.getrandbits(96):024x}",
             "firstName": rng.choice(FIRST),
             "lastName": rng.choice(LAST),
             "email": f"user{i}@sandbox.example",
@@ -195,11 +205,21 @@ def _config(t: Tenant) -> None:
         {"id": str(1000 + i), "label": label} for i, label in enumerate(DEPARTMENTS)
     ]
     t.config["source_types"] = [
-        {"id": st, "label": st.replace("_", " ").title(), "sourceSubTypes": []}
+        {
+            "id": st,
+            "label": st.replace("_", " ").title(),
+            "sourceSubTypes": [{"id": sub, "label": sub.title()} for sub in SOURCE_SUBTYPES[st]],
+        }
         for st in SOURCE_TYPES
     ]
+    # Each value belongs to one sub-type; types with several sub-types spread values over them.
     t.config["source_values"] = [
-        {"id": f"{st.lower()}-{i}", "label": label, "sourceTypeId": st}
+        {
+            "id": f"{st.lower()}-{i}",
+            "label": label,
+            "sourceTypeId": st,
+            "sourceSubTypeId": SOURCE_SUBTYPES[st][i % len(SOURCE_SUBTYPES[st])],
+        }
         for st, labels in SOURCE_TYPES.items()
         for i, label in enumerate(labels)
     ]

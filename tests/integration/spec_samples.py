@@ -129,15 +129,15 @@ class Ctx:
         raise LookupError("no job with a note")
 
     def source(self) -> tuple[str, str]:
-        """(sourceTypeId, sourceId) of a source type without sub-types."""
+        """(sourceTypeId, sourceId) of a source type with a single sub-type (none to name)."""
 
         def make() -> tuple[str, str]:
             for st in self.call("GET", "/configuration/sources", 200)["content"]:
-                if not st.get("subtypes"):
+                if len(st.get("subtypes") or []) == 1:
                     values = self.call("GET", f"/configuration/sources/{st['id']}/values", 200)
                     if values["content"]:
                         return str(st["id"]), str(values["content"][0]["id"])
-            raise LookupError("no source type without sub-types")
+            raise LookupError("no source type with a single sub-type")
 
         return tuple(self.once("source", make))  # type: ignore[return-value]
 

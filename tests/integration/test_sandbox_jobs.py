@@ -225,7 +225,7 @@ def test_create_position(w: httpx.Client) -> None:
     assert r.status_code == 201, r.text
     pos = r.json()
     assert pos["type"] == "REPLACEMENT" and pos["incumbentName"] == "Alan Turing"
-    assert pos["positionOpenDate"] == "2026-12-01"
+    assert pos["positionOpenDate"] == "2026-12-01T00:00:00.000Z"  # a bare date is midnight UTC
     assert pos["targetStartDate"] == "2027-02-01T09:00:00.000Z"
     assert pos["status"] == "OPEN" and pos["positionId"].startswith("POS-")
     assert w.get(f"/jobs/{job['id']}/positions/{pos['id']}").json() == pos

@@ -8,20 +8,16 @@ asking for one; every sampled response must match its schema.
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import threading
 from collections.abc import Iterator
-from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import yaml
-from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from starlette.routing import Match
 
 from syncd.sandbox.limits import LimitConfig
@@ -29,43 +25,22 @@ from syncd.sandbox.routes import ROUTES
 from syncd.sandbox.runner import ThreadServer, serve_in_thread
 from tests.conftest import SHARED, TOKEN, sandbox_options
 from tests.integration.spec_samples import SAMPLES, Ctx, Sample
-
-SPEC = Path("specs/smartrecruiters/smartrecruiters-openapi.prefixed.yaml")
-METHODS = ("get", "put", "post", "patch", "delete")
-
-# Schemas that SOURCES.md lists as merge defects: Konfig merged same-named schemas of different
-# APIs, so each carries required fields and constraints of an API whose object it is not (e.g.
-# `Location` requires `countryCode` and caps `regionCode` at 5 characters for the Posting API;
-# `Candidate` mixes in the interviews API). For these, and only these, required lists and
-# `additionalProperties: false` are dropped; property types are still checked.
-MERGE_DEFECT_SCHEMAS = ("Candidate", "Job", "Attachment", "Location", "Event")
-# SOURCES.md: "`Subscription.events.items` points to `Event` (the audit event) instead of
-# `EventName`". Subscriptions list event names; the test points the items back at `EventName`.
-EVENT_NAME_DEFECT = "Subscription"
-
-# Where the sandbox knowingly differs from the spec and the fix lies outside the routes and the
-# tenant store (both in the tenant generator, syncd/sandbox/generator.py). A case whose only
-# problems match one of these is reported as XFAIL with the reason, never silently passed; any
-# other problem in the same response still fails it. Drop an entry once the generator conforms.
-KNOWN_DEVIATIONS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (
-        re.compile(r"does not match '\[a-fA-F0-9\]\{24\}'"),
-        "the sandbox's user ids are UUIDs; the Interviews API's are 24 hex digits "
-        "(generator.py makes the users; docs/sandbox-endpoints.md documents the choice)",
-    ),
-    (
-        re.compile(r"subtypes: \[\] should be non-empty|'sourceSubType' is a required property"),
-        "the generated source types have no sub-types; the spec requires at least one per "
-        "type and a sourceSubType on every source value (generator.py's SOURCE_TYPES)",
-    ),
+from tests.spec import (
+    EVENT_NAME_DEFECT,
+    MERGE_DEFECT_SCHEMAS,
+    SPEC,
+    components,
+    load_spec,
+    problems,
+    ref_alone,
+    response_schema,
 )
 
+METHODS = ("get", "put", "post", "patch", "delete")
 
-@cache
-def load_spec(path: Path) -> dict[str, Any]:
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    with path.open() as fh:
-        return dict(yaml.load(fh, Loader=loader))
+# Responses that may differ from the spec, each with the reason; a case whose only problems match
+# one of these is reported as XFAIL, never passed silently. Empty: the sandbox conforms.
+KNOWN_DEVIATIONS: tuple[tuple[re.Pattern[str], str], ...] = ()
 
 
 def _operations() -> list[tuple[str, str]]:
@@ -75,31 +50,6 @@ def _operations() -> list[tuple[str, str]]:
         return [("-", "-")]
     spec = load_spec(path)
     return [(m.upper(), p) for p, item in spec["paths"].items() for m in item if m in METHODS]
-
-
-def _relax(schema: Any) -> Any:
-    if isinstance(schema, dict):
-        out = {k: _relax(v) for k, v in schema.items() if k != "required"}
-        if out.get("additionalProperties") is False:
-            del out["additionalProperties"]
-        return out
-    if isinstance(schema, list):
-        return [_relax(v) for v in schema]
-    return schema
-
-
-@cache
-def _components(path: Path) -> dict[str, Any]:
-    comps = copy.deepcopy(load_spec(path)["components"])
-    for name in MERGE_DEFECT_SCHEMAS:
-        comps["schemas"][name] = _relax(comps["schemas"][name])
-    # `Job` is used as `allOf: [Job, Assignment]` for a candidate's assignments, where `status`
-    # is the application's status (Assignment's CandidateStatusEnum), not a JobStatus: the merged
-    # `Job` would reject every real assignment. Assignment still checks `status`.
-    del comps["schemas"]["Job"]["properties"]["status"]
-    events = comps["schemas"][EVENT_NAME_DEFECT]["properties"]["events"]
-    events["items"] = {"$ref": "#/components/schemas/EventName"}
-    return dict(comps)
 
 
 def served(method: str, path: str) -> bool:
@@ -153,17 +103,6 @@ def ctx(spec_server: ThreadServer, hook_url: str) -> Iterator[Ctx]:
         yield Ctx(client, hook_url=hook_url, company_id=spec_server.sandbox.tenant.company_id)
 
 
-def response_schema(op: dict[str, Any], status: int) -> dict[str, Any] | None:
-    resp = op["responses"].get(str(status))
-    if resp is None:
-        raise AssertionError(f"the spec documents no {status} response for this operation")
-    content = resp.get("content") or {}
-    for media, body in content.items():
-        if "json" in media and "schema" in body:
-            return dict(body["schema"])
-    return None
-
-
 def send(ctx: Ctx, sample: Sample) -> httpx.Response:
     req = sample.build(ctx)
     headers = {"X-SmartToken": ""} if req.anonymous else None
@@ -195,15 +134,9 @@ def test_response_matches_spec(shared_dir: Path, ctx: Ctx, method: str, path: st
         assert r.content == b"", "the spec documents no body for this response"
         return
     body = r.json()
-    validator = OAS30Validator(
-        {**schema, "components": _components(spec_path)}, format_checker=oas30_format_checker
-    )
-    errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
-    problems = [
-        f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message[:200]}" for e in errors
-    ]
-    known = {why for p in problems for rx, why in KNOWN_DEVIATIONS if rx.search(p)}
-    others = [p for p in problems if not any(rx.search(p) for rx, _ in KNOWN_DEVIATIONS)]
+    found = problems(spec_path, schema, body)
+    known = {why for p in found for rx, why in KNOWN_DEVIATIONS if rx.search(p)}
+    others = [p for p in found if not any(rx.search(p) for rx, _ in KNOWN_DEVIATIONS)]
     assert not others, f"{method} {path} does not match the spec:\n" + "\n".join(others[:20])
     if known:
         pytest.xfail("known sandbox deviation: " + "; ".join(sorted(known)))
@@ -217,7 +150,7 @@ def test_sample_rows_name_spec_operations(shared_dir: Path) -> None:
 
 
 def test_relaxed_schemas_are_the_merge_defects_only(shared_dir: Path) -> None:
-    comps = _components(shared_dir / SPEC)
-    original = load_spec(shared_dir / SPEC)["components"]["schemas"]
+    comps = components(shared_dir / SPEC)
+    original = ref_alone(load_spec(shared_dir / SPEC)["components"])["schemas"]
     changed = {n for n, s in comps["schemas"].items() if s != original[n]}
     assert changed <= {*MERGE_DEFECT_SCHEMAS, EVENT_NAME_DEFECT}, json.dumps(sorted(changed))

@@ -58,7 +58,8 @@ def resolve_source(t: Tenant, details: dict[str, Any], codes: SourceCodes) -> di
     if stype is None:
         raise ApiError(codes.type_status, codes.bad_type, f"Source type '{type_id}' does not exist")
     subtypes = [s.get("id") for s in stype.get("sourceSubTypes") or []]
-    if subtypes and not sub_id:
+    # With a single sub-type there is nothing to choose, so it may be left out.
+    if len(subtypes) > 1 and not sub_id:
         raise bad_request(
             "SUBTYPE_REQUIRED",
             f"Source type '{type_id}' has sub-types; 'sourceSubTypeId' is required "

@@ -338,10 +338,11 @@ async def get_note(request: Request) -> Response:
 
 
 def _date(name: str, value: str, problems: list[str]) -> str:
-    """A date (kept as given) or a date-time (normalised)."""
+    """A date or a date-time, stored as a date-time: the spec's position dates are date-times,
+    so a bare date means midnight UTC."""
     try:
         if len(value) == 10:
-            return date.fromisoformat(value).isoformat()
+            return date.fromisoformat(value).isoformat() + "T00:00:00.000Z"
         return normalize(value)
     except ValueError:
         problems.append(f"'{name}' must be an ISO 8601 date or date-time")
