@@ -38,6 +38,7 @@ NON_FINAL_OFFER = [
     "APPROVED",
     "PENDING_ACCEPTANCE",
 ]
+WALKED = "<walked>"  # pass_page once every page of the pass is committed
 CANDIDATE_DELETED = ("CANDIDATE_DELETED", "CANDIDATE_DELETED_DUE_TO_MERGE")
 CALLING_EVENTS = frozenset(
     {
@@ -201,8 +202,10 @@ class Engine:
     ) -> None:
         start = resume["pass_page"] if resume["pass_mode"] is not None else None
         max_seen: datetime | None = resume["pass_max_seen"] if start is not None else None
-        offset = int(start or 0)
+        offset = int(start or 0) if res.paginator == "offset" else 0
         fetch_cursor = _aware(cursor)
+        if start == WALKED:
+            return  # killed after the last page, during the pass's follow-up work
         async for page in res.list(self.sr, fetch_cursor, start, self.settings.page_size):
             now = utcnow()
             items = page.items
@@ -224,6 +227,8 @@ class Engine:
             if self.progress:
                 self.progress(res.name, len(items), 1, page.total)
             log.debug("page_committed", resource=res.name, records=len(items), page=token)
+        with self.m.begin() as conn:
+            self.m.save_state(conn, res.name, pass_page=WALKED)
 
     async def _prepare(self, res: Resource, items: list[Any], report: PassReport) -> dict[str, Any]:
         """Map a page (and fetch what its changed records need) before the write transaction."""

@@ -76,7 +76,12 @@ def settings_for(srv: ThreadServer, url: str, **sync: Any) -> Settings:
     return load_settings(
         database_url=url,
         tenant=TENANT,
-        smartrecruiters={"base_url": srv.base_url, "api_key": TOKEN, "max_retries": 12},
+        smartrecruiters={
+            "base_url": srv.base_url,
+            "api_key": TOKEN,
+            "max_retries": 12,
+            "rate_limit": 1000,
+        },
         sync=sync,
     )
 
