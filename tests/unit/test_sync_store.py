@@ -1,0 +1,172 @@
+"""Mirror writes on a migrated SQLite file: upserts by hash, tombstones, checkpoints, outbox,
+quarantine, and a pass that keeps going past a bad record (fake client: a pure unit test)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+
+from syncd.ats import Page
+from syncd.config import SyncSettings
+from syncd.mirror import records as rec
+from syncd.mirror import schema as s
+from syncd.mirror.db import SchemaError, make_engine, migrate, require_schema
+from syncd.mirror.store import Change, Mirror
+from syncd.sync.catalogue import JOBS
+from syncd.sync.engine import Engine as SyncEngine
+
+T0 = datetime(2024, 1, 1)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Engine]:
+    eng = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    migrate(eng)
+    yield eng
+    eng.dispose()
+
+
+def cand(cid: str, name: str = "Ada", updated: str = "2024-01-01T00:00:00.000Z") -> dict[str, Any]:
+    return {
+        "id": cid,
+        "firstName": name,
+        "lastName": "L",
+        "email": f"{cid}@x",
+        "updatedOn": updated,
+    }
+
+
+def test_schema_check_names_the_fix(tmp_path: Path) -> None:
+    eng = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    with pytest.raises(SchemaError, match="run `syncd migrate`"):
+        require_schema(eng)
+    migrate(eng)
+    require_schema(eng)
+    assert migrate(eng)[0] == migrate(eng)[1]  # idempotent
+
+
+def test_upsert_inserts_updates_and_skips_unchanged(db: Engine) -> None:
+    m = Mirror(db, "t")
+    with m.begin() as conn:
+        r1 = m.upsert(
+            conn, s.candidates, [rec.candidate_row(cand("a")), rec.candidate_row(cand("b"))], now=T0
+        )
+    assert len(r1.inserted) == 2
+    with m.begin() as conn:
+        r2 = m.upsert(
+            conn,
+            s.candidates,
+            [rec.candidate_row(cand("a")), rec.candidate_row(cand("b", "Bea"))],
+            now=T0 + timedelta(1),
+        )
+    assert [r["id"] for r in r2.unchanged] == ["a"]
+    assert [(o["first_name"], n["first_name"]) for o, n in r2.updated] == [("Ada", "Bea")]
+    with db.connect() as conn:
+        rows = {r.id: r for r in conn.execute(select(s.candidates))}
+    assert rows["b"].first_seen_at == T0 and rows["b"].last_seen_at == T0 + timedelta(1)
+    assert rows["a"].last_seen_at == T0  # unchanged rows are not written
+
+
+def test_tenants_do_not_see_each_other(db: Engine) -> None:
+    a, b = Mirror(db, "a"), Mirror(db, "b")
+    with a.begin() as conn:
+        a.upsert(conn, s.candidates, [rec.candidate_row(cand("x"))], now=T0)
+    with b.begin() as conn:
+        assert (
+            len(b.upsert(conn, s.candidates, [rec.candidate_row(cand("x"))], now=T0).inserted) == 1
+        )
+
+
+def test_tombstone_removes_personal_data(db: Engine) -> None:
+    m = Mirror(db, "t")
+    with m.begin() as conn:
+        m.upsert(
+            conn,
+            s.candidates,
+            [rec.candidate_row({**cand("a"), "createdOn": "2023-01-01T00:00:00Z"})],
+            now=T0,
+        )
+        gone = m.tombstone(
+            conn,
+            s.candidates,
+            s.candidates.c.id == "a",
+            at=T0,
+            clear=("first_name", "last_name", "email"),
+        )
+    assert len(gone) == 1
+    with db.connect() as conn:
+        row = conn.execute(select(s.candidates)).one()
+    assert (row.first_name, row.last_name, row.email) == (None, None, None)
+    assert row.raw == {
+        "id": "a",
+        "createdOn": "2023-01-01T00:00:00Z",
+        "updatedOn": "2024-01-01T00:00:00.000Z",
+    }
+    assert row.deleted_at == T0
+
+
+def test_checkpoint_and_outbox_commit_together_or_not_at_all(db: Engine) -> None:
+    m = Mirror(db, "t")
+    with pytest.raises(RuntimeError), m.begin() as conn:
+        m.upsert(conn, s.candidates, [rec.candidate_row(cand("a"))], now=T0)
+        m.emit(conn, [Change("candidates", "a", "created")], run_id="r", now=T0)
+        m.save_state(conn, "candidates", pass_page="p2")
+        raise RuntimeError("killed mid-page")
+    with m.begin() as conn:
+        assert m.state(conn, "candidates")["pass_page"] is None
+        assert conn.execute(select(s.changes)).all() == []
+        assert conn.execute(select(s.candidates)).all() == []
+
+
+class FakeJobs:
+    def __init__(self, pages: list[list[Any]]) -> None:
+        self._pages = pages
+
+    async def _gen(self) -> AsyncIterator[Page]:
+        for i, items in enumerate(self._pages):
+            yield Page(items, str(i + 1) if i + 1 < len(self._pages) else None)
+
+    def pages(self, **kw: Any) -> AsyncIterator[Page]:
+        return self._gen()
+
+    async def status_history(self, jid: str) -> list[Any]:
+        return [{"changedOn": "2024-01-01T00:00:00Z", "status": "CREATED"}]
+
+    async def positions(self, jid: str) -> list[Any]:
+        return []
+
+
+class FakeClient:
+    calls = 0
+
+    def __init__(self, pages: list[list[Any]]) -> None:
+        self.jobs = FakeJobs(pages)
+
+
+def test_bad_record_is_quarantined_and_the_pass_goes_on(db: Engine) -> None:
+    m = Mirror(db, "t")
+    good = {"id": "j1", "title": "A", "status": "SOURCING", "updatedOn": "2024-02-01T00:00:00Z"}
+    pages = [[good, {"title": "no id"}, "not an object"], [{**good, "id": "j2"}]]
+    eng = SyncEngine(m, FakeClient(pages), SyncSettings())
+    report = asyncio.run(eng.run_resource(JOBS, "backfill"))
+    assert report.status == "ok"
+    assert (report.counts.fetched, report.counts.inserted, report.counts.quarantined) == (4, 2, 2)
+    with db.connect() as conn:
+        q = conn.execute(select(s.quarantine).order_by(s.quarantine.c.id)).all()
+        assert [r.reason for r in q] == [
+            "job: missing or empty 'id'",
+            "job: expected a JSON object, got str",
+        ]
+        assert q[0].raw == {"title": "no id"}
+        run = conn.execute(select(s.sync_runs)).one()
+        assert (run.status, run.fetched, run.quarantined) == ("ok", 4, 2)
+        st = m.state(conn, "jobs")
+    # Cursor = min(pass start, newest stamp seen) - lag; the pass is closed.
+    assert st["cursor"] == datetime(2024, 2, 1) - timedelta(seconds=300)
+    assert st["pass_mode"] is None
