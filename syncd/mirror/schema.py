@@ -157,7 +157,6 @@ application_status_history = Table(
     PrimaryKeyConstraint(
         "tenant", "candidate_id", "job_id", "changed_on", "status", name="pk_app_status_history"
     ),
-    Index("ix_app_status_history_status", "tenant", "status", "changed_on"),
 )
 
 offers = Table(

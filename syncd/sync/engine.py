@@ -429,9 +429,11 @@ class Engine:
             select(
                 h.c.candidate_id, h.c.job_id, func.min(h.c.changed_on), func.max(h.c.application_id)
             )
-            .where(h.c.tenant == self.m.tenant, tuple_(h.c.candidate_id, h.c.job_id).in_(keys))
+            .where(h.c.tenant == self.m.tenant, h.c.candidate_id.in_({k[0] for k in keys}))
             .group_by(h.c.candidate_id, h.c.job_id)
         ).all()
+        wanted = set(keys)
+        found = [f for f in found if (f[0], f[1]) in wanted]
         self.m.set_columns(
             conn,
             s.applications,
@@ -742,16 +744,19 @@ class Engine:
                 if not pending:
                     return
                 keys = [(p["candidate_id"], p["job_id"]) for p in pending]
+                wanted = set(keys)
                 latest: dict[tuple[str, str], Row] = {}
                 for r in conn.execute(
                     select(h).where(
                         h.c.tenant == self.m.tenant,
                         h.c.deleted_at.is_(None),
-                        tuple_(h.c.candidate_id, h.c.job_id).in_(keys),
+                        h.c.candidate_id.in_({k[0] for k in keys}),
                     )
                 ):
                     m = dict(r._mapping)
                     k = (m["candidate_id"], m["job_id"])
+                    if k not in wanted:
+                        continue
                     if k not in latest or (m["changed_on"], m["ordinal"]) > (
                         latest[k]["changed_on"],
                         latest[k]["ordinal"],

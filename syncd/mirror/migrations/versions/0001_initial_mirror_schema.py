@@ -63,12 +63,6 @@ def upgrade() -> None:
             "tenant", "candidate_id", "job_id", "changed_on", "status", name="pk_app_status_history"
         ),
     )
-    op.create_index(
-        "ix_app_status_history_status",
-        "application_status_history",
-        ["tenant", "status", "changed_on"],
-        unique=False,
-    )
     op.create_table(
         "applications",
         sa.Column("tenant", sa.String(length=64), nullable=False),
@@ -374,5 +368,4 @@ def downgrade() -> None:
     op.drop_index("ix_applications_job", table_name="applications")
     op.drop_index("ix_applications_application_id", table_name="applications")
     op.drop_table("applications")
-    op.drop_index("ix_app_status_history_status", table_name="application_status_history")
     op.drop_table("application_status_history")
