@@ -92,6 +92,9 @@ def _run(settings: Settings, mode: str, resources: list[str], since: datetime | 
             "SYNCD_SMARTRECRUITERS__CLIENT_ID and SYNCD_SMARTRECRUITERS__CLIENT_SECRET",
             2,
         )
+    from syncd.logging import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
     console = Console(stderr=True)
     progress = Progress(
         TextColumn("{task.description:<11}"),

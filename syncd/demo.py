@@ -1,69 +1,108 @@
-"""``syncd demo``: start a sandbox tenant on a free loopback port and show it through the API."""
+"""``syncd demo``: the real job on embedded defaults. Start a sandbox tenant (its real rate limits
+on), migrate a SQLite mirror in ./demo-data, backfill it, let the tenant change, run one
+incremental pass, then show counts and a few reporting queries."""
 
 from __future__ import annotations
 
-import json
+import asyncio
 import subprocess
 import sys
 import time
+from pathlib import Path
+from typing import Any
 
 import httpx
 
-from syncd.sandbox.runner import free_port
+from syncd.sandbox.runner import free_port, wait_healthy
+
+TOKEN = "demo-token"
 
 
-def run_demo() -> int:
+def run_demo(data_dir: str = "demo-data") -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from syncd.config import load_settings
+    from syncd.mirror.db import make_engine, migrate
+    from syncd.mirror.reporting import run_query
+    from syncd.mirror.store import Mirror
+    from syncd.sync.runner import run_job
+
+    from syncd.logging import configure_logging
+
+    configure_logging("warning")
+    console = Console()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "syncd",
-            "sandbox",
-            "serve",
-            "--port",
-            str(port),
-            "--seed",
-            "7",
-            "--jobs",
-            "20",
-            "--candidates",
-            "500",
-            "--token",
-            "demo-token",
-        ],
-    )
+    cmd = [sys.executable, "-m", "syncd", "sandbox", "serve", "--port", str(port)]
+    cmd += ["--seed", "7", "--jobs", "20", "--candidates", "300", "--token", TOKEN]
+    proc = subprocess.Popen(cmd)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{base}/health", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    print("demo: the sandbox did not start", file=sys.stderr)
-                    return 1
-                time.sleep(0.1)
-        headers = {"X-SmartToken": "demo-token"}
-        with httpx.Client(base_url=base, headers=headers, timeout=30) as api:
-            jobs = api.get("/jobs", params={"limit": 3, "sort": "job_id"}).json()
-            print(f"Sandbox tenant at {base}: {jobs['totalFound']} jobs")
-            for j in jobs["content"]:
-                print(f"  job {j['id']}  {j['status']:<9} {j['title']}")
-            cands = api.get("/candidates", params={"limit": 3}).json()
-            print(f"{cands['totalFound']} candidates; the first three:")
-            for c in cands["content"]:
-                a = c["primaryAssignment"]
-                print(
-                    f"  {c['firstName']} {c['lastName']:<10} {a['status']:<10} {a['job']['title']}"
-                )
-            c = cands["content"][0]
-            hist = api.get(
-                f"/candidates/{c['id']}/jobs/{c['primaryAssignment']['job']['id']}/status/history"
-            ).json()
-            print("status history of the first application:")
-            print(json.dumps(hist["content"], indent=2))
+        try:
+            wait_healthy(base, timeout=60, proc=proc)
+        except (RuntimeError, TimeoutError) as exc:
+            print(f"demo: the sandbox did not start ({exc})", file=sys.stderr)
+            return 1
+        out = Path(data_dir)
+        out.mkdir(exist_ok=True)
+        db_file = out / "mirror.db"
+        for leftover in out.glob("mirror.db*"):
+            leftover.unlink()
+        settings = load_settings(
+            database_url=f"sqlite:///{db_file}",
+            tenant="demo",
+            smartrecruiters={"base_url": base, "api_key": TOKEN},
+        )
+        engine = make_engine(settings.database_url)
+        before, after = migrate(engine)
+        console.print(f"[bold]1. migrate[/] {db_file}: schema {before or 'empty'} -> {after}")
+
+        def show(title: str, reports: list[Any], calls: int, seconds: float) -> None:
+            t = Table(title=f"{title}: {calls} API calls in {seconds:.1f}s")
+            for col in ("resource", "fetched", "inserted", "updated", "unchanged", "deleted"):
+                t.add_column(col, justify="left" if col == "resource" else "right")
+            for r in reports:
+                c = r.counts
+                t.add_row(
+                    r.resource, *(str(v) for v in (c.fetched, c.inserted, c.updated,
+                                                  c.unchanged, c.deleted))
+                )  # fmt: skip
+            console.print(t)
+
+        t0 = time.perf_counter()
+        reports, calls = asyncio.run(run_job(settings, "backfill"))
+        show("2. backfill (10 req/s, the API's limit)", reports, calls, time.perf_counter() - t0)
+
+        with httpx.Client(base_url=base, timeout=30) as control:
+            steps = control.post("/_sandbox/activity", json={"steps": 40}).json()["steps"]
+        kinds: dict[str, int] = {}
+        for s in steps:
+            kinds[s["kind"]] = kinds.get(s["kind"], 0) + 1
+        console.print(f"[bold]3. sandbox activity[/]: {kinds}")
+
+        t0 = time.perf_counter()
+        reports, calls = asyncio.run(run_job(settings, "incremental"))
+        show("4. sync --once (incremental)", reports, calls, time.perf_counter() - t0)
+
+        mirror = Mirror(engine, settings.tenant)
+        with engine.connect() as conn:
+            counts = mirror.counts(conn)
+            outbox = conn.exec_driver_sql(
+                "SELECT kind, COUNT(*) FROM changes GROUP BY kind ORDER BY 2 DESC"
+            ).all()
+        t = Table(title="5. mirror tables")
+        t.add_column("table")
+        t.add_column("live", justify="right")
+        t.add_column("deleted", justify="right")
+        for name, c in counts.items():
+            t.add_row(name, str(c["live"]), str(c["deleted"]))
+        console.print(t)
+        console.print("outbox: " + ", ".join(f"{k}={n}" for k, n in outbox))
+        for name in ("pipeline_by_status", "time_to_hire", "hires_by_source"):
+            rows = run_query(engine, name, settings.tenant)
+            console.print(f"[bold]{name}[/]: " + "; ".join(" ".join(map(str, r)) for r in rows))
+        console.print(f"Explore it: sqlite3 {db_file}  (tables and queries: docs/mirror.md)")
+        engine.dispose()
         return 0
     finally:
         proc.terminate()
