@@ -23,12 +23,11 @@ def run_demo(data_dir: str = "demo-data") -> int:
     from rich.table import Table
 
     from syncd.config import load_settings
+    from syncd.logging import configure_logging
     from syncd.mirror.db import make_engine, migrate
     from syncd.mirror.reporting import run_query
     from syncd.mirror.store import Mirror
     from syncd.sync.runner import run_job
-
-    from syncd.logging import configure_logging
 
     configure_logging("warning")
     console = Console()
