@@ -3,8 +3,8 @@
 Per page, in one transaction: the page's rows (hash-compared upserts), their outbox records, any
 quarantined records and the checkpoint (next page token, highest cursor value seen). A killed run
 resumes at the committed page of the same pass. At the end of a pass the cursor becomes
-``min(pass start, highest value seen) - lag``; a pass that saw nothing keeps the old cursor, so a
-server clock behind ours (or frozen) cannot make us skip its stamps.
+``pass start - lag window`` (the API filters with a strict ``>``; the window makes it ``>=`` and
+covers late commits and a server clock up to the lag behind ours).
 
 A pass without a cursor (backfill, sweep, or first run) is complete: it bumps ``last_seen_at`` of
 every record it lists and, when it ends, tombstones the records it did not see.
@@ -456,14 +456,9 @@ class Engine:
             if full and res.sweep_deletes:
                 self._sweep(conn, res, started, report, now=now)
             st = self.m.state(conn, res.name)
-            seen = st["pass_max_seen"]
-            cursor = st["cursor"]
-            if seen is not None:
-                cursor = min(started, seen) - self.lag
-            elif cursor is None and not full:
-                cursor = st["pass_cursor"]
-            elif full and cursor is None and seen is None:
-                cursor = None  # nothing listed at all: the next pass is complete again
+            # Start of this pass minus the lag window: the window absorbs late commits and a
+            # server clock behind ours (up to the lag), and a quiet tenant costs one call.
+            cursor = started - self.lag
             self.m.save_state(
                 conn,
                 res.name,
