@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
@@ -23,9 +25,16 @@ def normalize_url(url: str) -> str:
     return url
 
 
+def _json_dumps(value: Any) -> str:
+    # orjson: the raw JSON column is written for every record of a backfill.
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def make_engine(url: str, **kw: Any) -> Engine:
     url = normalize_url(url)
     parsed = make_url(url)
+    kw.setdefault("json_serializer", _json_dumps)
+    kw.setdefault("json_deserializer", orjson.loads)
     if parsed.get_backend_name() == "sqlite":
         kw.setdefault("connect_args", {}).setdefault("timeout", 60)
         engine = create_engine(url, **kw)
