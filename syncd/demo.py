@@ -21,11 +21,12 @@ TOKEN = "demo-token"
 def run_demo(data_dir: str = "demo-data") -> int:
     from rich.console import Console
     from rich.table import Table
+    from sqlalchemy import text
 
     from syncd.config import load_settings
     from syncd.logging import configure_logging
     from syncd.mirror.db import make_engine, migrate
-    from syncd.mirror.reporting import run_query
+    from syncd.mirror.reporting import QUERIES
     from syncd.mirror.store import Mirror
     from syncd.sync.runner import run_job
 
@@ -57,7 +58,7 @@ def run_demo(data_dir: str = "demo-data") -> int:
         console.print(f"[bold]1. migrate[/] {db_file}: schema {before or 'empty'} -> {after}")
 
         def show(title: str, reports: list[Any], calls: int, seconds: float) -> None:
-            t = Table(title=f"{title}: {calls} API calls in {seconds:.1f}s")
+            t = Table(title=f"{title}: {calls} API calls in {seconds:.1f}s", title_justify="left")
             for col in ("resource", "fetched", "inserted", "updated", "unchanged", "deleted"):
                 t.add_column(col, justify="left" if col == "resource" else "right")
             for r in reports:
@@ -89,7 +90,7 @@ def run_demo(data_dir: str = "demo-data") -> int:
             outbox = conn.exec_driver_sql(
                 "SELECT kind, COUNT(*) FROM changes GROUP BY kind ORDER BY 2 DESC"
             ).all()
-        t = Table(title="5. mirror tables")
+        t = Table(title="5. mirror tables", title_justify="left")
         t.add_column("table")
         t.add_column("live", justify="right")
         t.add_column("deleted", justify="right")
@@ -98,8 +99,14 @@ def run_demo(data_dir: str = "demo-data") -> int:
         console.print(t)
         console.print("outbox: " + ", ".join(f"{k}={n}" for k, n in outbox))
         for name in ("pipeline_by_status", "time_to_hire", "hires_by_source"):
-            rows = run_query(engine, name, settings.tenant)
-            console.print(f"[bold]{name}[/]: " + "; ".join(" ".join(map(str, r)) for r in rows))
+            with engine.connect() as conn:
+                result = conn.execute(text(QUERIES[name]), {"tenant": settings.tenant})
+                t = Table(title=f"report: {name}", title_justify="left")
+                for col in result.keys():  # noqa: SIM118 (a Result, not a dict)
+                    t.add_column(col, justify="right")
+                for row in result.all()[:5]:
+                    t.add_row(*(str(v) for v in row))
+            console.print(t)
         console.print(f"Explore it: sqlite3 {db_file}  (tables and queries: docs/mirror.md)")
         engine.dispose()
         return 0
