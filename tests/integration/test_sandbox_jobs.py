@@ -12,7 +12,12 @@ import pytest
 
 from syncd.sandbox.runner import ThreadServer
 from tests.conftest import TOKEN
-from tests.integration.test_sandbox_candidates import assert_no_server_errors, spec_check
+from tests.integration.test_sandbox_candidates import (
+    assert_no_server_errors,
+    audit_names,
+    code,
+    spec_check,
+)
 
 NEW_JOB: dict[str, Any] = {
     "title": "Platform Engineer",
@@ -43,19 +48,6 @@ def jobs(c: httpx.Client) -> dict[str, Any]:
 
 def a_job(c: httpx.Client, **match: str) -> dict[str, Any]:
     return next(j for j in jobs(c).values() if all(j.get(k) == v for k, v in match.items()))
-
-
-def code(r: httpx.Response) -> str:
-    return str(r.json()["errors"][0]["code"])
-
-
-def audit_names(c: httpx.Client, entity_id: str) -> list[str]:
-    r = c.get(
-        "/audit-api/v201910/audit-events",
-        params={"entityId": entity_id, "eventDateAfter": "2000-01-01T00:00:00Z", "limit": 100},
-    )
-    assert r.status_code == 200, r.text
-    return [e["eventName"] for e in r.json()["content"]]
 
 
 # ---- create, update, status --------------------------------------------------------------
