@@ -25,11 +25,17 @@ class Invalid(ValueError):
     """The record cannot be stored; the message says why (and goes to the quarantine table)."""
 
 
+_HASH_OPTS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+# Quick test for "might hold a volatile key": the bytes only tell that the word occurs somewhere
+# (key or value); when it does, the payload is stripped and serialized again.
+_VOLATILE_MARKS = tuple(b'"' + k.encode() + b'"' for k in VOLATILE)
+
+
 def content_hash(value: Any) -> str:
-    return hashlib.blake2b(
-        orjson.dumps(_strip(value), option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS),
-        digest_size=16,
-    ).hexdigest()
+    data = orjson.dumps(value, option=_HASH_OPTS)
+    if any(m in data for m in _VOLATILE_MARKS):
+        data = orjson.dumps(_strip(value), option=_HASH_OPTS)
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def _strip(value: Any) -> Any:

@@ -5,6 +5,7 @@ and its checkpoint land in one transaction (DESIGN invariants 2 and 5)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -120,11 +121,7 @@ class Mirror:
                 row = {**row, "raw": raw, "content_hash": content_hash(raw)}
             if prev is None:
                 new = {
-                    **{
-                        c.name: getattr(c.default, "arg", None)
-                        for c in table.columns
-                        if _scalar_default(c)
-                    },
+                    **_defaults(table),
                     **row,
                     "tenant": self.tenant,
                     "first_seen_at": now,
@@ -157,6 +154,51 @@ class Mirror:
                 ],
             )
         return result
+
+    def insert_new(
+        self, conn: Connection, table: Table, rows: Iterable[Row], *, now: datetime
+    ) -> list[Row]:
+        """Immutable records (audit events, history entries): insert the rows whose key is not
+        stored yet, leave stored ones as they are (no read, no hash comparison, no update).
+        One ``INSERT .. ON CONFLICT DO NOTHING .. RETURNING`` per batch (SQLite >= 3.35,
+        PostgreSQL); returns the rows actually inserted."""
+        batch: dict[Key, Row] = {}
+        for row in rows:
+            batch[key_of(table, row)] = row  # last one wins within a page, as in upsert
+        if not batch:
+            return []
+        cols = key_columns(table)
+        base = {
+            **_defaults(table),
+            "tenant": self.tenant,
+            "first_seen_at": now,
+            "last_seen_at": now,
+            "deleted_at": None,
+        }
+        names = [c.name for c in table.columns]
+        params = [{n: r.get(n) for n in names} for r in ({**base, **row} for row in batch.values())]
+        stmt = _insert_ignore(conn, table).returning(*cols)
+        done = {tuple(r) for r in conn.execute(stmt, params)}
+        return [row for key, row in batch.items() if key in done]
+
+    def present(self, conn: Connection, table: Table, keys: Iterable[Key]) -> set[Key]:
+        """The keys among ``keys`` that have a row (live or not), reading key columns only."""
+        wanted = set(keys)
+        if not wanted:
+            return set()
+        cols = key_columns(table)
+        out: set[Key] = set()
+        firsts = sorted({k[0] for k in wanted})
+        for i in range(0, len(firsts), 500):
+            # By the leading key column only: SQLite's planner uses the primary key for a plain
+            # IN, not for a row-value IN.
+            for r in conn.execute(
+                select(*cols).where(table.c.tenant == self.tenant, cols[0].in_(firsts[i : i + 500]))
+            ):
+                k = tuple(r)
+                if k in wanted:
+                    out.add(k)
+        return out
 
     def set_columns(
         self, conn: Connection, table: Table, rows: Sequence[Row], *, now: datetime | None = None
@@ -322,6 +364,26 @@ class Mirror:
 
 def _scalar_default(c: Column[Any]) -> bool:
     return c.default is not None and getattr(c.default, "is_scalar", False)
+
+
+@functools.cache
+def _defaults(table: Table) -> dict[str, Any]:
+    """Scalar column defaults, once per table (they were rebuilt for every inserted row)."""
+    return {c.name: getattr(c.default, "arg", None) for c in table.columns if _scalar_default(c)}
+
+
+def _insert_ignore(conn: Connection, table: Table) -> Any:
+    """``INSERT .. ON CONFLICT (primary key) DO NOTHING`` in the connection's dialect."""
+    pk = list(table.primary_key.columns)
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing(index_elements=pk)
+    if conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table).on_conflict_do_nothing(index_elements=pk)
+    raise NotImplementedError(f"the mirror supports SQLite and PostgreSQL, not {conn.dialect.name}")
 
 
 def _uniform(rows: list[Row], table: Table) -> list[Row]:

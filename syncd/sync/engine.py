@@ -13,8 +13,9 @@ every record it lists and, when it ends, tombstones the records it did not see.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -206,29 +207,68 @@ class Engine:
         fetch_cursor = _aware(cursor)
         if start == WALKED:
             return  # killed after the last page, during the pass's follow-up work
-        async for page in res.list(self.sr, fetch_cursor, start, self.settings.page_size):
+        pages = res.list(self.sr, fetch_cursor, start, self.settings.page_size)
+        async for page in _prefetched(pages):
             now = utcnow()
             items = page.items
             report.pages += 1
             report.counts.fetched += len(items)
-            prepared = await self._prepare(res, items, report)
-            for r in prepared["rows"]:
-                seen = r.get(_cursor_col(res))
-                if seen is not None and (max_seen is None or seen > max_seen):
-                    max_seen = seen
             if res.paginator == "offset":
                 offset += len(items)
                 token: str | None = str(offset)
             else:
                 token = page.next_page_id
-            with self.m.begin() as conn:
-                self._write(conn, res, prepared, report, now=now, full=full)
-                self.m.save_state(conn, res.name, pass_page=token, pass_max_seen=max_seen)
+            if res.name == "jobs":  # children cost API calls: fetched here, on the event loop
+                prepared = await self._prepare(res, items, report)
+            else:
+                prepared = None
+            # Mapping and the write run in a worker thread while the next page is in flight
+            # (sqlite3 and the network release the GIL). Pages still commit one at a time, in
+            # order, each with its checkpoint.
+            max_seen = await asyncio.to_thread(
+                self._commit_page, res, items, prepared, report, now, full, token, max_seen
+            )
             if self.progress:
                 self.progress(res.name, len(items), 1, page.total)
             log.debug("page_committed", resource=res.name, records=len(items), page=token)
         with self.m.begin() as conn:
             self.m.save_state(conn, res.name, pass_page=WALKED)
+
+    def _commit_page(
+        self,
+        res: Resource,
+        items: list[Any],
+        prepared: dict[str, Any] | None,
+        report: PassReport,
+        now: datetime,
+        full: bool,
+        token: str | None,
+        max_seen: datetime | None,
+    ) -> datetime | None:
+        """One page: map it (unless prepared), write its rows and its checkpoint in one
+        transaction. Returns the newest cursor value seen so far."""
+        if prepared is None:
+            prepared = self._map(res, items)
+        col = _cursor_col(res)
+        for r in prepared["rows"]:
+            seen = r.get(col)
+            if seen is not None and (max_seen is None or seen > max_seen):
+                max_seen = seen
+        with self.m.begin() as conn:
+            self._write(conn, res, prepared, report, now=now, full=full)
+            self.m.save_state(conn, res.name, pass_page=token, pass_max_seen=max_seen)
+        return max_seen
+
+    def _map(self, res: Resource, items: list[Any]) -> dict[str, Any]:
+        rows: list[Row] = []
+        bad: list[tuple[str | None, str, Any]] = []
+        for item in items:
+            try:
+                rows.append(res.mapper(item))
+            except Invalid as exc:
+                key = item.get("id") if isinstance(item, dict) else None
+                bad.append((str(key) if key else None, str(exc), item))
+        return {"rows": rows, "bad": bad}
 
     async def _prepare(self, res: Resource, items: list[Any], report: PassReport) -> dict[str, Any]:
         """Map a page (and fetch what its changed records need) before the write transaction."""
@@ -552,8 +592,11 @@ class Engine:
     def _write_audit(
         self, conn: Connection, rows: list[Row], report: PassReport, *, now: datetime
     ) -> None:
-        result = self.m.upsert(conn, s.audit_events, rows, now=now)
+        # Audit events never change: insert the new ones, leave the rest (no read, no compare).
+        inserted = self.m.insert_new(conn, s.audit_events, rows, now=now)
+        result = UpsertResult(inserted=inserted)
         report.counts.add(result)
+        report.counts.unchanged += len(rows) - len(inserted)
         hist: list[Row] = []
         prev_fix: list[Row] = []
         app_ids: dict[tuple[str, str], Row] = {}
@@ -680,7 +723,8 @@ class Engine:
         now: datetime,
     ) -> None:
         if hist:
-            self.m.upsert(conn, s.application_status_history, hist, now=now)
+            # An entry is a fact (this status at this instant): a replayed event adds nothing.
+            self.m.insert_new(conn, s.application_status_history, hist, now=now)
         if prev_fix:
             h = s.application_status_history
             conn.execute(
@@ -696,6 +740,13 @@ class Engine:
                 .values(sub_status=bindparam("v")),
                 prev_fix,
             )
+        # Only rows that exist are updated: during a backfill the audit feed runs before the
+        # candidates and offers, so these tables are still empty (a new application takes its id
+        # and creation date from the history in _fill_from_history).
+        if app_ids or details:
+            have = self.m.present(conn, s.applications, [*app_ids, *details])
+            app_ids = {k: v for k, v in app_ids.items() if k in have}
+            details = {k for k in details if k in have}
         if app_ids:
             self.m.set_columns(conn, s.applications, list(app_ids.values()))
         if details:
@@ -704,6 +755,9 @@ class Engine:
                 s.applications,
                 [{"candidate_id": c, "job_id": j, "details_pending": True} for c, j in details],
             )
+        if recheck:
+            have_offers = self.m.present(conn, s.offers, [(o,) for o in recheck])
+            recheck = {o for o in recheck if (o,) in have_offers}
         if recheck:
             self.m.set_columns(conn, s.offers, [{"id": o, "recheck": True} for o in recheck])
         for cid in del_cands:
@@ -1033,6 +1087,28 @@ class Engine:
 
     async def _gather(self, coros: Iterable[Awaitable[Any]]) -> list[Any]:
         return list(await asyncio.gather(*coros))
+
+
+async def _prefetched(pages: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """Yield the pages of ``pages`` with the request for the next one already running while the
+    caller works on the current one. Never more than one page ahead."""
+    it = aiter(pages)
+    nxt: asyncio.Future[Any] = asyncio.ensure_future(anext(it))
+    try:
+        while True:
+            try:
+                page = await nxt
+            except StopAsyncIteration:
+                return
+            nxt = asyncio.ensure_future(anext(it))
+            yield page
+    finally:
+        if not nxt.done():
+            nxt.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await nxt
+        elif not nxt.cancelled():
+            nxt.exception()  # retrieved: a prefetch that failed after the caller stopped is moot
 
 
 def _offers_res() -> Resource:
