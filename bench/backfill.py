@@ -68,8 +68,9 @@ def env_for(base_url: str, db_url: str, limits: bool, **extra: str) -> dict[str,
     return env
 
 
-def run_syncd(env: dict[str, str], *args: str) -> tuple[float, float]:
-    """Run ``syncd ARGS``; returns (seconds, peak RSS MiB) of that process alone."""
+def run_syncd(env: dict[str, str], *args: str) -> tuple[float, float, float]:
+    """Run ``syncd ARGS``; returns (seconds, peak RSS MiB, CPU seconds) of that process alone.
+    CPU seconds are the steadier figure on a shared machine."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "syncd", *args], env=env, stdout=subprocess.DEVNULL
@@ -78,7 +79,8 @@ def run_syncd(env: dict[str, str], *args: str) -> tuple[float, float]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"syncd {' '.join(args)} exited with {proc.returncode}")
-    return time.perf_counter() - t0, usage.ru_maxrss / 1024
+    cpu = usage.ru_utime + usage.ru_stime
+    return time.perf_counter() - t0, usage.ru_maxrss / 1024, cpu
 
 
 def last_runs(db_url: str) -> dict[str, Any]:
@@ -110,7 +112,7 @@ def main() -> None:
             url, drop = database(a.db, Path(tmp))
             env = env_for(sb.base_url, url, a.limits)
             run_syncd(env, "migrate")
-            seconds, rss = run_syncd(env, "backfill")
+            seconds, rss, cpu = run_syncd(env, "backfill")
             info = last_runs(url)
             calls = sum(r.api_calls for r in info["runs"])
             print(f"database: {'sqlite' if a.db == 'sqlite' else 'postgresql'}  limits: {a.limits}")
@@ -123,7 +125,8 @@ def main() -> None:
             print(
                 f"backfill: {info['candidates']} candidates, {info['applications']} applications "
                 f"in {seconds:.1f}s = {info['candidates'] / seconds:,.0f} candidates/s; "
-                f"{calls} API calls ({calls / seconds:.1f}/s); peak RSS {rss:.0f} MiB"
+                f"{calls} API calls ({calls / seconds:.1f}/s); peak RSS {rss:.0f} MiB; "
+                f"syncd CPU {cpu:.1f}s"
             )
             if a.limits:
                 floor = calls / 10.0

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     Column,
     Connection,
+    DateTime,
     Engine,
     Table,
     and_,
@@ -175,6 +176,8 @@ class Mirror:
             "last_seen_at": now,
             "deleted_at": None,
         }
+        if conn.dialect.name == "sqlite":
+            return _sqlite_insert_new(conn, table, base, batch)
         names = [c.name for c in table.columns]
         params = [{n: r.get(n) for n in names} for r in ({**base, **row} for row in batch.values())]
         stmt = _insert_ignore(conn, table).returning(*cols)
@@ -370,6 +373,69 @@ def _scalar_default(c: Column[Any]) -> bool:
 def _defaults(table: Table) -> dict[str, Any]:
     """Scalar column defaults, once per table (they were rebuilt for every inserted row)."""
     return {c.name: getattr(c.default, "arg", None) for c in table.columns if _scalar_default(c)}
+
+
+def _fast_datetime(proc: Any) -> Any:
+    """SQLAlchemy's SQLite DATETIME bind processor, with the common case (a naive datetime)
+    formatted in C: ``isoformat`` gives the same ``%Y-%m-%d %H:%M:%S.%f`` text."""
+    dt_type = datetime
+
+    def process(value: Any) -> Any:
+        if type(value) is dt_type and value.tzinfo is None:
+            return value.isoformat(" ", "microseconds")
+        return proc(value)
+
+    return process
+
+
+@functools.cache
+def _sqlite_converters(table: Table, dialect: Any) -> tuple[tuple[str, Any], ...]:
+    """Per column, SQLAlchemy's own bind processor (None: the value goes as is), DATETIME
+    replaced by the faster equivalent when it gives the same text for a sample."""
+    sample = datetime(2024, 1, 2, 3, 4, 5, 678000)
+    out = []
+    for c in table.columns:
+        proc = c.type.dialect_impl(dialect).bind_processor(dialect)
+        if isinstance(c.type, DateTime) and proc is not None:
+            fast = _fast_datetime(proc)
+            if fast(sample) == proc(sample) and fast(None) is None:
+                proc = fast
+        out.append((c.name, proc))
+    return tuple(out)
+
+
+def _sqlite_insert_new(
+    conn: Connection, table: Table, base: Row, batch: dict[Key, Row]
+) -> list[Row]:
+    """insert_new on SQLite: one multi-row ``INSERT .. ON CONFLICT DO NOTHING RETURNING`` per
+    chunk with values converted once per column (SQLAlchemy's per-row parameter processing was a
+    third of the audit pass's CPU)."""
+    convs = _sqlite_converters(table, conn.dialect)
+    names = [n for n, _ in convs]
+    key_pos = [names.index(c.name) for c in key_columns(table)]
+    cols = ", ".join(f'"{n}"' for n in names)
+    ret = ", ".join(f'"{names[p]}"' for p in key_pos)
+    pk = ", ".join(f'"{c.name}"' for c in table.primary_key.columns)
+    one = "(" + ", ".join("?" * len(names)) + ")"
+    items = list(batch.values())
+    inserted: list[Row] = []
+    per = max(1, 30000 // len(names))  # under SQLite's bind-parameter limit (32766)
+    for i in range(0, len(items), per):
+        chunk = items[i : i + per]
+        flat: list[Any] = []
+        stored: dict[tuple[Any, ...], Row] = {}
+        for row in chunk:
+            full = {**base, **row}
+            vals = [proc(full.get(n)) if proc else full.get(n) for n, proc in convs]
+            stored[tuple(vals[p] for p in key_pos)] = row
+            flat.extend(vals)
+        sql = (
+            f'INSERT INTO "{table.name}" ({cols}) VALUES {", ".join([one] * len(chunk))} '
+            f"ON CONFLICT ({pk}) DO NOTHING RETURNING {ret}"
+        )
+        for r in conn.exec_driver_sql(sql, tuple(flat)).all():
+            inserted.append(stored[tuple(r)])
+    return inserted
 
 
 def _insert_ignore(conn: Connection, table: Table) -> Any:

@@ -170,3 +170,43 @@ def test_bad_record_is_quarantined_and_the_pass_goes_on(db: Engine) -> None:
     # Cursor = start of the pass - lag window; the pass is closed.
     assert st["cursor"] == st["last_pass_started_at"] - timedelta(seconds=300)
     assert st["pass_mode"] is None
+
+
+def test_insert_new_keeps_stored_rows_and_returns_only_new_ones(db: Engine) -> None:
+    """Immutable records: a replayed event or history entry is left as stored (no update, even
+    when its payload differs), and the caller learns which rows were really new."""
+    m = Mirror(db, "t")
+
+    def event(eid: str, name: str = "JOB_APPLICATION_CREATED") -> dict[str, Any]:
+        return {"id": eid, "eventName": name, "eventDate": "2024-01-02T03:04:05.678Z"}
+
+    with m.begin() as conn:
+        first = m.insert_new(
+            conn, s.audit_events, [rec.audit_row(event("1")), rec.audit_row(event("2"))], now=T0
+        )
+    assert [r["id"] for r in first] == ["1", "2"]
+    later = T0 + timedelta(days=1)
+    with m.begin() as conn:
+        again = m.insert_new(
+            conn,
+            s.audit_events,
+            [rec.audit_row(event("2", "CHANGED")), rec.audit_row(event("3"))],
+            now=later,
+        )
+    assert [r["id"] for r in again] == ["3"]
+    with db.connect() as conn:
+        rows = {r.id: r for r in conn.execute(select(s.audit_events))}
+    assert rows["2"].event_name == "JOB_APPLICATION_CREATED"  # stored row untouched
+    assert rows["2"].first_seen_at == T0 and rows["3"].first_seen_at == later
+    assert rows["3"].event_date == datetime(2024, 1, 2, 3, 4, 5, 678000)
+    assert rows["3"].raw == event("3") and rows["3"].tenant == "t"
+    # Keys holding a timestamp (history entries) match what the database returns.
+    entry = rec.app_history_row(
+        "c", "j", None, {"changedOn": "2024-01-02T03:04:05.000Z", "status": "NEW"}, 7
+    )
+    with m.begin() as conn:
+        assert len(m.insert_new(conn, s.application_status_history, [entry], now=T0)) == 1
+        assert m.insert_new(conn, s.application_status_history, [entry], now=T0) == []
+    with db.connect() as conn:
+        h = conn.execute(select(s.application_status_history)).one()
+    assert (h.changed_on, h.ordinal, h.deleted_at) == (datetime(2024, 1, 2, 3, 4, 5), 7, None)
