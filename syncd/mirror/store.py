@@ -140,7 +140,9 @@ class Mirror:
                 result.updated.append((prev, {**prev, **new}))
             else:
                 result.unchanged.append(prev)
-        if inserts:
+        if inserts and conn.dialect.name == "sqlite" and table in s.RECORD_TABLES:
+            _sqlite_insert(conn, table, {}, inserts, ignore=False)
+        elif inserts:
             conn.execute(insert(table), _uniform(inserts, table))
         if updates:
             _update_many(conn, table, self.tenant, updates)
@@ -177,7 +179,7 @@ class Mirror:
             "deleted_at": None,
         }
         if conn.dialect.name == "sqlite":
-            return _sqlite_insert_new(conn, table, base, batch)
+            return _sqlite_insert(conn, table, base, list(batch.values()), ignore=True)
         names = [c.name for c in table.columns]
         params = [{n: r.get(n) for n in names} for r in ({**base, **row} for row in batch.values())]
         stmt = _insert_ignore(conn, table).returning(*cols)
@@ -404,12 +406,13 @@ def _sqlite_converters(table: Table, dialect: Any) -> tuple[tuple[str, Any], ...
     return tuple(out)
 
 
-def _sqlite_insert_new(
-    conn: Connection, table: Table, base: Row, batch: dict[Key, Row]
+def _sqlite_insert(
+    conn: Connection, table: Table, base: Row, items: list[Row], *, ignore: bool
 ) -> list[Row]:
-    """insert_new on SQLite: one multi-row ``INSERT .. ON CONFLICT DO NOTHING RETURNING`` per
-    chunk with values converted once per column (SQLAlchemy's per-row parameter processing was a
-    third of the audit pass's CPU)."""
+    """Rows (over ``base``) into a SQLite record table as multi-row INSERTs with values
+    converted once per column (SQLAlchemy's per-row parameter processing was a third of the
+    audit pass's CPU). ``ignore``: ``ON CONFLICT DO NOTHING RETURNING`` the keys, and return only
+    the rows inserted; otherwise a conflict raises as a plain insert would."""
     convs = _sqlite_converters(table, conn.dialect)
     names = [n for n, _ in convs]
     key_pos = [names.index(c.name) for c in key_columns(table)]
@@ -417,7 +420,6 @@ def _sqlite_insert_new(
     ret = ", ".join(f'"{names[p]}"' for p in key_pos)
     pk = ", ".join(f'"{c.name}"' for c in table.primary_key.columns)
     one = "(" + ", ".join("?" * len(names)) + ")"
-    items = list(batch.values())
     inserted: list[Row] = []
     per = max(1, 30000 // len(names))  # under SQLite's bind-parameter limit (32766)
     for i in range(0, len(items), per):
@@ -429,10 +431,12 @@ def _sqlite_insert_new(
             vals = [proc(full.get(n)) if proc else full.get(n) for n, proc in convs]
             stored[tuple(vals[p] for p in key_pos)] = row
             flat.extend(vals)
-        sql = (
-            f'INSERT INTO "{table.name}" ({cols}) VALUES {", ".join([one] * len(chunk))} '
-            f"ON CONFLICT ({pk}) DO NOTHING RETURNING {ret}"
-        )
+        sql = f'INSERT INTO "{table.name}" ({cols}) VALUES {", ".join([one] * len(chunk))}'
+        if not ignore:
+            conn.exec_driver_sql(sql, tuple(flat))
+            inserted.extend(chunk)
+            continue
+        sql += f" ON CONFLICT ({pk}) DO NOTHING RETURNING {ret}"
         for r in conn.exec_driver_sql(sql, tuple(flat)).all():
             inserted.append(stored[tuple(r)])
     return inserted

@@ -957,6 +957,8 @@ class Engine:
             now = utcnow()
             with self.m.begin() as conn:
                 changes: list[Change] = []
+                upd: list[Row] = []
+                done: set[tuple[str, str]] = set()
                 for p, body in zip(want, got, strict=True):
                     if body is None:
                         continue
@@ -979,18 +981,16 @@ class Engine:
                     old_hash = rec.content_hash(p["raw"] or {})
                     fields.pop("status", None)
                     fields.pop("sub_status", None)
-                    self.m.set_columns(
-                        conn,
-                        a,
-                        [
-                            {
-                                "candidate_id": p["candidate_id"],
-                                "job_id": p["job_id"],
-                                **fields,
-                                "raw": raw,
-                                "content_hash": h,
-                            }
-                        ],
+                    done.add((p["candidate_id"], p["job_id"]))
+                    upd.append(
+                        {
+                            "candidate_id": p["candidate_id"],
+                            "job_id": p["job_id"],
+                            **fields,
+                            "raw": raw,
+                            "content_hash": h,
+                            "details_pending": False,
+                        }
                     )
                     if h != old_hash:
                         changes.append(
@@ -1001,16 +1001,19 @@ class Engine:
                                 {"details": True},
                             )
                         )
+                # One executemany per column set instead of one UPDATE per application.
                 self.m.set_columns(
                     conn,
                     a,
-                    [
+                    upd
+                    + [
                         {
                             "candidate_id": p["candidate_id"],
                             "job_id": p["job_id"],
                             "details_pending": False,
                         }
                         for p in pending
+                        if (p["candidate_id"], p["job_id"]) not in done
                     ],
                 )
                 self.m.emit(conn, changes, run_id=self.run_id, now=now)
