@@ -1,8 +1,9 @@
 """The poller engine: one pass per catalogue resource, page by page.
 
 Per page, in one transaction: the page's rows (hash-compared upserts), their outbox records, any
-quarantined records and the checkpoint (next page token, highest cursor value seen). A killed run
-resumes at the committed page of the same pass. At the end of a pass the cursor becomes
+quarantined records and the checkpoint (next page token, highest cursor value seen). A transaction
+holds up to ``GROUP_PAGES`` consecutive pages (each with its checkpoint); a killed run resumes at
+the last committed page of the same pass. At the end of a pass the cursor becomes
 ``pass start - lag window`` (the API filters with a strict ``>``; the window makes it ``>=`` and
 covers late commits and a server clock up to the lag behind ours).
 
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -54,6 +57,61 @@ CALLING_EVENTS = frozenset(
 PERSONAL = ("first_name", "last_name", "email", "city", "country_code")
 
 ProgressFn = Callable[[str, int, int, int | None], None]  # resource, records, pages, total
+
+
+# Pages per write transaction: each commit costs a WAL write of every index page touched, about
+# as much as writing a page of audit events. A group commits after GROUP_PAGES pages or
+# GROUP_SECONDS, whichever comes first, always with the checkpoint of its last page.
+GROUP_PAGES = 10
+GROUP_SECONDS = 1.0
+
+
+class _Group:
+    """One write transaction spanning a few pages. Every page writes its rows and its
+    checkpoint into it, so a commit makes both durable together; a SIGKILL loses only the
+    uncommitted pages together with their checkpoint, and the rerun fetches them again."""
+
+    def __init__(self, mirror: Mirror, *, pages: int, seconds: float = GROUP_SECONDS) -> None:
+        self.m = mirror
+        self.max_pages = pages
+        self.seconds = seconds
+        self.conn: Connection | None = None
+        self.txn: Any = None
+        self.pages = 0
+        self.opened = 0.0
+        self.broken = False
+        # The write runs in a worker thread; close() must not overlap it (a cancelled await
+        # does not stop the thread).
+        self.lock = threading.Lock()
+
+    def connection(self) -> Connection:
+        if self.conn is None:
+            self.conn = self.m.engine.connect()
+        if self.txn is None:
+            self.txn = self.conn.begin()
+            self.pages = 0
+            self.opened = time.monotonic()
+        return self.conn
+
+    def page_written(self) -> None:
+        self.pages += 1
+        if self.pages >= self.max_pages or time.monotonic() - self.opened >= self.seconds:
+            self.txn.commit()
+            self.txn = None
+
+    def close(self) -> None:
+        with self.lock:
+            try:
+                if self.txn is not None:
+                    if self.broken:
+                        self.txn.rollback()
+                    else:
+                        self.txn.commit()
+            finally:
+                self.txn = None
+                if self.conn is not None:
+                    self.conn.close()
+                    self.conn = None
 
 
 @dataclass
@@ -208,34 +266,53 @@ class Engine:
         if start == WALKED:
             return  # killed after the last page, during the pass's follow-up work
         pages = res.list(self.sr, fetch_cursor, start, self.settings.page_size)
-        async for page in _prefetched(pages):
-            now = utcnow()
-            items = page.items
-            report.pages += 1
-            report.counts.fetched += len(items)
-            if res.paginator == "offset":
-                offset += len(items)
-                token: str | None = str(offset)
-            else:
-                token = page.next_page_id
-            if res.name == "jobs":  # children cost API calls: fetched here, on the event loop
-                prepared = await self._prepare(res, items, report)
-            else:
-                prepared = None
-            # Mapping and the write run in a worker thread while the next page is in flight
-            # (sqlite3 and the network release the GIL). Pages still commit one at a time, in
-            # order, each with its checkpoint.
-            max_seen = await asyncio.to_thread(
-                self._commit_page, res, items, prepared, report, now, full, token, max_seen
-            )
-            if self.progress:
-                self.progress(res.name, len(items), 1, page.total)
-            log.debug("page_committed", resource=res.name, records=len(items), page=token)
+        # Grouped: the audit feed (most pages, small rows, measured 20 % faster) and offers.
+        # Jobs read the mirror on another connection while preparing a page (which jobs
+        # changed), so they commit page by page; candidates showed no gain.
+        group = _Group(self.m, pages=GROUP_PAGES if res.name in ("audit", "offers") else 1)
+        try:
+            async for page in _prefetched(pages):
+                now = utcnow()
+                items = page.items
+                report.pages += 1
+                report.counts.fetched += len(items)
+                if res.paginator == "offset":
+                    offset += len(items)
+                    token: str | None = str(offset)
+                else:
+                    token = page.next_page_id
+                if res.name == "jobs":  # children cost API calls: fetched on the event loop
+                    prepared = await self._prepare(res, items, report)
+                else:
+                    prepared = None
+                # Mapping and the write run in a worker thread while the next page is in flight
+                # (sqlite3 and the network release the GIL). Pages are written one at a time, in
+                # order, each with its checkpoint, into the group's transaction.
+                max_seen = await asyncio.to_thread(
+                    self._write_page,
+                    group,
+                    res,
+                    items,
+                    prepared,
+                    report,
+                    now,
+                    full,
+                    token,
+                    max_seen,
+                )
+                if self.progress:
+                    self.progress(res.name, len(items), 1, page.total)
+                log.debug("page_written", resource=res.name, records=len(items), page=token)
+        finally:
+            # An API error ends the walk: what was written is consistent (rows and checkpoint
+            # of the same pages) and is committed; a failed write rolls its group back.
+            await asyncio.to_thread(group.close)
         with self.m.begin() as conn:
             self.m.save_state(conn, res.name, pass_page=WALKED)
 
-    def _commit_page(
+    def _write_page(
         self,
+        group: _Group,
         res: Resource,
         items: list[Any],
         prepared: dict[str, Any] | None,
@@ -245,7 +322,7 @@ class Engine:
         token: str | None,
         max_seen: datetime | None,
     ) -> datetime | None:
-        """One page: map it (unless prepared), write its rows and its checkpoint in one
+        """One page: map it (unless prepared), write its rows and its checkpoint in the group's
         transaction. Returns the newest cursor value seen so far."""
         if prepared is None:
             prepared = self._map(res, items)
@@ -254,9 +331,15 @@ class Engine:
             seen = r.get(col)
             if seen is not None and (max_seen is None or seen > max_seen):
                 max_seen = seen
-        with self.m.begin() as conn:
-            self._write(conn, res, prepared, report, now=now, full=full)
-            self.m.save_state(conn, res.name, pass_page=token, pass_max_seen=max_seen)
+        with group.lock:
+            try:
+                conn = group.connection()
+                self._write(conn, res, prepared, report, now=now, full=full)
+                self.m.save_state(conn, res.name, pass_page=token, pass_max_seen=max_seen)
+                group.page_written()
+            except BaseException:
+                group.broken = True
+                raise
         return max_seen
 
     def _map(self, res: Resource, items: list[Any]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from syncd.ats import Page
 from syncd.config import SyncSettings
@@ -210,3 +210,85 @@ def test_insert_new_keeps_stored_rows_and_returns_only_new_ones(db: Engine) -> N
     with db.connect() as conn:
         h = conn.execute(select(s.application_status_history)).one()
     assert (h.changed_on, h.ordinal, h.deleted_at) == (datetime(2024, 1, 2, 3, 4, 5), 7, None)
+
+
+class FakeAudit:
+    """Audit pages, then an API error (or the end) after ``fail_after`` pages."""
+
+    def __init__(self, pages: list[list[Any]], fail_after: int | None) -> None:
+        self._pages = pages
+        self.fail_after = fail_after
+
+    async def _gen(self, start: int) -> AsyncIterator[Page]:
+        for i in range(start, len(self._pages)):
+            if self.fail_after is not None and i >= self.fail_after:
+                raise RuntimeError("API down")
+            yield Page(self._pages[i], str(i + 1) if i + 1 < len(self._pages) else None)
+
+    def pages(self, *, page_id: str | None = None, **kw: Any) -> AsyncIterator[Page]:
+        return self._gen(int(page_id or 0))
+
+
+class FakeAuditClient:
+    calls = 0
+
+    def __init__(self, audit: FakeAudit) -> None:
+        self.audit = audit
+
+
+def audit_pages(n: int) -> list[list[Any]]:
+    return [
+        [
+            {"id": f"{p}-{i}", "eventName": "X", "eventDate": "2024-01-02T03:04:05.000Z"}
+            for i in range(3)
+        ]
+        for p in range(n)
+    ]
+
+
+def test_grouped_pages_commit_with_their_checkpoint(
+    db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit pages share a transaction (GROUP_PAGES). An API error mid-group keeps the pages
+    written so far with their checkpoint; a failing write rolls back its whole group, checkpoint
+    included; the rerun resumes from the checkpoint and stores every event exactly once."""
+    from syncd.sync import engine as engine_mod
+    from syncd.sync.catalogue import AUDIT
+
+    m = Mirror(db, "t")
+    pages = audit_pages(7)
+    audit = FakeAudit(pages, fail_after=5)  # GROUP_PAGES is 10: all five in one open group
+    with pytest.raises(RuntimeError, match="API down"):
+        asyncio.run(
+            SyncEngine(m, FakeAuditClient(audit), SyncSettings()).run_resource(AUDIT, "backfill")
+        )
+    with db.connect() as conn:
+        assert m.state(conn, "audit")["pass_page"] == "5"
+        assert conn.execute(select(func.count()).select_from(s.audit_events)).scalar_one() == 15
+
+    real = engine_mod.Engine._write
+
+    def failing(self: Any, conn: Any, res: Any, prepared: Any, *a: Any, **kw: Any) -> None:
+        if prepared["rows"] and prepared["rows"][0]["id"].startswith("6-"):
+            raise RuntimeError("disk full")
+        real(self, conn, res, prepared, *a, **kw)
+
+    monkeypatch.setattr(engine_mod.Engine, "_write", failing)
+    audit.fail_after = None
+    with pytest.raises(RuntimeError, match="disk full"):
+        asyncio.run(
+            SyncEngine(m, FakeAuditClient(audit), SyncSettings()).run_resource(AUDIT, "backfill")
+        )
+    with db.connect() as conn:  # page "5-*" shared the failed group of "6-*": rolled back
+        assert m.state(conn, "audit")["pass_page"] == "5"
+        assert conn.execute(select(func.count()).select_from(s.audit_events)).scalar_one() == 15
+
+    monkeypatch.setattr(engine_mod.Engine, "_write", real)
+    report = asyncio.run(
+        SyncEngine(m, FakeAuditClient(audit), SyncSettings()).run_resource(AUDIT, "backfill")
+    )
+    assert report.status == "ok"
+    with db.connect() as conn:
+        ids = [r.id for r in conn.execute(select(s.audit_events.c.id))]
+        assert m.state(conn, "audit")["pass_mode"] is None
+    assert sorted(ids) == sorted(e["id"] for p in pages for e in p)
