@@ -853,6 +853,9 @@ class Engine:
         """Applications whose status changed: their history is complete when its newest entry
         shows the listed status (the audit feed brought it); otherwise one call each."""
         a, h = s.applications, s.application_status_history
+        # Walks the primary key from where the last batch ended (its flags are cleared): a
+        # plain LIMIT rescanned the whole table for every batch (quadratic at 100k candidates).
+        after = ""
         while True:
             with self.m.begin() as conn:
                 pending = [
@@ -869,12 +872,15 @@ class Engine:
                             a.c.tenant == self.m.tenant,
                             a.c.history_pending.is_(True),
                             a.c.deleted_at.is_(None),
+                            a.c.candidate_id >= after,
                         )
+                        .order_by(a.c.candidate_id, a.c.job_id)
                         .limit(500)
                     )
                 ]
                 if not pending:
                     return
+                after = pending[-1]["candidate_id"]
                 keys = [(p["candidate_id"], p["job_id"]) for p in pending]
                 wanted = set(keys)
                 latest: dict[tuple[str, str], Row] = {}
@@ -1013,6 +1019,7 @@ class Engine:
         """``GET /candidates/{id}/jobs/{jobId}`` (source, onboarding status, start date) for
         changed applications in the statuses configured; the others only clear the flag."""
         a = s.applications
+        after = ""  # as in _resolve_histories: by primary key, from the last batch on
         while True:
             with self.m.begin() as conn:
                 pending = [
@@ -1023,7 +1030,9 @@ class Engine:
                             a.c.tenant == self.m.tenant,
                             a.c.details_pending.is_(True),
                             a.c.deleted_at.is_(None),
+                            a.c.candidate_id >= after,
                         )
+                        .order_by(a.c.candidate_id, a.c.job_id)
                         .limit(500)
                     )
                 ]
@@ -1036,6 +1045,7 @@ class Engine:
                         p["raw"] = raws[(p["candidate_id"], p["job_id"])]["raw"]
             if not pending:
                 return
+            after = pending[-1]["candidate_id"]
             got = await self._gather([self._details_of(p) for p in want])
             now = utcnow()
             with self.m.begin() as conn:
