@@ -31,10 +31,10 @@ def main() -> None:
                 url, drop = database(a.db, Path(tmp))
                 env = env_for(sb.base_url, url, False, SYNCD_SYNC__LAG_WINDOW_SECONDS="1")
                 run_syncd(env, "migrate")
-                backfill_s, _ = run_syncd(env, "backfill")
+                backfill_s, _, _ = run_syncd(env, "backfill")
                 time.sleep(1.5)  # let the 1 s lag window pass the tenant's last stamps
                 run_syncd(env, "sync", "--once")
-                seconds, _ = run_syncd(env, "sync", "--once")
+                seconds, _, _ = run_syncd(env, "sync", "--once")
                 runs = last_runs(url)["runs"]
                 calls = sum(r.api_calls for r in runs)
                 per = ", ".join(f"{r.resource}={r.api_calls}" for r in runs)
