@@ -157,6 +157,20 @@ def _naive(dt: datetime | None) -> datetime | None:
     return dt.astimezone(UTC).replace(tzinfo=None) if dt is not None and dt.tzinfo else dt
 
 
+@dataclass
+class AuditEffects:
+    """What a page of audit events asks of the mirror, gathered before it is applied at once."""
+
+    hist: list[Row] = field(default_factory=list)
+    prev_fix: list[Row] = field(default_factory=list)
+    app_ids: dict[tuple[str, str], Row] = field(default_factory=dict)
+    details: set[tuple[str, str]] = field(default_factory=set)
+    recheck: set[str] = field(default_factory=set)
+    del_cands: list[str] = field(default_factory=list)
+    del_jobs: list[str] = field(default_factory=list)
+    at_of: dict[str, datetime] = field(default_factory=dict)
+
+
 class Engine:
     def __init__(
         self,
@@ -680,14 +694,7 @@ class Engine:
         result = UpsertResult(inserted=inserted)
         report.counts.add(result)
         report.counts.unchanged += len(rows) - len(inserted)
-        hist: list[Row] = []
-        prev_fix: list[Row] = []
-        app_ids: dict[tuple[str, str], Row] = {}
-        details: set[tuple[str, str]] = set()
-        recheck: set[str] = set()
-        del_cands: list[str] = []
-        del_jobs: list[str] = []
-        at_of: dict[str, datetime] = {}
+        fx = AuditEffects()
         # Replaying the lag window's events is harmless: every effect below is idempotent, and
         # the ones that cost API calls (re-reads) only follow events seen for the first time.
         fresh = {r["id"] for r in result.inserted} | {n["id"] for _, n in result.updated}
@@ -696,119 +703,90 @@ class Engine:
             if (name in CALLING_EVENTS or name.startswith("OFFER_")) and r["id"] not in fresh:
                 continue
             try:
-                self._audit_effect(
-                    r, hist, prev_fix, app_ids, details, recheck, del_cands, del_jobs, at_of, now
-                )
+                self._audit_effect(r, fx, now)
             except Invalid as exc:
                 self.m.quarantine(
                     conn, "audit", r["id"], str(exc), r["raw"], run_id=self.run_id, now=now
                 )
                 report.counts.quarantined += 1
-        self._apply_audit(
-            conn, report, hist, prev_fix, app_ids, details, recheck, del_cands, del_jobs, at_of, now
-        )
+        self._apply_audit(conn, report, fx, now)
 
-    def _audit_effect(
-        self,
-        r: Row,
-        hist: list[Row],
-        prev_fix: list[Row],
-        app_ids: dict[tuple[str, str], Row],
-        details: set[tuple[str, str]],
-        recheck: set[str],
-        del_cands: list[str],
-        del_jobs: list[str],
-        at_of: dict[str, datetime],
-        now: datetime,
-    ) -> None:
-        if True:
-            name, raw = r["event_name"], r["raw"]
-            ctx = as_dict(raw.get("context"))
-            cid, jid, eid = r["candidate_id"], r["job_id"], r["entity_id"]
-            when = r["event_date"]
-            try:
-                ordinal = int(r["id"])
-            except ValueError:
-                ordinal = 0
-            if name == "JOB_APPLICATION_CREATED" and cid and jid and when:
-                hist.append(
+    def _audit_effect(self, r: Row, fx: AuditEffects, now: datetime) -> None:
+        """What one event means for the mirror, gathered into ``fx`` (applied per page)."""
+        name, raw = r["event_name"], r["raw"]
+        ctx = as_dict(raw.get("context"))
+        cid, jid, eid = r["candidate_id"], r["job_id"], r["entity_id"]
+        when = r["event_date"]
+        try:
+            ordinal = int(r["id"])
+        except ValueError:
+            ordinal = 0
+        if name == "JOB_APPLICATION_CREATED" and cid and jid and when:
+            fx.hist.append(
+                rec.app_history_row(
+                    cid,
+                    jid,
+                    eid,
+                    {
+                        "changedOn": raw.get("eventDate"),
+                        "status": ctx.get("status"),
+                        "subStatus": ctx.get("subStatus"),
+                    },
+                    ordinal,
+                )
+            )
+            fx.app_ids[(cid, jid)] = {
+                "candidate_id": cid,
+                "job_id": jid,
+                "application_id": eid,
+                "created_on": when,
+            }
+        elif name == "JOB_APPLICATION_STATE_MODIFIED" and cid and jid and when:
+            cur = as_dict(ctx.get("currentStatus"))
+            prev = as_dict(ctx.get("previousStatus"))
+            if cur.get("status"):
+                fx.hist.append(
                     rec.app_history_row(
                         cid,
                         jid,
                         eid,
                         {
                             "changedOn": raw.get("eventDate"),
-                            "status": ctx.get("status"),
-                            "subStatus": ctx.get("subStatus"),
+                            "status": cur.get("status"),
+                            "subStatus": cur.get("subStatus"),
                         },
                         ordinal,
                     )
                 )
-                app_ids[(cid, jid)] = {
-                    "candidate_id": cid,
-                    "job_id": jid,
-                    "application_id": eid,
-                    "created_on": when,
-                }
-            elif name == "JOB_APPLICATION_STATE_MODIFIED" and cid and jid and when:
-                cur = as_dict(ctx.get("currentStatus"))
-                prev = as_dict(ctx.get("previousStatus"))
-                if cur.get("status"):
-                    hist.append(
-                        rec.app_history_row(
-                            cid,
-                            jid,
-                            eid,
-                            {
-                                "changedOn": raw.get("eventDate"),
-                                "status": cur.get("status"),
-                                "subStatus": cur.get("subStatus"),
-                            },
-                            ordinal,
-                        )
-                    )
-                if prev.get("status") and prev.get("subStatus") is not None:
-                    # The creation event has no sub-status; the next transition tells it.
-                    prev_fix.append(
-                        {
-                            "k_c": cid,
-                            "k_j": jid,
-                            "k_s": prev["status"],
-                            "k_o": ordinal,
-                            "v": prev["subStatus"],
-                        }
-                    )
-            elif (
-                name in ("ONBOARDING_STATUS_UPDATED", "APPLICATION_SOURCE_MODIFIED") and cid and jid
-            ):
-                details.add((cid, jid))
-            elif name and name.startswith("OFFER_") and eid:
-                recheck.add(eid)
-            elif name in CANDIDATE_DELETED and eid:
-                del_cands.append(eid)
-                at_of[eid] = when or now
-            elif name == "JOB_DELETED" and eid:
-                del_jobs.append(eid)
-                at_of[eid] = when or now
+            if prev.get("status") and prev.get("subStatus") is not None:
+                # The creation event has no sub-status; the next transition tells it.
+                fx.prev_fix.append(
+                    {
+                        "k_c": cid,
+                        "k_j": jid,
+                        "k_s": prev["status"],
+                        "k_o": ordinal,
+                        "v": prev["subStatus"],
+                    }
+                )
+        elif name in ("ONBOARDING_STATUS_UPDATED", "APPLICATION_SOURCE_MODIFIED") and cid and jid:
+            fx.details.add((cid, jid))
+        elif name and name.startswith("OFFER_") and eid:
+            fx.recheck.add(eid)
+        elif name in CANDIDATE_DELETED and eid:
+            fx.del_cands.append(eid)
+            fx.at_of[eid] = when or now
+        elif name == "JOB_DELETED" and eid:
+            fx.del_jobs.append(eid)
+            fx.at_of[eid] = when or now
 
     def _apply_audit(
-        self,
-        conn: Connection,
-        report: PassReport,
-        hist: list[Row],
-        prev_fix: list[Row],
-        app_ids: dict[tuple[str, str], Row],
-        details: set[tuple[str, str]],
-        recheck: set[str],
-        del_cands: list[str],
-        del_jobs: list[str],
-        at_of: dict[str, datetime],
-        now: datetime,
+        self, conn: Connection, report: PassReport, fx: AuditEffects, now: datetime
     ) -> None:
-        if hist:
+        if fx.hist:
             # An entry is a fact (this status at this instant): a replayed event adds nothing.
-            self.m.insert_new(conn, s.application_status_history, hist, now=now)
-        if prev_fix:
+            self.m.insert_new(conn, s.application_status_history, fx.hist, now=now)
+        if fx.prev_fix:
             h = s.application_status_history
             conn.execute(
                 update(h)
@@ -821,32 +799,32 @@ class Engine:
                     h.c.sub_status.is_(None),
                 )
                 .values(sub_status=bindparam("v")),
-                prev_fix,
+                fx.prev_fix,
             )
         # Only rows that exist are updated: during a backfill the audit feed runs before the
         # candidates and offers, so these tables are still empty (a new application takes its id
         # and creation date from the history in _fill_from_history).
-        if app_ids or details:
-            have = self.m.present(conn, s.applications, [*app_ids, *details])
-            app_ids = {k: v for k, v in app_ids.items() if k in have}
-            details = {k for k in details if k in have}
-        if app_ids:
-            self.m.set_columns(conn, s.applications, list(app_ids.values()))
-        if details:
+        if fx.app_ids or fx.details:
+            have = self.m.present(conn, s.applications, [*fx.app_ids, *fx.details])
+            fx.app_ids = {k: v for k, v in fx.app_ids.items() if k in have}
+            fx.details = {k for k in fx.details if k in have}
+        if fx.app_ids:
+            self.m.set_columns(conn, s.applications, list(fx.app_ids.values()))
+        if fx.details:
             self.m.set_columns(
                 conn,
                 s.applications,
-                [{"candidate_id": c, "job_id": j, "details_pending": True} for c, j in details],
+                [{"candidate_id": c, "job_id": j, "details_pending": True} for c, j in fx.details],
             )
-        if recheck:
-            have_offers = self.m.present(conn, s.offers, [(o,) for o in recheck])
-            recheck = {o for o in recheck if (o,) in have_offers}
-        if recheck:
-            self.m.set_columns(conn, s.offers, [{"id": o, "recheck": True} for o in recheck])
-        for cid in del_cands:
-            self._delete_candidates(conn, [cid], at=at_of[cid], report=report)
-        for jid in del_jobs:
-            self._delete_jobs(conn, [jid], at=at_of[jid], report=report)
+        if fx.recheck:
+            have_offers = self.m.present(conn, s.offers, [(o,) for o in fx.recheck])
+            fx.recheck = {o for o in fx.recheck if (o,) in have_offers}
+        if fx.recheck:
+            self.m.set_columns(conn, s.offers, [{"id": o, "recheck": True} for o in fx.recheck])
+        for cid in fx.del_cands:
+            self._delete_candidates(conn, [cid], at=fx.at_of[cid], report=report)
+        for jid in fx.del_jobs:
+            self._delete_jobs(conn, [jid], at=fx.at_of[jid], report=report)
 
     # ---- work owed by applications ----------------------------------------------------------
     async def _resolve_histories(self, report: PassReport) -> None:
