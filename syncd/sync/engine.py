@@ -369,17 +369,9 @@ class Engine:
 
     async def _prepare(self, res: Resource, items: list[Any], report: PassReport) -> dict[str, Any]:
         """Map a page (and fetch what its changed records need) before the write transaction."""
-        rows: list[Row] = []
-        bad: list[tuple[str | None, str, Any]] = []
-        for item in items:
-            try:
-                rows.append(res.mapper(item))
-            except Invalid as exc:
-                key = item.get("id") if isinstance(item, dict) else None
-                bad.append((str(key) if key else None, str(exc), item))
-        out: dict[str, Any] = {"rows": rows, "bad": bad}
+        out = self._map(res, items)
         if res.name == "jobs":
-            out["children"] = await self._job_children(rows)
+            out["children"] = await self._job_children(out["rows"])
         return out
 
     def _write(
