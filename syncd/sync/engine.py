@@ -819,6 +819,25 @@ class Engine:
             self._delete_jobs(conn, [jid], at=fx.at_of[jid], report=report)
 
     # ---- work owed by applications ----------------------------------------------------------
+    def _flagged_batch(self, conn: Connection, flag: Any, after: str, *cols: Any) -> list[Row]:
+        """Up to 500 live applications with ``flag`` set, in primary-key order from candidate
+        ``after`` on (the caller clears the flags of a batch before asking for the next)."""
+        a = s.applications
+        return [
+            dict(r._mapping)
+            for r in conn.execute(
+                select(a.c.candidate_id, a.c.job_id, *cols)
+                .where(
+                    a.c.tenant == self.m.tenant,
+                    flag.is_(True),
+                    a.c.deleted_at.is_(None),
+                    a.c.candidate_id >= after,
+                )
+                .order_by(a.c.candidate_id, a.c.job_id)
+                .limit(500)
+            )
+        ]
+
     async def _resolve_histories(self, report: PassReport) -> None:
         """Applications whose status changed: their history is complete when its newest entry
         shows the listed status (the audit feed brought it); otherwise one call each."""
@@ -828,26 +847,14 @@ class Engine:
         after = ""
         while True:
             with self.m.begin() as conn:
-                pending = [
-                    dict(r._mapping)
-                    for r in conn.execute(
-                        select(
-                            a.c.candidate_id,
-                            a.c.job_id,
-                            a.c.application_id,
-                            a.c.status,
-                            a.c.sub_status,
-                        )
-                        .where(
-                            a.c.tenant == self.m.tenant,
-                            a.c.history_pending.is_(True),
-                            a.c.deleted_at.is_(None),
-                            a.c.candidate_id >= after,
-                        )
-                        .order_by(a.c.candidate_id, a.c.job_id)
-                        .limit(500)
-                    )
-                ]
+                pending = self._flagged_batch(
+                    conn,
+                    a.c.history_pending,
+                    after,
+                    a.c.application_id,
+                    a.c.status,
+                    a.c.sub_status,
+                )
                 if not pending:
                     return
                 after = pending[-1]["candidate_id"]
@@ -992,20 +999,7 @@ class Engine:
         after = ""  # as in _resolve_histories: by primary key, from the last batch on
         while True:
             with self.m.begin() as conn:
-                pending = [
-                    dict(r._mapping)
-                    for r in conn.execute(
-                        select(a.c.candidate_id, a.c.job_id, a.c.status)
-                        .where(
-                            a.c.tenant == self.m.tenant,
-                            a.c.details_pending.is_(True),
-                            a.c.deleted_at.is_(None),
-                            a.c.candidate_id >= after,
-                        )
-                        .order_by(a.c.candidate_id, a.c.job_id)
-                        .limit(500)
-                    )
-                ]
+                pending = self._flagged_batch(conn, a.c.details_pending, after, a.c.status)
                 want = [p for p in pending if p["status"] in self.details_statuses]
                 if want:  # raw only for the applications that get a call
                     raws = self.m.existing(
