@@ -11,7 +11,6 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -21,7 +20,7 @@ from syncd.mirror.db import make_engine
 from syncd.sandbox.limits import LimitConfig
 from syncd.sandbox.runner import ThreadServer, serve_in_thread
 from tests.conftest import TOKEN, sandbox_options
-from tests.integration.test_mirror_sync import TENANT, assert_equal, drop_pg_schema, pg_schema_url
+from tests.integration.test_mirror_sync import TENANT, assert_equal
 
 
 @pytest.fixture
@@ -29,17 +28,6 @@ def big_tenant() -> Iterator[ThreadServer]:
     srv = serve_in_thread(sandbox_options(candidates=400, limits=LimitConfig(enabled=False)))
     yield srv
     srv.stop()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'mirror.db'}"
-        return
-    base = request.getfixturevalue("postgres_url")
-    u, name = pg_schema_url(base)
-    yield u
-    drop_pg_schema(base, name)
 
 
 def syncd(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
@@ -56,7 +44,8 @@ def progress(db: Engine) -> int:
         return int(conn.execute(select(func.count()).select_from(s.changes)).scalar_one())
 
 
-def test_killed_backfill_resumes_to_the_snapshot(big_tenant: ThreadServer, url: str) -> None:
+def test_killed_backfill_resumes_to_the_snapshot(big_tenant: ThreadServer, db_url: str) -> None:
+    url = db_url
     env = {
         **os.environ,
         "SYNCD_DATABASE_URL": url,

@@ -4,18 +4,17 @@ write only changes, same-second updates, deletions, faults; SQLite and PostgreSQ
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select
 
 from syncd.config import Settings, load_settings
 from syncd.mirror import schema as s
-from syncd.mirror.db import make_engine, migrate, normalize_url
+from syncd.mirror.db import make_engine, migrate
 from syncd.mirror.records import format_ts, parse_ts
 from syncd.mirror.store import Mirror
 from syncd.sandbox.limits import LimitConfig
@@ -25,36 +24,6 @@ from syncd.sync.engine import PassReport
 from tests.conftest import TOKEN, sandbox_options
 
 TENANT = "t1"
-
-
-# ---- databases ---------------------------------------------------------------------------------
-def pg_schema_url(base: str) -> tuple[str, str]:
-    """A fresh PostgreSQL schema per test, selected through the connection's search_path."""
-    name = "t_" + uuid.uuid4().hex[:12]
-    eng = make_engine(base)
-    with eng.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {name}"))
-    eng.dispose()
-    sep = "&" if "?" in base else "?"
-    return normalize_url(base) + f"{sep}options=-csearch_path%3D{name}", name
-
-
-def drop_pg_schema(base: str, name: str) -> None:
-    eng = make_engine(base)
-    with eng.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {name} CASCADE"))
-    eng.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'mirror.db'}"
-        return
-    base = request.getfixturevalue("postgres_url")
-    url, name = pg_schema_url(base)
-    yield url
-    drop_pg_schema(base, name)
 
 
 @pytest.fixture
