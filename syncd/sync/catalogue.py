@@ -41,6 +41,9 @@ class Resource:
     children: tuple[Child, ...] = ()
     # Deletions from a complete pass: safe only when the listing cannot skip live records.
     sweep_deletes: bool = True
+    # Work owed after the walk, in order, by name (the engine maps each to its method): records
+    # the walk flagged get their follow-up calls here, outside the page transactions.
+    followups: tuple[str, ...] = ()
 
 
 # The audit feed's default window is 7 days; a backfill asks for everything it keeps.
@@ -118,6 +121,7 @@ CANDIDATES = Resource(
             "audit",
         ),
     ),
+    followups=("application_histories", "application_details"),
 )
 
 OFFERS = Resource(
@@ -133,6 +137,7 @@ OFFERS = Resource(
     list=_offers,
     # Offset paging shifts when offers vanish mid-pass; offers leave with their candidate.
     sweep_deletes=False,
+    followups=("offer_rechecks",),
 )
 
 # Order matters: the audit feed runs before candidates so that application histories are in the

@@ -1,0 +1,38 @@
+"""What the engine's parts share: the mirror, the client, the settings, the run id and the
+semaphore that bounds per-record calls. Each part of the engine is a mixin over this base."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Iterable
+from datetime import timedelta
+from typing import Any
+
+from syncd.config import SyncSettings
+from syncd.mirror.store import Mirror
+from syncd.sync.passes import ProgressFn
+
+
+class EngineBase:
+    def __init__(
+        self,
+        mirror: Mirror,
+        client: Any,
+        settings: SyncSettings,
+        *,
+        progress: ProgressFn | None = None,
+        concurrency: int = 8,
+    ) -> None:
+        self.m = mirror
+        self.sr = client
+        self.settings = settings
+        self.progress = progress
+        self.sem = asyncio.Semaphore(concurrency)
+        self.run_id = str(uuid.uuid4())
+        self.lag = timedelta(seconds=settings.lag_window_seconds)
+        self.details_statuses = frozenset(settings.application_details_statuses)
+        self.audit_enabled = True
+
+    async def _gather(self, coros: Iterable[Awaitable[Any]]) -> list[Any]:
+        return list(await asyncio.gather(*coros))

@@ -1,0 +1,53 @@
+"""What a write tells the outbox: change records and the domain events they imply."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from syncd.mirror.records import Row
+from syncd.mirror.store import Change, UpsertResult, key_text
+
+
+def change_records(resource: str, result: UpsertResult, *, full: bool) -> list[Change]:
+    """Outbox records for an upsert: created/updated, plus domain events (status changed, hired,
+    offer accepted) outside complete passes, whose inserts are the mirror catching up."""
+    out: list[Change] = []
+    status_col = "status"
+    for new in result.inserted:
+        key = record_key(resource, new)
+        out.append(Change(resource, key, "created", summary(new)))
+        if not full:
+            out.extend(domain_events(resource, key, None, new.get(status_col)))
+    for old, new in result.updated:
+        key = record_key(resource, new)
+        out.append(Change(resource, key, "updated", summary(new)))
+        if old.get(status_col) != new.get(status_col) or old.get("sub_status") != new.get(
+            "sub_status"
+        ):
+            out.extend(domain_events(resource, key, old.get(status_col), new.get(status_col)))
+    return out
+
+
+def record_key(resource: str, row: Row) -> str:
+    if resource == "applications":
+        return f"{row['candidate_id']}/{row['job_id']}"
+    return key_text((row["id"],))
+
+
+def summary(row: Row) -> dict[str, Any] | None:
+    out = {k: row.get(k) for k in ("status", "sub_status") if row.get(k) is not None}
+    return out or None
+
+
+def domain_events(resource: str, key: str, old: Any, new: Any) -> list[Change]:
+    out: list[Change] = []
+    if resource == "applications" and new is not None:
+        if old is not None and old != new:
+            out.append(Change(resource, key, "status_changed", {"from": old, "to": new}))
+        if new == "HIRED" and old != "HIRED":
+            out.append(Change(resource, key, "hired"))
+    if resource == "offers" and new == "ACCEPTED" and old != "ACCEPTED":
+        out.append(Change(resource, key, "offer_accepted"))
+    if resource == "jobs" and old is not None and old != new:
+        out.append(Change(resource, key, "status_changed", {"from": old, "to": new}))
+    return out

@@ -1,0 +1,123 @@
+"""Offers that may have changed: offers have no updatedAfter, so the audit feed names the ones to
+re-read (or, without it, every offer that is not final is re-read)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select, tuple_, update
+
+from syncd.mirror import records as rec
+from syncd.mirror import schema as s
+from syncd.mirror.records import Invalid, Row
+from syncd.mirror.store import utcnow
+from syncd.sync.base import EngineBase
+from syncd.sync.changes import change_records
+from syncd.sync.passes import PassReport
+
+FINAL_OFFER = frozenset({"ACCEPTED", "NOT_ACCEPTED", "ABANDONED", "NOT_APPROVED"})
+NON_FINAL_OFFER = [
+    "CREATED",
+    "PENDING_APPROVAL",
+    "APPROVED",
+    "PENDING_ACCEPTANCE",
+]
+
+
+class OffersMixin(EngineBase):
+    def _write_offers(
+        self,
+        conn: Connection,
+        rows: list[Row],
+        report: PassReport,
+        *,
+        now: datetime,
+        full: bool = False,
+    ) -> None:
+        result = self.m.upsert(conn, s.offers, rows, now=now, touch=full)
+        report.counts.add(result)
+        self.m.set_columns(conn, s.offers, [{"id": r["id"], "recheck": False} for r in rows])
+        self.m.emit(conn, change_records("offers", result, full=full), run_id=self.run_id, now=now)
+
+    def _quarantine_offers(
+        self,
+        conn: Connection,
+        bad: list[tuple[None, str, Any]],
+        report: PassReport,
+        *,
+        now: datetime,
+    ) -> None:
+        for key, reason, raw in bad:
+            self.m.quarantine(conn, "offers", key, reason, raw, run_id=self.run_id, now=now)
+            report.counts.quarantined += 1
+
+    async def _recheck_offers(self, report: PassReport, *, full: bool) -> None:
+        """Offers have no updatedAfter. The audit feed names the offers that changed (OFFER_*
+        events set ``recheck``); one call per application re-reads them. Without the audit
+        resource in the pass, every offer that is not final is re-read through the list."""
+        o = s.offers
+        if not self.audit_enabled and not full:
+            async for page in self.sr.offers.pages(
+                status=NON_FINAL_OFFER, limit=self.settings.page_size
+            ):
+                now = utcnow()
+                rows, bad = [], []
+                for item in page.items:
+                    try:
+                        rows.append(rec.offer_row(item))
+                    except Invalid as exc:
+                        bad.append((None, str(exc), item))
+                with self.m.begin() as conn:
+                    self._quarantine_offers(conn, bad, report, now=now)
+                    self._write_offers(conn, rows, report, now=now)
+            return
+        with self.m.begin() as conn:
+            apps = sorted(
+                {
+                    (r.candidate_id, r.job_id)
+                    for r in conn.execute(
+                        select(o.c.candidate_id, o.c.job_id).where(
+                            o.c.tenant == self.m.tenant,
+                            o.c.recheck.is_(True),
+                            o.c.candidate_id.is_not(None),
+                        )
+                    )
+                }
+            )
+        from syncd.ats import NotFoundError
+
+        async def one(cid: str, jid: str) -> list[Any]:
+            try:
+                async with self.sem:
+                    return list(await self.sr.offers.for_application(cid, jid))
+            except NotFoundError:
+                return []
+
+        for i in range(0, len(apps), 100):
+            chunk = apps[i : i + 100]
+            got = await self._gather([one(c, j) for c, j in chunk])
+            now = utcnow()
+            rows, bad = [], []
+            for items in got:
+                for item in items or []:
+                    try:
+                        rows.append(rec.offer_row(item))
+                    except Invalid as exc:
+                        bad.append((None, str(exc), item))
+            with self.m.begin() as conn:
+                self._quarantine_offers(conn, bad, report, now=now)
+                self._write_offers(conn, rows, report, now=now)
+                conn.execute(
+                    update(o)
+                    .where(
+                        o.c.tenant == self.m.tenant, tuple_(o.c.candidate_id, o.c.job_id).in_(chunk)
+                    )
+                    .values(recheck=False)
+                )
+        with self.m.begin() as conn:  # rechecks for offers whose application is unknown
+            conn.execute(
+                update(o)
+                .where(o.c.tenant == self.m.tenant, o.c.recheck.is_(True))
+                .values(recheck=False)
+            )

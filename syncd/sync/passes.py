@@ -1,0 +1,138 @@
+"""Bookkeeping of a pass: its counts and report, the write transaction that spans a few pages,
+and the page prefetch that overlaps the next request with the current write."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from syncd.mirror.store import Mirror, UpsertResult, utcnow
+
+ProgressFn = Callable[[str, int, int, int | None], None]  # resource, records, pages, total
+
+# Pages per write transaction: each commit costs a WAL write of every index page touched, about
+# as much as writing a page of audit events. A group commits after GROUP_PAGES pages or
+# GROUP_SECONDS, whichever comes first, always with the checkpoint of its last page.
+GROUP_PAGES = 10
+GROUP_SECONDS = 1.0
+
+
+class WriteGroup:
+    """One write transaction spanning a few pages. Every page writes its rows and its
+    checkpoint into it, so a commit makes both durable together; a SIGKILL loses only the
+    uncommitted pages together with their checkpoint, and the rerun fetches them again."""
+
+    def __init__(self, mirror: Mirror, *, pages: int, seconds: float = GROUP_SECONDS) -> None:
+        self.m = mirror
+        self.max_pages = pages
+        self.seconds = seconds
+        self.conn: Connection | None = None
+        self.txn: Any = None
+        self.pages = 0
+        self.opened = 0.0
+        self.broken = False
+        # The write runs in a worker thread; close() must not overlap it (a cancelled await
+        # does not stop the thread).
+        self.lock = threading.Lock()
+
+    def connection(self) -> Connection:
+        if self.conn is None:
+            self.conn = self.m.engine.connect()
+        if self.txn is None:
+            self.txn = self.conn.begin()
+            self.pages = 0
+            self.opened = time.monotonic()
+        return self.conn
+
+    def page_written(self) -> None:
+        self.pages += 1
+        if self.pages >= self.max_pages or time.monotonic() - self.opened >= self.seconds:
+            self.txn.commit()
+            self.txn = None
+
+    def close(self) -> None:
+        with self.lock:
+            try:
+                if self.txn is not None:
+                    if self.broken:
+                        self.txn.rollback()
+                    else:
+                        self.txn.commit()
+            finally:
+                self.txn = None
+                if self.conn is not None:
+                    self.conn.close()
+                    self.conn = None
+
+
+@dataclass
+class Counts:
+    fetched: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    quarantined: int = 0
+    api_calls: int = 0
+    errors: int = 0
+
+    def add(self, r: UpsertResult) -> None:
+        self.inserted += len(r.inserted)
+        self.updated += len(r.updated)
+        self.unchanged += len(r.unchanged)
+
+
+@dataclass
+class PassReport:
+    resource: str
+    mode: str
+    status: str
+    cursor_used: datetime | None
+    started_at: datetime
+    ended_at: datetime | None = None
+    counts: Counts = field(default_factory=Counts)
+    pages: int = 0
+    error: str | None = None
+
+    @property
+    def seconds(self) -> float:
+        end = self.ended_at or utcnow()
+        return (end - self.started_at).total_seconds()
+
+
+def aware(dt: datetime | None) -> datetime | None:
+    return dt.replace(tzinfo=UTC) if dt is not None and dt.tzinfo is None else dt
+
+
+def naive(dt: datetime | None) -> datetime | None:
+    return dt.astimezone(UTC).replace(tzinfo=None) if dt is not None and dt.tzinfo else dt
+
+
+async def prefetched(pages: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """Yield the pages of ``pages`` with the request for the next one already running while the
+    caller works on the current one. Never more than one page ahead."""
+    it = aiter(pages)
+    nxt: asyncio.Future[Any] = asyncio.ensure_future(anext(it))
+    try:
+        while True:
+            try:
+                page = await nxt
+            except StopAsyncIteration:
+                return
+            nxt = asyncio.ensure_future(anext(it))
+            yield page
+    finally:
+        if not nxt.done():
+            nxt.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await nxt
+        elif not nxt.cancelled():
+            nxt.exception()  # retrieved: a prefetch that failed after the caller stopped is moot
