@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import orjson
 
 from syncd.ats import errors as E
 from syncd.ats.auth import ApiKeyAuth, ClientCredentialsAuth
@@ -301,7 +302,7 @@ class SmartRecruitersClient:
     def _http_error(self, method: str, path: str, response: httpx.Response) -> E.HttpError:
         status = response.status_code
         try:
-            body = response.json()
+            body = orjson.loads(response.content)
         except ValueError:
             body = None
         message, errs = E.parse_error_body(body)
@@ -320,8 +321,9 @@ class SmartRecruitersClient:
 
     # paging ------------------------------------------------------------------------------
 
-    async def _fetch(self, path: str, params: dict[str, Any]) -> httpx.Response:
-        return await self.get_response(path, params)
+    async def _fetch(self, path: str, params: dict[str, Any]) -> tuple[httpx.Response, Any]:
+        # The body as decoded once by the exchange (it checks every answer is whole JSON).
+        return await self._exchange("GET", path, params=params)
 
     def cursor_pages(
         self,
@@ -365,9 +367,10 @@ def _clean_params(params: Mapping[str, Any] | None) -> list[tuple[str, str]]:
 
 
 def _decode(response: httpx.Response) -> Any:
-    if response.status_code == 204 or not response.content.strip():
+    content = response.content
+    if response.status_code == 204 or not content.strip():
         return None
-    return response.json()
+    return orjson.loads(content)  # raises JSONDecodeError, a ValueError
 
 
 def _describe(exc: Exception) -> str:

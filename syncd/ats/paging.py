@@ -18,7 +18,8 @@ import httpx
 
 MAX_PAGE = 100
 
-Fetch = Callable[[str, dict[str, Any]], Awaitable[httpx.Response]]
+# (response, its decoded JSON body): the body is decoded once, where the answer is checked.
+Fetch = Callable[[str, dict[str, Any]], Awaitable[tuple[httpx.Response, Any]]]
 
 
 @dataclass
@@ -81,8 +82,7 @@ async def cursor_pages(
     while True:
         if token is not None:
             query[token_param] = token
-        response = await fetch(path, dict(query))
-        body = response.json()
+        response, body = await fetch(path, dict(query))
         nxt = body.get("nextPageId") if isinstance(body, dict) else None
         nxt = nxt or next_from_link(response.headers.get("link"), token_param)
         items = items_of(body)
@@ -99,8 +99,7 @@ async def offset_pages(
     query = {k: v for k, v in params.items() if v is not None}
     while True:
         query.update(limit=limit, offset=offset)
-        response = await fetch(path, dict(query))
-        body = response.json()
+        _, body = await fetch(path, dict(query))
         items = items_of(body)
         total = total_of(body)
         yield Page(items, None, total, offset, raw=body if isinstance(body, dict) else {})
