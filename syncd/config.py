@@ -69,6 +69,11 @@ class SyncSettings(BaseModel):
     # Applications in these statuses get one GET /candidates/{id}/jobs/{jobId} when they change
     # (source, start date, onboarding status); the list and the audit feed carry the rest.
     application_details_statuses: list[str] = Field(default_factory=lambda: ["OFFERED", "HIRED"])
+    # Applications whose status history reached one of these get their interviews read when
+    # they change (one call each); [] turns interview reads off.
+    interview_statuses: list[str] = Field(default_factory=lambda: ["INTERVIEW"])
+    # The latest approval of new or changed jobs (2 calls) and offers past CREATED (1 call).
+    approvals: bool = True
 
 
 class Settings(BaseSettings):

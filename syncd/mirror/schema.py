@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -60,6 +61,8 @@ jobs = Table(
     Column("created_on", DateTime),
     Column("updated_on", DateTime),
     Column("last_activity_on", DateTime),
+    # Its latest approval is owed a read (new or changed job, or an approval audit event).
+    Column("approval_pending", Boolean, nullable=False, default=False, server_default=false()),
     *_record_columns(),
     PrimaryKeyConstraint("tenant", "id", name="pk_jobs"),
     Index("ix_jobs_status", "tenant", "status"),
@@ -134,6 +137,7 @@ applications = Table(
     # Work the poller still owes this row, committed with it so a kill cannot lose it.
     Column("history_pending", Boolean, nullable=False, default=False),
     Column("details_pending", Boolean, nullable=False, default=False),
+    Column("interviews_pending", Boolean, nullable=False, default=False, server_default=false()),
     *_record_columns(),
     PrimaryKeyConstraint("tenant", "candidate_id", "job_id", name="pk_applications"),
     Index("ix_applications_status", "tenant", "status"),
@@ -170,6 +174,7 @@ offers = Table(
     Column("created_on", DateTime),
     Column("updated_on", DateTime),
     Column("recheck", Boolean, nullable=False, default=False),
+    Column("approval_pending", Boolean, nullable=False, default=False, server_default=false()),
     *_record_columns(),
     PrimaryKeyConstraint("tenant", "id", name="pk_offers"),
     Index("ix_offers_status", "tenant", "status"),
@@ -193,6 +198,71 @@ audit_events = Table(
     PrimaryKeyConstraint("tenant", "id", name="pk_audit_events"),
     Index("ix_audit_events_date", "tenant", "event_date"),
     Index("ix_audit_events_entity", "tenant", "entity_id"),
+)
+
+# Interviews are read per application (GET /interviews-api/v201904/interviews?applicationId=);
+# candidate_id and job_id name the application asked about.
+interviews = Table(
+    "interviews",
+    metadata,
+    Column("tenant", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("application_id", String(ID)),
+    Column("candidate_id", String(ID)),
+    Column("job_id", String(ID)),
+    Column("organizer_id", String(ID)),
+    Column("timezone", String(100)),
+    Column("location", Text),
+    Column("source", Text),
+    Column("created_on", DateTime),
+    *_record_columns(),
+    PrimaryKeyConstraint("tenant", "id", name="pk_interviews"),
+    Index("ix_interviews_application", "tenant", "candidate_id", "job_id"),
+    Index("ix_interviews_job", "tenant", "job_id"),
+)
+
+interview_timeslots = Table(
+    "interview_timeslots",
+    metadata,
+    Column("tenant", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("interview_id", String(ID), nullable=False),
+    Column("candidate_id", String(ID)),
+    Column("job_id", String(ID)),
+    Column("title", Text),
+    Column("interview_type", Text),
+    Column("place", Text),
+    Column("starts_on", DateTime),
+    Column("ends_on", DateTime),
+    Column("candidate_status", String(32)),
+    Column("no_show", Boolean),
+    Column("interviewer_count", Integer),
+    *_record_columns(),
+    PrimaryKeyConstraint("tenant", "id", name="pk_interview_timeslots"),
+    Index("ix_interview_timeslots_interview", "tenant", "interview_id"),
+    Index("ix_interview_timeslots_candidate", "tenant", "candidate_id"),
+)
+
+# The latest approval request of each job and offer (the API answers "latest" only): one row per
+# subject; a newer request replaces the older one in the same row.
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("tenant", String(ID), nullable=False),
+    Column("subject_type", String(16), nullable=False),  # job | offer
+    Column("subject_id", String(ID), nullable=False),
+    Column("approval_id", String(ID)),
+    Column("job_id", String(ID)),
+    Column("candidate_id", String(ID)),
+    Column("status", String(32)),
+    Column("type", String(32)),
+    Column("decision_mode", String(32)),
+    Column("step_count", Integer),
+    Column("decided_on", DateTime),  # the newest approver decision
+    *_record_columns(),
+    PrimaryKeyConstraint("tenant", "subject_type", "subject_id", name="pk_approvals"),
+    Index("ix_approvals_status", "tenant", "status"),
+    Index("ix_approvals_candidate", "tenant", "candidate_id"),
 )
 
 quarantine = Table(
@@ -277,4 +347,7 @@ RECORD_TABLES = (
     application_status_history,
     offers,
     audit_events,
+    interviews,
+    interview_timeslots,
+    approvals,
 )

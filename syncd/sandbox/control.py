@@ -29,7 +29,15 @@ async def _body(request: Request) -> dict[str, Any]:
 
 
 def snapshot(t: Tenant, include: set[str] | None = None) -> dict[str, Any]:
-    want = include or {"jobs", "candidates", "applications", "offers", "deleted"}
+    want = include or {
+        "jobs",
+        "candidates",
+        "applications",
+        "offers",
+        "interviews",
+        "approvals",
+        "deleted",
+    }
     out: dict[str, Any] = {"now": t.now()}
     if "jobs" in want:
         out["jobs"] = {
@@ -48,6 +56,14 @@ def snapshot(t: Tenant, include: set[str] | None = None) -> dict[str, Any]:
         }
     if "offers" in want:
         out["offers"] = dict(t.offers)
+    if "interviews" in want:
+        # Each with its applicationId, candidateId, jobId and timeslots (interviewers, noShow).
+        out["interviews"] = dict(t.interviews)
+    if "approvals" in want:
+        # Every request ever made, and which one is the latest of each job and offer (what
+        # ``…/approvals/latest`` answers).
+        out["approvals"] = dict(t.approvals)
+        out["latestApprovals"] = {"job": dict(t.job_approvals), "offer": dict(t.offer_approvals)}
     if "deleted" in want:
         out["deleted"] = {
             "candidates": [

@@ -48,7 +48,11 @@ class ApplicationsMixin(EngineBase):
             now=now,
             merge_raw=True,
             touch=full,
-            on_change={"history_pending": True, "details_pending": True},
+            on_change={
+                "history_pending": True,
+                "details_pending": True,
+                "interviews_pending": True,
+            },
         )
         self._fill_from_history(conn, ar.inserted)
         changes += change_records("applications", ar, full=full)

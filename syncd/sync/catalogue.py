@@ -23,7 +23,8 @@ class Child:
     name: str
     path: str
     table: Table
-    fetch: str  # how children are fetched: "per_parent" call or "audit" feed (see docs)
+    # How children are fetched: "per_parent" call, "audit" feed, or inside the "parent" record.
+    fetch: str
 
 
 @dataclass(frozen=True)
@@ -79,11 +80,13 @@ JOBS = Resource(
     table=s.jobs,
     mapper=records.job_row,
     list=_jobs,
+    followups=("job_approvals",),
     children=(
         Child(
             "job_status_history", "/jobs/{id}/status/history", s.job_status_history, "per_parent"
         ),
         Child("positions", "/jobs/{id}/positions", s.positions, "per_parent"),
+        Child("approvals", "/jobs/{id}/approvals/latest", s.approvals, "per_parent"),
     ),
 )
 
@@ -99,6 +102,8 @@ AUDIT = Resource(
     mapper=records.audit_row,
     list=_audit,
     sweep_deletes=False,  # events are history, never deleted
+    # Approval decisions change neither the job nor (before the last step) the offer.
+    followups=("approval_events",),
 )
 
 CANDIDATES = Resource(
@@ -120,8 +125,16 @@ CANDIDATES = Resource(
             s.application_status_history,
             "audit",
         ),
+        Child(
+            "interviews",
+            "/interviews-api/v201904/interviews?applicationId={applicationId}",
+            s.interviews,
+            "per_parent",
+        ),
+        Child("interview_timeslots", "(inside each interview)", s.interview_timeslots, "parent"),
     ),
-    followups=("application_histories", "application_details"),
+    # Interviews last: whether an application reached an interview status is in its history.
+    followups=("application_histories", "application_details", "application_interviews"),
 )
 
 OFFERS = Resource(
@@ -135,9 +148,17 @@ OFFERS = Resource(
     table=s.offers,
     mapper=records.offer_row,
     list=_offers,
+    children=(
+        Child(
+            "approvals",
+            "/candidates/{candidateId}/jobs/{jobId}/offers/{id}/approvals/latest",
+            s.approvals,
+            "per_parent",
+        ),
+    ),
     # Offset paging shifts when offers vanish mid-pass; offers leave with their candidate.
     sweep_deletes=False,
-    followups=("offer_rechecks",),
+    followups=("offer_rechecks", "offer_approvals"),
 )
 
 # Order matters: the audit feed runs before candidates so that application histories are in the

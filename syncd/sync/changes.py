@@ -31,6 +31,8 @@ def change_records(resource: str, result: UpsertResult, *, full: bool) -> list[C
 def record_key(resource: str, row: Row) -> str:
     if resource == "applications":
         return f"{row['candidate_id']}/{row['job_id']}"
+    if resource == "approvals":
+        return f"{row['subject_type']}/{row['subject_id']}"
     return key_text((row["id"],))
 
 
@@ -48,6 +50,6 @@ def domain_events(resource: str, key: str, old: Any, new: Any) -> list[Change]:
             out.append(Change(resource, key, "hired"))
     if resource == "offers" and new == "ACCEPTED" and old != "ACCEPTED":
         out.append(Change(resource, key, "offer_accepted"))
-    if resource == "jobs" and old is not None and old != new:
+    if resource in ("jobs", "approvals") and old is not None and old != new:
         out.append(Change(resource, key, "status_changed", {"from": old, "to": new}))
     return out

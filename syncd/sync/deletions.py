@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import structlog
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, and_, select
 
 from syncd.mirror import schema as s
 from syncd.mirror.store import Change
@@ -74,6 +74,15 @@ class DeletionsMixin(EngineBase):
             conn, h, h.c.candidate_id.in_(ids), at=at, keep_raw=("changedOn", "status")
         )
         self.m.tombstone(conn, o, o.c.candidate_id.in_(ids), at=at)
+        # Interviews name the candidate in raw: cut to ids and dates like the rest.
+        i, t, ap = s.interviews, s.interview_timeslots, s.approvals
+        self.m.tombstone(
+            conn, i, i.c.candidate_id.in_(ids), at=at, keep_raw=("id", "jobId", "createdOn")
+        )
+        self.m.tombstone(
+            conn, t, t.c.candidate_id.in_(ids), at=at, keep_raw=("id", "startsOn", "endsOn")
+        )
+        self.m.tombstone(conn, ap, ap.c.candidate_id.in_(ids), at=at)
         report.counts.deleted += len(gone)
         self.m.emit(
             conn,
@@ -89,6 +98,10 @@ class DeletionsMixin(EngineBase):
         gone = self.m.tombstone(conn, j, j.c.id.in_(ids), at=at)
         self.m.tombstone(conn, h, h.c.job_id.in_(ids), at=at, keep_raw=("changedOn", "status"))
         self.m.tombstone(conn, p, p.c.job_id.in_(ids), at=at)
+        ap = s.approvals
+        self.m.tombstone(
+            conn, ap, and_(ap.c.subject_type == "job", ap.c.subject_id.in_(ids)), at=at
+        )
         report.counts.deleted += len(gone)
         self.m.emit(
             conn, [Change("jobs", g["id"], "deleted") for g in gone], run_id=self.run_id, now=at

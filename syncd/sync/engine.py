@@ -26,9 +26,11 @@ from syncd.mirror import schema as s
 from syncd.mirror.records import Invalid, Row
 from syncd.mirror.store import utcnow
 from syncd.sync.applications import ApplicationsMixin
+from syncd.sync.approvals import ApprovalsMixin
 from syncd.sync.audit import AuditMixin
 from syncd.sync.catalogue import BY_NAME, CATALOGUE, Resource
 from syncd.sync.changes import change_records
+from syncd.sync.interviews import InterviewsMixin
 from syncd.sync.jobs import JobsMixin
 from syncd.sync.offers import OffersMixin
 from syncd.sync.passes import (
@@ -47,7 +49,9 @@ log = structlog.get_logger("syncd.sync")
 WALKED = "<walked>"  # pass_page once every page of the pass is committed
 
 
-class Engine(AuditMixin, ApplicationsMixin, JobsMixin, OffersMixin):
+class Engine(
+    AuditMixin, ApplicationsMixin, JobsMixin, OffersMixin, InterviewsMixin, ApprovalsMixin
+):
     """One pass per catalogue resource; each part of the work lives in its mixin's module."""
 
     # ---- entry points -----------------------------------------------------------------------
@@ -272,6 +276,10 @@ class Engine(AuditMixin, ApplicationsMixin, JobsMixin, OffersMixin):
             "application_histories": self._resolve_histories,
             "application_details": self._resolve_details,
             "offer_rechecks": self._recheck_offers,
+            "application_interviews": self._read_interviews,
+            "job_approvals": self._read_job_approvals,
+            "approval_events": self._approval_events,
+            "offer_approvals": self._read_offer_approvals,
         }
         for name in res.followups:
             await followups[name](report, full=full)

@@ -47,6 +47,10 @@ class JobsMixin(EngineBase):
         now: datetime,
         full: bool,
     ) -> None:
+        # Their latest approval is owed a read too (approvals.py), committed with the rows.
+        self.m.set_columns(
+            conn, s.jobs, [{"id": jid, "approval_pending": True} for jid in children]
+        )
         for jid, (hist, pos) in children.items():
             try:
                 hrows = rec.job_history_rows(jid, hist)

@@ -35,7 +35,10 @@ class OffersMixin(EngineBase):
         now: datetime,
         full: bool = False,
     ) -> None:
-        result = self.m.upsert(conn, s.offers, rows, now=now, touch=full)
+        # A new or changed offer owes a read of its latest approval (approvals.py).
+        result = self.m.upsert(
+            conn, s.offers, rows, now=now, touch=full, on_change={"approval_pending": True}
+        )
         report.counts.add(result)
         self.m.set_columns(conn, s.offers, [{"id": r["id"], "recheck": False} for r in rows])
         self.m.emit(conn, change_records("offers", result, full=full), run_id=self.run_id, now=now)

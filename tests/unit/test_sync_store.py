@@ -153,7 +153,8 @@ def test_bad_record_is_quarantined_and_the_pass_goes_on(db: Engine) -> None:
     m = Mirror(db, "t")
     good = {"id": "j1", "title": "A", "status": "SOURCING", "updatedOn": "2024-02-01T00:00:00Z"}
     pages = [[good, {"title": "no id"}, "not an object"], [{**good, "id": "j2"}]]
-    eng = SyncEngine(m, FakeClient(pages), SyncSettings())
+    # The fake client serves the job list and its children only: no approval reads.
+    eng = SyncEngine(m, FakeClient(pages), SyncSettings(approvals=False))
     report = asyncio.run(eng.run_resource(JOBS, "backfill"))
     assert report.status == "ok"
     assert (report.counts.fetched, report.counts.inserted, report.counts.quarantined) == (4, 2, 2)

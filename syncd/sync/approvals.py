@@ -1,0 +1,224 @@
+"""The latest approval request of jobs and offers, read after the pass that flagged them.
+
+Flags (``approval_pending``) are set with the row: on a job that is new or changed (jobs.py), on
+an offer that is new or changed (offers.py), and from the audit feed's approval events
+(``JOB_APPROVAL_*``, ``OFFER_APPROVAL_*``): a decision changes neither the job nor, for a step
+that is not the last, the offer.
+
+A job costs two calls: ``GET /jobs/{id}/approvals/latest`` names the request and what it asks
+for, without its status, which ``GET /approvals-api/v201910/approvals/{id}`` gives. An offer past
+CREATED costs one (``…/offers/{offerId}/approvals/latest`` is the request itself). A 404 means
+no approval: nothing is stored (a stored one is tombstoned).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, or_, select
+
+from syncd.mirror import followup_records as fr
+from syncd.mirror import schema as s
+from syncd.mirror.records import Invalid, Row
+from syncd.mirror.store import Change, utcnow
+from syncd.sync.base import EngineBase
+from syncd.sync.changes import change_records
+from syncd.sync.passes import PassReport
+
+BATCH = 200
+APPROVAL_EVENTS = ("JOB_APPROVAL_", "OFFER_APPROVAL_")
+
+
+class ApprovalsMixin(EngineBase):
+    # ---- jobs -------------------------------------------------------------------------------
+    async def _read_job_approvals(self, report: PassReport, *, full: bool) -> None:
+        if not self.settings.approvals:
+            return  # off: flags stay set, so turning it on reads what changed meanwhile
+        j = s.jobs
+        after = ""
+        while True:
+            with self.m.begin() as conn:
+                ids = [
+                    r[0]
+                    for r in conn.execute(
+                        select(j.c.id)
+                        .where(
+                            j.c.tenant == self.m.tenant,
+                            j.c.approval_pending.is_(True),
+                            j.c.deleted_at.is_(None),
+                            j.c.id > after,
+                        )
+                        .order_by(j.c.id)
+                        .limit(BATCH)
+                    )
+                ]
+            if not ids:
+                return
+            after = ids[-1]
+            got = await self._gather([self._job_approval_of(jid) for jid in ids])
+            now = utcnow()
+            with self.m.begin() as conn:
+                rows: list[Row] = []
+                absent: list[str] = []
+                for jid, (latest, request) in zip(ids, got, strict=True):
+                    if latest is None:
+                        absent.append(jid)
+                        continue
+                    try:
+                        rows.append(fr.job_approval_row(jid, latest, request))
+                    except Invalid as exc:
+                        raw = {"latest": latest, "request": request}
+                        self._bad_approval(conn, f"job/{jid}", str(exc), raw, report, now)
+                self._store_approvals(conn, "job", rows, absent, now=now, full=full)
+                self.m.set_columns(conn, j, [{"id": jid, "approval_pending": False} for jid in ids])
+
+    async def _job_approval_of(self, job_id: str) -> tuple[Any, Any]:
+        from syncd.ats import NotFoundError  # the engine wires ats; imported lazily for tests
+
+        try:
+            async with self.sem:
+                latest = await self.sr.jobs.latest_approval(job_id)
+        except NotFoundError:
+            return None, None  # APPROVALS_NOT_FOUND: the job has none
+        aid = latest.get("approvalRequestId") if isinstance(latest, dict) else None
+        if not isinstance(aid, str) or not aid:
+            return latest, None  # quarantined by the mapper
+        try:
+            async with self.sem:
+                return latest, await self.sr.approvals.get(aid)
+        except NotFoundError:
+            return latest, None
+
+    # ---- offers -----------------------------------------------------------------------------
+    async def _read_offer_approvals(self, report: PassReport, *, full: bool) -> None:
+        if not self.settings.approvals:
+            return
+        o = s.offers
+        after = ""
+        while True:
+            with self.m.begin() as conn:
+                batch = [
+                    dict(r._mapping)
+                    for r in conn.execute(
+                        select(o.c.id, o.c.candidate_id, o.c.job_id, o.c.status)
+                        .where(
+                            o.c.tenant == self.m.tenant,
+                            o.c.approval_pending.is_(True),
+                            o.c.deleted_at.is_(None),
+                            o.c.id > after,
+                        )
+                        .order_by(o.c.id)
+                        .limit(BATCH)
+                    )
+                ]
+            if not batch:
+                return
+            after = batch[-1]["id"]
+            # A CREATED offer has not been sent for approval; an offer whose application is
+            # unknown cannot be asked about.
+            want = [
+                p
+                for p in batch
+                if p["status"] not in (None, "CREATED") and p["candidate_id"] and p["job_id"]
+            ]
+            got = await self._gather([self._offer_approval_of(p) for p in want])
+            now = utcnow()
+            with self.m.begin() as conn:
+                rows: list[Row] = []
+                absent: list[str] = []
+                for p, body in zip(want, got, strict=True):
+                    if body is None:
+                        absent.append(p["id"])
+                        continue
+                    try:
+                        rows.append(
+                            fr.offer_approval_row(p["id"], p["candidate_id"], p["job_id"], body)
+                        )
+                    except Invalid as exc:
+                        self._bad_approval(conn, f"offer/{p['id']}", str(exc), body, report, now)
+                self._store_approvals(conn, "offer", rows, absent, now=now, full=full)
+                self.m.set_columns(
+                    conn, o, [{"id": p["id"], "approval_pending": False} for p in batch]
+                )
+
+    async def _offer_approval_of(self, p: Row) -> Any:
+        from syncd.ats import NotFoundError
+
+        try:
+            async with self.sem:
+                return await self.sr.offers.latest_approval(p["candidate_id"], p["job_id"], p["id"])
+        except NotFoundError:
+            return None  # APPROVALS_NOT_FOUND (or the offer is gone: the audit feed says so)
+
+    # ---- the audit feed's approval events ---------------------------------------------------
+    async def _approval_events(self, report: PassReport, *, full: bool) -> None:
+        """Flag the jobs and offers named by approval events this audit pass stored for the
+        first time, unless their approval was read after the event (minus the lag window, the
+        same allowance for the server's clock as the cursors'); then read the jobs' approvals
+        (the offers' are read after the offers pass)."""
+        if not self.settings.approvals:
+            return
+        a = s.audit_events
+        q = select(a.c.event_name, a.c.entity_id, a.c.event_date).where(
+            a.c.tenant == self.m.tenant,
+            a.c.first_seen_at >= report.started_at,
+            or_(*(a.c.event_name.startswith(p, autoescape=True) for p in APPROVAL_EVENTS)),
+        )
+        if report.cursor_used is not None:  # the feed returned nothing older: use the index
+            q = q.where(a.c.event_date >= report.cursor_used)
+        newest: dict[tuple[str, str], datetime | None] = {}
+        with self.m.begin() as conn:
+            for name, eid, when in conn.execute(q):
+                if not eid:
+                    continue
+                key = ("job" if name.startswith("JOB_") else "offer", eid)
+                prev = newest.get(key, when)
+                newest[key] = None if when is None or prev is None else max(prev, when)
+            if not newest:
+                await self._read_job_approvals(report, full=full)
+                return
+            read = self.m.existing(conn, s.approvals, list(newest))
+            due: dict[str, list[str]] = {"job": [], "offer": []}
+            for (kind, sid), when in newest.items():
+                row = read.get((kind, sid))
+                if row is None or when is None or when >= row["last_seen_at"] - self.lag:
+                    due[kind].append(sid)
+            jobs = self.m.present(conn, s.jobs, [(j,) for j in due["job"]])
+            offers = self.m.present(conn, s.offers, [(o,) for o in due["offer"]])
+            self.m.set_columns(
+                conn, s.jobs, [{"id": k[0], "approval_pending": True} for k in sorted(jobs)]
+            )
+            self.m.set_columns(
+                conn, s.offers, [{"id": k[0], "approval_pending": True} for k in sorted(offers)]
+            )
+        await self._read_job_approvals(report, full=full)
+
+    # ---- writing ----------------------------------------------------------------------------
+    def _store_approvals(
+        self,
+        conn: Connection,
+        kind: str,
+        rows: list[Row],
+        absent: list[str],
+        *,
+        now: datetime,
+        full: bool,
+    ) -> None:
+        """Upsert the approvals read (``touch``: last_seen_at is when it was last read, which
+        the audit events are compared with) and tombstone those the API no longer has."""
+        t = s.approvals
+        result = self.m.upsert(conn, t, rows, now=now, touch=True)
+        changes = change_records("approvals", result, full=full)
+        if absent:
+            gone = self.m.tombstone(
+                conn, t, and_(t.c.subject_type == kind, t.c.subject_id.in_(absent)), at=now
+            )
+            changes += [Change("approvals", f"{kind}/{g['subject_id']}", "deleted") for g in gone]
+        self.m.emit(conn, changes, run_id=self.run_id, now=now)
+
+    def _bad_approval(
+        self, conn: Connection, key: str, reason: str, raw: Any, report: PassReport, now: datetime
+    ) -> None:
+        self.m.quarantine(conn, "approvals", key, reason, raw, run_id=self.run_id, now=now)
+        report.counts.quarantined += 1

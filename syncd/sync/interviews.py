@@ -1,0 +1,348 @@
+"""Interviews and their timeslots, read per application after the candidates pass.
+
+The API lists interviews only per application
+(``GET /interviews-api/v201904/interviews?applicationId=``), and creating or editing one changes
+neither the application nor the candidate, and leaves no audit event. So a pass reads the
+interviews of applications that are new or changed in it (``interviews_pending``, set with the
+application's row) and whose status history reached one of ``interview_statuses``; a complete
+pass reads those of every such application and tombstones what it no longer returns.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import Connection, and_, or_, select
+
+from syncd.mirror import followup_records as fr
+from syncd.mirror import schema as s
+from syncd.mirror.records import Invalid, Row
+from syncd.mirror.store import Change, utcnow
+from syncd.sync.base import EngineBase
+from syncd.sync.changes import change_records
+from syncd.sync.passes import PassReport
+
+log = structlog.get_logger("syncd.sync")
+
+BATCH = 500
+AppKey = tuple[str, str]
+
+
+class InterviewsMixin(EngineBase):
+    async def _read_interviews(self, report: PassReport, *, full: bool) -> None:
+        """One call per flagged application that reached an interview status (every such
+        application in a complete pass); the rest only clear their flag."""
+        statuses = sorted(set(self.settings.interview_statuses))
+        if not statuses:
+            return  # off: flags stay set, so turning it on reads what changed meanwhile
+        started = report.started_at
+        after: AppKey = ("", "")
+        unsure: set[AppKey] = set()  # a payload was quarantined: absence proves nothing
+        calls = 0
+        while True:
+            with self.m.begin() as conn:
+                batch = self._interview_batch(conn, after, full=full)
+                if not batch:
+                    break
+                after = (batch[-1]["candidate_id"], batch[-1]["job_id"])
+                reached = self._reached(conn, batch, statuses)
+            want = [p for p in batch if (p["candidate_id"], p["job_id"]) in reached]
+            # Without the audit feed a new application may not know its id yet: one details
+            # call tells it (rare: the audit feed's JOB_APPLICATION_CREATED carries it).
+            unknown = [p for p in want if not p["application_id"]]
+            found = await self._gather([self._application_id_of(p) for p in unknown])
+            for p, aid in zip(unknown, found, strict=True):
+                p["application_id"] = aid
+                p["id_found"] = aid is not None
+            want = [p for p in want if p["application_id"]]
+            got = await self._gather([self._interviews_of(p["application_id"]) for p in want])
+            calls += len(unknown) + len(want)
+            now = utcnow()
+            with self.m.begin() as conn:
+                self.m.set_columns(
+                    conn,
+                    s.applications,
+                    [
+                        {
+                            "candidate_id": p["candidate_id"],
+                            "job_id": p["job_id"],
+                            "application_id": p["application_id"],
+                        }
+                        for p in unknown
+                        if p.get("id_found")
+                    ],
+                )
+                self._write_interviews(conn, want, got, report, unsure, now=now, full=full)
+                self.m.set_columns(
+                    conn,
+                    s.applications,
+                    [
+                        {
+                            "candidate_id": p["candidate_id"],
+                            "job_id": p["job_id"],
+                            "interviews_pending": False,
+                        }
+                        for p in batch
+                        if p["interviews_pending"]
+                    ],
+                )
+        now = utcnow()
+        with self.m.begin() as conn:
+            i = s.interviews
+            if full:
+                # A complete pass touched every interview it was given: the rest are gone.
+                stale = [
+                    r.id
+                    for r in conn.execute(
+                        select(i.c.id, i.c.candidate_id, i.c.job_id).where(
+                            i.c.tenant == self.m.tenant,
+                            i.c.deleted_at.is_(None),
+                            i.c.last_seen_at < started,
+                        )
+                    )
+                    if (r.candidate_id, r.job_id) not in unsure
+                ]
+                self._tombstone_interviews(conn, stale, now=now)
+                t = s.interview_timeslots
+                slots = [
+                    r.id
+                    for r in conn.execute(
+                        select(t.c.id, t.c.candidate_id, t.c.job_id).where(
+                            t.c.tenant == self.m.tenant,
+                            t.c.deleted_at.is_(None),
+                            t.c.last_seen_at < started,
+                        )
+                    )
+                    if (r.candidate_id, r.job_id) not in unsure
+                ]
+                self._tombstone_timeslots(conn, t.c.id, slots, now=now)
+            # Interviews of applications tombstoned since (left their candidate's list).
+            a = s.applications
+            orphans = [
+                r[0]
+                for r in conn.execute(
+                    select(i.c.id)
+                    .select_from(
+                        i.join(
+                            a,
+                            and_(
+                                a.c.tenant == i.c.tenant,
+                                a.c.candidate_id == i.c.candidate_id,
+                                a.c.job_id == i.c.job_id,
+                            ),
+                        )
+                    )
+                    .where(
+                        i.c.tenant == self.m.tenant,
+                        i.c.deleted_at.is_(None),
+                        a.c.deleted_at.is_not(None),
+                    )
+                )
+            ]
+            self._tombstone_interviews(conn, orphans, now=now)
+        log.info("interviews_read", applications=calls, full=full)
+
+    def _interview_batch(self, conn: Connection, after: AppKey, *, full: bool) -> list[Row]:
+        """Up to BATCH live applications after ``after`` in primary-key order: the flagged ones,
+        or all of them in a complete pass."""
+        a = s.applications
+        cond = [
+            a.c.tenant == self.m.tenant,
+            a.c.deleted_at.is_(None),
+            or_(
+                a.c.candidate_id > after[0],
+                and_(a.c.candidate_id == after[0], a.c.job_id > after[1]),
+            ),
+        ]
+        if not full:
+            cond.append(a.c.interviews_pending.is_(True))
+        return [
+            dict(r._mapping)
+            for r in conn.execute(
+                select(
+                    a.c.candidate_id,
+                    a.c.job_id,
+                    a.c.application_id,
+                    a.c.status,
+                    a.c.interviews_pending,
+                )
+                .where(*cond)
+                .order_by(a.c.candidate_id, a.c.job_id)
+                .limit(BATCH)
+            )
+        ]
+
+    def _reached(self, conn: Connection, batch: list[Row], statuses: list[str]) -> set[AppKey]:
+        """The applications of ``batch`` whose status is, or whose history shows, one of
+        ``statuses``."""
+        keys = {(p["candidate_id"], p["job_id"]) for p in batch}
+        out = {(p["candidate_id"], p["job_id"]) for p in batch if p["status"] in statuses}
+        h = s.application_status_history
+        for r in conn.execute(
+            select(h.c.candidate_id, h.c.job_id)
+            .where(
+                h.c.tenant == self.m.tenant,
+                h.c.deleted_at.is_(None),
+                h.c.status.in_(statuses),
+                h.c.candidate_id.in_({k[0] for k in keys}),
+            )
+            .distinct()
+        ):
+            if (r.candidate_id, r.job_id) in keys:
+                out.add((r.candidate_id, r.job_id))
+        return out
+
+    async def _application_id_of(self, p: Row) -> str | None:
+        from syncd.ats import NotFoundError  # the engine wires ats; imported lazily for tests
+
+        try:
+            async with self.sem:
+                body = await self.sr.applications.get(p["candidate_id"], p["job_id"])
+        except NotFoundError:
+            return None
+        aid = body.get("applicationId") if isinstance(body, dict) else None
+        return str(aid) if aid else None
+
+    async def _interviews_of(self, application_id: str) -> list[Any]:
+        from syncd.ats import NotFoundError
+
+        try:
+            async with self.sem:
+                return list(await self.sr.interviews.list(application_id))
+        except NotFoundError:
+            return []  # the application is gone, and its interviews with it
+
+    def _write_interviews(
+        self,
+        conn: Connection,
+        apps: list[Row],
+        got: list[list[Any]],
+        report: PassReport,
+        unsure: set[AppKey],
+        *,
+        now: datetime,
+        full: bool,
+    ) -> None:
+        """Upsert what the API returned for ``apps``; tombstone their stored interviews and
+        timeslots it no longer returns (not when a payload of the same parent was quarantined:
+        its id is unknown)."""
+        ivs: list[Row] = []
+        slots: list[Row] = []
+        returned: dict[AppKey, set[str]] = {}  # application -> interview ids, when sure
+        slot_ids: dict[str, set[str]] = {}  # interview -> timeslot ids, when sure
+        for p, items in zip(apps, got, strict=True):
+            key = (p["candidate_id"], p["job_id"])
+            ids: set[str] = set()
+            sure = True
+            for item in items:
+                try:
+                    row = fr.interview_row(*key, p["application_id"], item)
+                except Invalid as exc:
+                    self._bad(conn, "interviews", "/".join(key), str(exc), item, report, now)
+                    sure = False
+                    continue
+                ivs.append(row)
+                ids.add(row["id"])
+                mine: set[str] | None = set()
+                for raw in fr.timeslots_of(row["raw"]):
+                    try:
+                        slot = fr.timeslot_row(row["id"], *key, raw)
+                    except Invalid as exc:
+                        self._bad(
+                            conn, "interview_timeslots", row["id"], str(exc), raw, report, now
+                        )
+                        mine = None
+                        continue
+                    slots.append(slot)
+                    if mine is not None:
+                        mine.add(slot["id"])
+                if mine is not None:
+                    slot_ids[row["id"]] = mine
+            if sure:
+                returned[key] = ids
+            else:
+                unsure.add(key)
+        ir = self.m.upsert(conn, s.interviews, ivs, now=now, touch=full)
+        sr = self.m.upsert(conn, s.interview_timeslots, slots, now=now, touch=full)
+        changes = change_records("interviews", ir, full=full)
+        changes += change_records("interview_timeslots", sr, full=full)
+        self.m.emit(conn, changes, run_id=self.run_id, now=now)
+        # What the API no longer returns: interviews of the applications asked about, and
+        # timeslots of the interviews it returned.
+        i, t = s.interviews, s.interview_timeslots
+        gone_ivs: list[str] = []
+        if returned:
+            for r in conn.execute(
+                select(i.c.id, i.c.candidate_id, i.c.job_id).where(
+                    i.c.tenant == self.m.tenant,
+                    i.c.deleted_at.is_(None),
+                    i.c.candidate_id.in_({k[0] for k in returned}),
+                )
+            ):
+                k = (r.candidate_id, r.job_id)
+                if k in returned and r.id not in returned[k]:
+                    gone_ivs.append(r.id)
+        self._tombstone_interviews(conn, gone_ivs, now=now)
+        gone_slots: list[str] = []
+        if slot_ids:
+            for sid, iid in conn.execute(
+                select(t.c.id, t.c.interview_id).where(
+                    t.c.tenant == self.m.tenant,
+                    t.c.deleted_at.is_(None),
+                    t.c.interview_id.in_(list(slot_ids)),
+                )
+            ):
+                if sid not in slot_ids[iid]:
+                    gone_slots.append(sid)
+        self._tombstone_timeslots(conn, t.c.id, gone_slots, now=now)
+
+    def _bad(
+        self,
+        conn: Connection,
+        resource: str,
+        key: str,
+        reason: str,
+        raw: Any,
+        report: PassReport,
+        now: datetime,
+    ) -> None:
+        self.m.quarantine(conn, resource, key, reason, raw, run_id=self.run_id, now=now)
+        report.counts.quarantined += 1
+
+    def _tombstone_interviews(self, conn: Connection, ids: list[str], *, now: datetime) -> None:
+        """Interviews and all their timeslots; raw keeps ids and dates only (the interview's
+        raw names the candidate)."""
+        i = s.interviews
+        for n in range(0, len(ids), 500):
+            chunk = ids[n : n + 500]
+            gone = self.m.tombstone(
+                conn, i, i.c.id.in_(chunk), at=now, keep_raw=("id", "jobId", "createdOn")
+            )
+            self.m.emit(
+                conn,
+                [Change("interviews", g["id"], "deleted") for g in gone],
+                run_id=self.run_id,
+                now=now,
+            )
+            self._tombstone_timeslots(conn, s.interview_timeslots.c.interview_id, chunk, now=now)
+
+    def _tombstone_timeslots(
+        self, conn: Connection, col: Any, ids: list[str], *, now: datetime
+    ) -> None:
+        t = s.interview_timeslots
+        for n in range(0, len(ids), 500):
+            gone = self.m.tombstone(
+                conn,
+                t,
+                col.in_(ids[n : n + 500]),
+                at=now,
+                keep_raw=("id", "startsOn", "endsOn"),
+            )
+            self.m.emit(
+                conn,
+                [Change("interview_timeslots", g["id"], "deleted") for g in gone],
+                run_id=self.run_id,
+                now=now,
+            )
