@@ -156,7 +156,9 @@ class ApprovalsMixin(EngineBase):
         """Flag the jobs and offers named by approval events this audit pass stored for the
         first time, unless their approval was read after the event (minus the lag window, the
         same allowance for the server's clock as the cursors'); then read the jobs' approvals
-        (the offers' are read after the offers pass)."""
+        (the offers' are read after the offers pass). A subject without a stored approval
+        compares with when its own row was last written (its approval was asked for then); one
+        not in the mirror yet is left to its own list, which flags it as new."""
         if not self.settings.approvals:
             return
         a = s.audit_events
@@ -179,20 +181,37 @@ class ApprovalsMixin(EngineBase):
                 await self._read_job_approvals(report, full=full)
                 return
             read = self.m.existing(conn, s.approvals, list(newest))
+            seen = {
+                "job": self._live_seen(conn, s.jobs, [i for k, i in newest if k == "job"]),
+                "offer": self._live_seen(conn, s.offers, [i for k, i in newest if k == "offer"]),
+            }
             due: dict[str, list[str]] = {"job": [], "offer": []}
             for (kind, sid), when in newest.items():
+                if sid not in seen[kind]:
+                    continue
                 row = read.get((kind, sid))
-                if row is None or when is None or when >= row["last_seen_at"] - self.lag:
+                ref = row["last_seen_at"] if row is not None else seen[kind][sid]
+                if when is None or when >= ref - self.lag:
                     due[kind].append(sid)
-            jobs = self.m.present(conn, s.jobs, [(j,) for j in due["job"]])
-            offers = self.m.present(conn, s.offers, [(o,) for o in due["offer"]])
-            self.m.set_columns(
-                conn, s.jobs, [{"id": k[0], "approval_pending": True} for k in sorted(jobs)]
-            )
-            self.m.set_columns(
-                conn, s.offers, [{"id": k[0], "approval_pending": True} for k in sorted(offers)]
-            )
+            for kind, table in (("job", s.jobs), ("offer", s.offers)):
+                self.m.set_columns(
+                    conn, table, [{"id": i, "approval_pending": True} for i in sorted(due[kind])]
+                )
         await self._read_job_approvals(report, full=full)
+
+    def _live_seen(self, conn: Connection, table: Any, ids: list[str]) -> dict[str, datetime]:
+        """``last_seen_at`` of the live rows among ``ids``."""
+        out: dict[str, datetime] = {}
+        for n in range(0, len(ids), 500):
+            for rid, seen in conn.execute(
+                select(table.c.id, table.c.last_seen_at).where(
+                    table.c.tenant == self.m.tenant,
+                    table.c.deleted_at.is_(None),
+                    table.c.id.in_(ids[n : n + 500]),
+                )
+            ):
+                out[rid] = seen
+        return out
 
     # ---- writing ----------------------------------------------------------------------------
     def _store_approvals(
