@@ -42,6 +42,21 @@ WHERE j.tenant = :tenant AND j.deleted_at IS NULL AND p.deleted_at IS NULL
   AND p.status = 'OPEN'
 GROUP BY j.id, j.title
 ORDER BY open_positions DESC, j.id""",
+    "interviews_per_job": """
+SELECT j.id, j.title, COUNT(DISTINCT i.id) AS interviews, COUNT(t.id) AS timeslots
+FROM jobs j
+JOIN interviews i ON i.tenant = j.tenant AND i.job_id = j.id
+LEFT JOIN interview_timeslots t
+  ON t.tenant = i.tenant AND t.interview_id = i.id AND t.deleted_at IS NULL
+WHERE j.tenant = :tenant AND j.deleted_at IS NULL AND i.deleted_at IS NULL
+GROUP BY j.id, j.title
+ORDER BY interviews DESC, j.id""",
+    "approvals_by_status": """
+SELECT subject_type, COALESCE(status, '(unknown)') AS status, COUNT(*) AS approvals
+FROM approvals
+WHERE tenant = :tenant AND deleted_at IS NULL
+GROUP BY subject_type, COALESCE(status, '(unknown)')
+ORDER BY subject_type, approvals DESC, status""",
 }
 
 

@@ -5,7 +5,8 @@ The API lists interviews only per application
 neither the application nor the candidate, and leaves no audit event. So a pass reads the
 interviews of applications that are new or changed in it (``interviews_pending``, set with the
 application's row) and whose status history reached one of ``interview_statuses``; a complete
-pass reads those of every such application and tombstones what it no longer returns.
+pass flags every application, reads those of every such application and tombstones what the API
+no longer returns.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, and_, or_, select, update
 
 from syncd.mirror import followup_records as fr
 from syncd.mirror import schema as s
@@ -27,6 +28,7 @@ from syncd.sync.passes import PassReport
 log = structlog.get_logger("syncd.sync")
 
 BATCH = 500
+MARK = "candidates.interviews"  # sync_state row: the complete pass that flagged every application
 AppKey = tuple[str, str]
 
 
@@ -38,12 +40,14 @@ class InterviewsMixin(EngineBase):
         if not statuses:
             return  # off: flags stay set, so turning it on reads what changed meanwhile
         started = report.started_at
+        if full:
+            self._flag_all_once(started)
         after: AppKey = ("", "")
         unsure: set[AppKey] = set()  # a payload was quarantined: absence proves nothing
         calls = 0
         while True:
             with self.m.begin() as conn:
-                batch = self._interview_batch(conn, after, full=full)
+                batch = self._interview_batch(conn, after)
                 if not batch:
                     break
                 after = (batch[-1]["candidate_id"], batch[-1]["job_id"])
@@ -85,7 +89,6 @@ class InterviewsMixin(EngineBase):
                             "interviews_pending": False,
                         }
                         for p in batch
-                        if p["interviews_pending"]
                     ],
                 )
         now = utcnow()
@@ -144,20 +147,33 @@ class InterviewsMixin(EngineBase):
             self._tombstone_interviews(conn, orphans, now=now)
         log.info("interviews_read", applications=calls, full=full)
 
-    def _interview_batch(self, conn: Connection, after: AppKey, *, full: bool) -> list[Row]:
-        """Up to BATCH live applications after ``after`` in primary-key order: the flagged ones,
-        or all of them in a complete pass."""
+    def _flag_all_once(self, started: datetime) -> None:
+        """A complete pass owes every live application a read: flag them all, once per pass.
+        The marker (``sync_state`` row ``MARK``, the pass's start) commits with the flags, so a
+        killed pass resumes with the applications it had not read yet."""
+        a = s.applications
+        with self.m.begin() as conn:
+            if self.m.state(conn, MARK)["pass_started_at"] == started:
+                return
+            conn.execute(
+                update(a)
+                .where(a.c.tenant == self.m.tenant, a.c.deleted_at.is_(None))
+                .values(interviews_pending=True)
+            )
+            self.m.save_state(conn, MARK, pass_started_at=started)
+
+    def _interview_batch(self, conn: Connection, after: AppKey) -> list[Row]:
+        """Up to BATCH flagged live applications after ``after`` in primary-key order."""
         a = s.applications
         cond = [
             a.c.tenant == self.m.tenant,
             a.c.deleted_at.is_(None),
+            a.c.interviews_pending.is_(True),
             or_(
                 a.c.candidate_id > after[0],
                 and_(a.c.candidate_id == after[0], a.c.job_id > after[1]),
             ),
         ]
-        if not full:
-            cond.append(a.c.interviews_pending.is_(True))
         return [
             dict(r._mapping)
             for r in conn.execute(
@@ -166,7 +182,6 @@ class InterviewsMixin(EngineBase):
                     a.c.job_id,
                     a.c.application_id,
                     a.c.status,
-                    a.c.interviews_pending,
                 )
                 .where(*cond)
                 .order_by(a.c.candidate_id, a.c.job_id)

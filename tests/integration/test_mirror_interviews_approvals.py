@@ -18,6 +18,7 @@ from sqlalchemy import Engine, func, select
 from syncd.cli import main
 from syncd.mirror import schema as s
 from syncd.mirror.db import MIGRATIONS, SchemaError, make_engine, migrate, require_schema
+from syncd.mirror.reporting import run_query
 from syncd.sandbox.limits import LimitConfig
 from syncd.sandbox.runner import ThreadServer, serve_in_thread
 from tests.conftest import TOKEN, sandbox_options
@@ -237,6 +238,19 @@ def test_backfill_equals_snapshot_at_the_documented_cost(
     assert created["interviews"] == set(mine["interviews"])
     assert created["interview_timeslots"] == set(mine["timeslots"])
     assert created["approvals"] == {f"{k}/{i}" for k, i in mine["approvals"]}
+    # The reporting queries on these tables, against the sandbox's numbers.
+    per_job: dict[str, list[int]] = {}
+    for iv in snap["interviews"].values():
+        n = per_job.setdefault(iv["jobId"], [0, 0])
+        n[0] += 1
+        n[1] += len(iv["timeslots"])
+    rows = run_query(db, "interviews_per_job", TENANT)
+    assert {r[0]: [r[2], r[3]] for r in rows} == per_job
+    assert [r[2] for r in rows] == sorted((r[2] for r in rows), reverse=True)
+    by_status: dict[tuple[str, str], int] = {}
+    for (kind, _sid), row in sandbox_view(snap)["approvals"].items():
+        by_status[(kind, row[1])] = by_status.get((kind, row[1]), 0) + 1
+    assert {(r[0], r[1]): r[2] for r in run_query(db, "approvals_by_status", TENANT)} == by_status
     with db.connect() as conn:
         for t, flag in (
             (s.applications, "interviews_pending"),

@@ -20,6 +20,9 @@ from syncd.mirror.db import make_engine
 from syncd.sandbox.limits import LimitConfig
 from syncd.sandbox.runner import ThreadServer, serve_in_thread
 from tests.conftest import TOKEN, sandbox_options
+from tests.integration.test_mirror_interviews_approvals import (
+    assert_equal as assert_followups_equal,
+)
 from tests.integration.test_mirror_sync import TENANT, assert_equal
 
 
@@ -82,6 +85,7 @@ def test_killed_backfill_resumes_to_the_snapshot(big_tenant: ThreadServer, db_ur
     _, err = final.communicate(timeout=300)
     assert final.returncode == 0, err.decode()
     assert_equal(db, big_tenant)
+    assert_followups_equal(db, big_tenant)  # interviews, timeslots, approvals
     with db.connect() as conn:
         created = Counter(
             (r.resource, r.record_key)
