@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
+import operator
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -13,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
+    ColumnElement,
     Connection,
     DateTime,
     Engine,
@@ -51,12 +54,23 @@ class Change:
     data: dict[str, Any] | None = None
 
 
-def key_columns(table: Table) -> list[Column[Any]]:
-    return [c for c in table.primary_key.columns if c.name != "tenant"]
+@functools.cache
+def key_columns(table: Table) -> tuple[Column[Any], ...]:
+    return tuple(c for c in table.primary_key.columns if c.name != "tenant")
+
+
+@functools.cache
+def _key_getter(table: Table) -> Any:
+    # operator.itemgetter returns a bare value for one name: keys are always tuples.
+    names = [c.name for c in key_columns(table)]
+    if len(names) == 1:
+        name = names[0]
+        return lambda row: (row[name],)
+    return operator.itemgetter(*names)
 
 
 def key_of(table: Table, row: Row) -> Key:
-    return tuple(row[c.name] for c in key_columns(table))
+    return _key_getter(table)(row)
 
 
 def key_text(key: Key) -> str:
@@ -82,9 +96,11 @@ class Mirror:
         # Chunks keep the statement under every driver's bind-parameter limit.
         for i in range(0, len(keys), 500):
             chunk = list(dict.fromkeys(keys[i : i + 500]))
-            cond = (
-                cols[0].in_([k[0] for k in chunk]) if len(cols) == 1 else tuple_(*cols).in_(chunk)
-            )
+            # The leading column's IN comes first even for composite keys: SQLite's planner does
+            # not use the primary key for a row-value IN, and scanned the whole table per page.
+            cond: ColumnElement[bool] = cols[0].in_({k[0] for k in chunk})
+            if len(cols) > 1:
+                cond = and_(cond, tuple_(*cols).in_(chunk))
             for r in conn.execute(select(table).where(table.c.tenant == self.tenant, cond)):
                 m = dict(r._mapping)
                 out[key_of(table, m)] = m
@@ -424,13 +440,15 @@ def _sqlite_insert(
     per = max(1, 30000 // len(names))  # under SQLite's bind-parameter limit (32766)
     for i in range(0, len(items), per):
         chunk = items[i : i + per]
-        flat: list[Any] = []
-        stored: dict[tuple[Any, ...], Row] = {}
-        for row in chunk:
-            full = {**base, **row}
-            vals = [proc(full.get(n)) if proc else full.get(n) for n, proc in convs]
-            stored[tuple(vals[p] for p in key_pos)] = row
-            flat.extend(vals)
+        # Column by column (a row's value, else base's): the conversions run as one map() each.
+        columns: list[list[Any]] = []
+        for n, proc in convs:
+            default = base.get(n)
+            vals = [r.get(n, default) for r in chunk]
+            columns.append(list(map(proc, vals)) if proc else vals)
+        tuples = list(zip(*columns, strict=True))
+        flat = list(itertools.chain.from_iterable(tuples))
+        stored = {tuple(v[p] for p in key_pos): row for v, row in zip(tuples, chunk, strict=True)}
         sql = f'INSERT INTO "{table.name}" ({cols}) VALUES {", ".join([one] * len(chunk))}'
         if not ignore:
             conn.exec_driver_sql(sql, tuple(flat))

@@ -3,10 +3,12 @@ histories the audit feed did not complete, details for the configured statuses).
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, select
+from sqlalchemy import Connection, and_, delete, func, or_, select, update
 
 from syncd.mirror import records as rec
 from syncd.mirror import schema as s
@@ -15,6 +17,9 @@ from syncd.mirror.store import Change, utcnow
 from syncd.sync.base import EngineBase
 from syncd.sync.changes import change_records
 from syncd.sync.passes import PassReport
+
+# Applications per follow-up batch: the calls of one batch overlap the write of the previous.
+FOLLOWUP_BATCH = 400
 
 
 class ApplicationsMixin(EngineBase):
@@ -103,10 +108,13 @@ class ApplicationsMixin(EngineBase):
             ],
         )
 
-    def _flagged_batch(self, conn: Connection, flag: Any, after: str, *cols: Any) -> list[Row]:
-        """Up to 500 live applications with ``flag`` set, in primary-key order from candidate
-        ``after`` on (the caller clears the flags of a batch before asking for the next)."""
+    def _flagged_batch(
+        self, conn: Connection, flag: Any, after: tuple[str, str], *cols: Any
+    ) -> list[Row]:
+        """Up to ``FOLLOWUP_BATCH`` live applications with ``flag`` set, in primary-key order after
+        the key ``after`` (the previous batch's last; its flags may not be cleared yet)."""
         a = s.applications
+        c, j = after
         return [
             dict(r._mapping)
             for r in conn.execute(
@@ -115,102 +123,155 @@ class ApplicationsMixin(EngineBase):
                     a.c.tenant == self.m.tenant,
                     flag.is_(True),
                     a.c.deleted_at.is_(None),
-                    a.c.candidate_id >= after,
+                    or_(a.c.candidate_id > c, and_(a.c.candidate_id == c, a.c.job_id > j)),
                 )
                 .order_by(a.c.candidate_id, a.c.job_id)
-                .limit(500)
+                .limit(FOLLOWUP_BATCH)
             )
         ]
 
+    async def _followup_calls(
+        self,
+        flag: Any,
+        cols: tuple[Any, ...],
+        call: Callable[[Row], Awaitable[Any]],
+        write: Callable[[Connection, list[Row], list[Any], datetime], None],
+    ) -> None:
+        """One call per flagged application, batch by batch: the calls of a batch run while the
+        previous batch is written (in a worker thread, in its own transaction, which also clears
+        the batch's flags). A kill loses at most the batches not yet committed: their flags are
+        still set, and the next pass makes their calls again."""
+        after = ("", "")
+        writing: asyncio.Future[None] | None = None
+        try:
+            while True:
+                with self.m.begin() as conn:
+                    batch = self._flagged_batch(conn, flag, after, *cols)
+                if not batch:
+                    break
+                after = (batch[-1]["candidate_id"], batch[-1]["job_id"])
+                got = await self._gather([call(p) for p in batch])
+                if writing is not None:
+                    await writing
+                writing = asyncio.ensure_future(
+                    asyncio.to_thread(self._write_batch, write, batch, got)
+                )
+        finally:
+            if writing is not None:
+                await writing
+
+    def _write_batch(
+        self,
+        write: Callable[[Connection, list[Row], list[Any], datetime], None],
+        batch: list[Row],
+        got: list[Any],
+    ) -> None:
+        with self.m.begin() as conn:
+            write(conn, batch, got, utcnow())
+
     async def _resolve_histories(self, report: PassReport, *, full: bool) -> None:
         """Applications whose status changed: their history is complete when its newest entry
-        shows the listed status (the audit feed brought it); otherwise one call each."""
+        shows the listed status (the audit feed brought it); otherwise one call each.
+
+        The check runs in the database, two statements for all flagged applications (it was a
+        Python loop over every application of a backfill); only the incomplete ones are left
+        flagged, and get their call."""
         a, h = s.applications, s.application_status_history
-        # Walks the primary key from where the last batch ended (its flags are cleared): a
-        # plain LIMIT rescanned the whole table for every batch (quadratic at 100k candidates).
-        after = ""
-        while True:
-            with self.m.begin() as conn:
-                pending = self._flagged_batch(
-                    conn,
-                    a.c.history_pending,
-                    after,
-                    a.c.application_id,
-                    a.c.status,
-                    a.c.sub_status,
+        tenant = self.m.tenant
+        h2 = h.alias("h2")
+        newer = (
+            select(h2.c.ordinal)
+            .where(
+                h2.c.tenant == h.c.tenant,
+                h2.c.candidate_id == h.c.candidate_id,
+                h2.c.job_id == h.c.job_id,
+                h2.c.deleted_at.is_(None),
+                or_(
+                    h2.c.changed_on > h.c.changed_on,
+                    and_(h2.c.changed_on == h.c.changed_on, h2.c.ordinal > h.c.ordinal),
+                ),
+            )
+            .exists()
+        )
+        with self.m.begin() as conn:
+            # The creation event carries no sub-status: when the newest entry is still the one
+            # the application is in, the listed sub-status completes it.
+            listed = (
+                select(a.c.sub_status)
+                .where(
+                    a.c.tenant == h.c.tenant,
+                    a.c.candidate_id == h.c.candidate_id,
+                    a.c.job_id == h.c.job_id,
                 )
-                if not pending:
-                    return
-                after = pending[-1]["candidate_id"]
-                keys = [(p["candidate_id"], p["job_id"]) for p in pending]
-                wanted = set(keys)
-                latest: dict[tuple[str, str], Row] = {}
-                for r in conn.execute(
-                    # Not raw: decoding every entry's JSON was most of this loop's time.
-                    select(
-                        h.c.candidate_id,
-                        h.c.job_id,
-                        h.c.changed_on,
-                        h.c.status,
-                        h.c.sub_status,
-                        h.c.ordinal,
-                    ).where(
-                        h.c.tenant == self.m.tenant,
-                        h.c.deleted_at.is_(None),
-                        h.c.candidate_id.in_({k[0] for k in keys}),
-                    )
-                ):
-                    m = dict(r._mapping)
-                    k = (m["candidate_id"], m["job_id"])
-                    if k not in wanted:
-                        continue
-                    if k not in latest or (m["changed_on"], m["ordinal"]) > (
-                        latest[k]["changed_on"],
-                        latest[k]["ordinal"],
-                    ):
-                        latest[k] = m
-            complete, fetch = [], []
-            for p in pending:
-                last = latest.get((p["candidate_id"], p["job_id"]))
-                if (
-                    last is not None
-                    and last["status"] == p["status"]
-                    and (last["sub_status"] in (None, p["sub_status"]))
-                ):
-                    complete.append((p, last))
-                else:
-                    fetch.append(p)
-            fetched = await self._gather([self._history_of(p) for p in fetch])
-            now = utcnow()
-            with self.m.begin() as conn:
-                subs = [
-                    {
-                        "candidate_id": p["candidate_id"],
-                        "job_id": p["job_id"],
-                        "changed_on": last["changed_on"],
-                        "status": last["status"],
-                        "sub_status": p["sub_status"],
-                    }
-                    for p, last in complete
-                    if last["sub_status"] is None and p["sub_status"] is not None
-                ]
-                self.m.set_columns(conn, h, subs)  # one executemany, not one UPDATE each
-                for p, items in zip(fetch, fetched, strict=True):
-                    if items is None:
-                        continue
+                .scalar_subquery()
+            )
+            pending_same = (
+                select(a.c.job_id)
+                .where(
+                    a.c.tenant == h.c.tenant,
+                    a.c.candidate_id == h.c.candidate_id,
+                    a.c.job_id == h.c.job_id,
+                    a.c.history_pending.is_(True),
+                    a.c.deleted_at.is_(None),
+                    a.c.status == h.c.status,
+                    a.c.sub_status.is_not(None),
+                )
+                .exists()
+            )
+            conn.execute(
+                update(h)
+                .where(
+                    h.c.tenant == tenant,
+                    h.c.sub_status.is_(None),
+                    h.c.deleted_at.is_(None),
+                    pending_same,
+                    ~newer,
+                )
+                .values(sub_status=listed)
+            )
+            complete = (
+                select(h.c.status)
+                .where(
+                    h.c.tenant == a.c.tenant,
+                    h.c.candidate_id == a.c.candidate_id,
+                    h.c.job_id == a.c.job_id,
+                    h.c.deleted_at.is_(None),
+                    h.c.status == a.c.status,
+                    or_(h.c.sub_status.is_(None), h.c.sub_status == a.c.sub_status),
+                    ~newer,
+                )
+                .exists()
+            )
+            conn.execute(
+                update(a)
+                .where(
+                    a.c.tenant == tenant,
+                    a.c.history_pending.is_(True),
+                    a.c.deleted_at.is_(None),
+                    complete,
+                )
+                .values(history_pending=False)
+            )
+
+        def write(conn: Connection, batch: list[Row], got: list[Any], now: datetime) -> None:
+            for p, items in zip(batch, got, strict=True):
+                if items is not None:
                     self._replace_history(conn, p, items, now=now, report=report)
-                self.m.set_columns(
-                    conn,
-                    s.applications,
-                    [
-                        {
-                            "candidate_id": p["candidate_id"],
-                            "job_id": p["job_id"],
-                            "history_pending": False,
-                        }
-                        for p in pending
-                    ],
-                )
+            self._clear(conn, a.c.history_pending, batch)
+
+        await self._followup_calls(
+            a.c.history_pending, (a.c.application_id,), self._history_of, write
+        )
+
+    def _clear(self, conn: Connection, flag: Any, batch: list[Row]) -> None:
+        self.m.set_columns(
+            conn,
+            s.applications,
+            [
+                {"candidate_id": p["candidate_id"], "job_id": p["job_id"], flag.name: False}
+                for p in batch
+            ],
+        )
 
     async def _history_of(self, p: Row) -> list[Any] | None:
         from syncd.ats import NotFoundError  # the engine wires ats; imported lazily for tests
@@ -278,86 +339,74 @@ class ApplicationsMixin(EngineBase):
 
     async def _resolve_details(self, report: PassReport, *, full: bool) -> None:
         """``GET /candidates/{id}/jobs/{jobId}`` (source, onboarding status, start date) for
-        changed applications in the statuses configured; the others only clear the flag."""
+        changed applications in the statuses configured; the others only clear the flag (one
+        statement for all of them)."""
         a = s.applications
-        after = ""  # as in _resolve_histories: by primary key, from the last batch on
-        while True:
-            with self.m.begin() as conn:
-                pending = self._flagged_batch(conn, a.c.details_pending, after, a.c.status)
-                want = [p for p in pending if p["status"] in self.details_statuses]
-                if want:  # raw only for the applications that get a call
-                    raws = self.m.existing(
-                        conn, a, [(p["candidate_id"], p["job_id"]) for p in want]
-                    )
-                    for p in want:
-                        p["raw"] = raws[(p["candidate_id"], p["job_id"])]["raw"]
-            if not pending:
-                return
-            after = pending[-1]["candidate_id"]
-            got = await self._gather([self._details_of(p) for p in want])
-            now = utcnow()
-            with self.m.begin() as conn:
-                changes: list[Change] = []
-                upd: list[Row] = []
-                done: set[tuple[str, str]] = set()
-                for p, body in zip(want, got, strict=True):
-                    if body is None:
-                        continue
-                    try:
-                        fields = rec.application_detail_fields(body)
-                    except Invalid as exc:
-                        key = f"{p['candidate_id']}/{p['job_id']}"
-                        self.m.quarantine(
-                            conn, "applications", key, str(exc), body, run_id=self.run_id, now=now
-                        )
-                        report.counts.quarantined += 1
-                        continue
-                    fields = {
-                        k: v
-                        for k, v in fields.items()
-                        if v is not None or k in ("onboarding_status", "starts_on")
-                    }
-                    raw = {**(p["raw"] or {}), "details": body}
-                    h = rec.content_hash(raw)
-                    old_hash = rec.content_hash(p["raw"] or {})
-                    fields.pop("status", None)
-                    fields.pop("sub_status", None)
-                    done.add((p["candidate_id"], p["job_id"]))
-                    upd.append(
-                        {
-                            "candidate_id": p["candidate_id"],
-                            "job_id": p["job_id"],
-                            **fields,
-                            "raw": raw,
-                            "content_hash": h,
-                            "details_pending": False,
-                        }
-                    )
-                    if h != old_hash:
-                        changes.append(
-                            Change(
-                                "applications",
-                                f"{p['candidate_id']}/{p['job_id']}",
-                                "updated",
-                                {"details": True},
-                            )
-                        )
-                # One executemany per column set instead of one UPDATE per application.
-                self.m.set_columns(
-                    conn,
-                    a,
-                    upd
-                    + [
-                        {
-                            "candidate_id": p["candidate_id"],
-                            "job_id": p["job_id"],
-                            "details_pending": False,
-                        }
-                        for p in pending
-                        if (p["candidate_id"], p["job_id"]) not in done
-                    ],
+        with self.m.begin() as conn:
+            conn.execute(
+                update(a)
+                .where(
+                    a.c.tenant == self.m.tenant,
+                    a.c.details_pending.is_(True),
+                    or_(
+                        a.c.status.is_(None),
+                        a.c.status.not_in(sorted(self.details_statuses)),
+                        a.c.deleted_at.is_not(None),
+                    ),
                 )
-                self.m.emit(conn, changes, run_id=self.run_id, now=now)
+                .values(details_pending=False)
+            )
+
+        def write(conn: Connection, batch: list[Row], got: list[Any], now: datetime) -> None:
+            changes: list[Change] = []
+            upd: list[Row] = []
+            for p, body in zip(batch, got, strict=True):
+                if body is None:
+                    continue
+                try:
+                    fields = rec.application_detail_fields(body)
+                except Invalid as exc:
+                    key = f"{p['candidate_id']}/{p['job_id']}"
+                    self.m.quarantine(
+                        conn, "applications", key, str(exc), body, run_id=self.run_id, now=now
+                    )
+                    report.counts.quarantined += 1
+                    continue
+                fields = {
+                    k: v
+                    for k, v in fields.items()
+                    if v is not None or k in ("onboarding_status", "starts_on")
+                }
+                raw = {**(p["raw"] or {}), "details": body}
+                h = rec.content_hash(raw)
+                fields.pop("status", None)
+                fields.pop("sub_status", None)
+                upd.append(
+                    {
+                        "candidate_id": p["candidate_id"],
+                        "job_id": p["job_id"],
+                        **fields,
+                        "raw": raw,
+                        "content_hash": h,
+                    }
+                )
+                if h != p["content_hash"]:
+                    changes.append(
+                        Change(
+                            "applications",
+                            f"{p['candidate_id']}/{p['job_id']}",
+                            "updated",
+                            {"details": True},
+                        )
+                    )
+            # One executemany per column set instead of one UPDATE per application.
+            self.m.set_columns(conn, a, upd)
+            self._clear(conn, a.c.details_pending, batch)
+            self.m.emit(conn, changes, run_id=self.run_id, now=now)
+
+        await self._followup_calls(
+            a.c.details_pending, (a.c.raw, a.c.content_hash), self._details_of, write
+        )
 
     async def _details_of(self, p: Row) -> dict[str, Any] | None:
         from syncd.ats import NotFoundError

@@ -114,7 +114,10 @@ class OffersMixin(EngineBase):
                 conn.execute(
                     update(o)
                     .where(
-                        o.c.tenant == self.m.tenant, tuple_(o.c.candidate_id, o.c.job_id).in_(chunk)
+                        o.c.tenant == self.m.tenant,
+                        # Leading column first: SQLite plans a row-value IN as a table scan.
+                        o.c.candidate_id.in_({c for c, _ in chunk}),
+                        tuple_(o.c.candidate_id, o.c.job_id).in_(chunk),
                     )
                     .values(recheck=False)
                 )
