@@ -47,6 +47,7 @@ from syncd.sync.passes import (
 log = structlog.get_logger("syncd.sync")
 
 WALKED = "<walked>"  # pass_page once every page of the pass is committed
+STATS_FIRST = 2000  # records into a pass when planner statistics are first refreshed
 
 
 class Engine(
@@ -147,6 +148,7 @@ class Engine(
         # Jobs read the mirror on another connection while preparing a page (which jobs
         # changed), so they commit page by page; candidates showed no gain.
         group = WriteGroup(self.m, pages=GROUP_PAGES if res.name in ("audit", "offers") else 1)
+        next_stats = STATS_FIRST
         try:
             async for page in prefetched(pages):
                 now = utcnow()
@@ -177,6 +179,12 @@ class Engine(
                     token,
                     max_seen,
                 )
+                if report.counts.fetched >= next_stats:
+                    # The tables grow from empty during a backfill: planner statistics from an
+                    # empty table picked the wrong index on PostgreSQL (a 175-row index scan per
+                    # updated row). Refreshed as the pass grows fourfold: a few ANALYZEs per pass.
+                    next_stats = 4 * report.counts.fetched
+                    await asyncio.to_thread(self.m.refresh_statistics)
                 if self.progress:
                     self.progress(res.name, len(items), 1, page.total)
                 log.debug("page_written", resource=res.name, records=len(items), page=token)
