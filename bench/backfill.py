@@ -4,6 +4,7 @@ memory does not count), `syncd backfill` as a subprocess; prints records/s, API 
     .venv/bin/python bench/backfill.py --candidates 100000 --db sqlite
     .venv/bin/python bench/backfill.py --candidates 100000 --db postgresql://postgres@127.0.0.1/test
     .venv/bin/python bench/backfill.py --candidates 2000 --limits   # the API's real limits on
+    .venv/bin/python bench/backfill.py --candidates 100000 --core   # without interviews, approvals
 """
 
 from __future__ import annotations
@@ -100,6 +101,12 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=500)
     ap.add_argument("--db", default="sqlite", help="'sqlite' or a PostgreSQL URL")
     ap.add_argument("--limits", action="store_true", help="sandbox and client at 10 req/s")
+    ap.add_argument(
+        "--core",
+        action="store_true",
+        help="without interviews and approvals (SYNCD_SYNC__INTERVIEW_STATUSES=[], "
+        "SYNCD_SYNC__APPROVALS=false): the per-record calls they add dominate a backfill",
+    )
     a = ap.parse_args()
     t0 = time.perf_counter()
     sb = start_sandbox(a.candidates, a.jobs, a.limits)
@@ -110,12 +117,20 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             url, drop = database(a.db, Path(tmp))
-            env = env_for(sb.base_url, url, a.limits)
+            extra = (
+                {"SYNCD_SYNC__INTERVIEW_STATUSES": "[]", "SYNCD_SYNC__APPROVALS": "false"}
+                if a.core
+                else {}
+            )
+            env = env_for(sb.base_url, url, a.limits, **extra)
             run_syncd(env, "migrate")
             seconds, rss, cpu = run_syncd(env, "backfill")
             info = last_runs(url)
             calls = sum(r.api_calls for r in info["runs"])
-            print(f"database: {'sqlite' if a.db == 'sqlite' else 'postgresql'}  limits: {a.limits}")
+            print(
+                f"database: {'sqlite' if a.db == 'sqlite' else 'postgresql'}  limits: {a.limits}  "
+                f"interviews and approvals: {'off' if a.core else 'on'}"
+            )
             for r in info["runs"]:
                 span = (r.ended_at - r.started_at).total_seconds()
                 print(

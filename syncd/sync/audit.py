@@ -80,19 +80,7 @@ class AuditMixin(DeletionsMixin):
         except ValueError:
             ordinal = 0
         if name == "JOB_APPLICATION_CREATED" and cid and jid and when:
-            fx.hist.append(
-                rec.app_history_row(
-                    cid,
-                    jid,
-                    eid,
-                    {
-                        "changedOn": raw.get("eventDate"),
-                        "status": ctx.get("status"),
-                        "subStatus": ctx.get("subStatus"),
-                    },
-                    ordinal,
-                )
-            )
+            fx.hist.append(_entry(cid, jid, eid, raw, ctx, ordinal))
             fx.app_ids[(cid, jid)] = {
                 "candidate_id": cid,
                 "job_id": jid,
@@ -103,19 +91,7 @@ class AuditMixin(DeletionsMixin):
             cur = as_dict(ctx.get("currentStatus"))
             prev = as_dict(ctx.get("previousStatus"))
             if cur.get("status"):
-                fx.hist.append(
-                    rec.app_history_row(
-                        cid,
-                        jid,
-                        eid,
-                        {
-                            "changedOn": raw.get("eventDate"),
-                            "status": cur.get("status"),
-                            "subStatus": cur.get("subStatus"),
-                        },
-                        ordinal,
-                    )
-                )
+                fx.hist.append(_entry(cid, jid, eid, raw, cur, ordinal))
             if prev.get("status") and prev.get("subStatus") is not None:
                 # The creation event has no sub-status; the next transition tells it.
                 fx.prev_fix.append(
@@ -183,3 +159,19 @@ class AuditMixin(DeletionsMixin):
             self._delete_candidates(conn, [cid], at=fx.at_of[cid], report=report)
         for jid in fx.del_jobs:
             self._delete_jobs(conn, [jid], at=fx.at_of[jid], report=report)
+
+
+def _entry(cid: str, jid: str, eid: str | None, raw: Row, status: Row, ordinal: int) -> Row:
+    """A status history entry from an event: its date, and the status (with sub-status) that
+    ``status`` (the event's context, or its ``currentStatus``) names."""
+    return rec.app_history_row(
+        cid,
+        jid,
+        eid,
+        {
+            "changedOn": raw.get("eventDate"),
+            "status": status.get("status"),
+            "subStatus": status.get("subStatus"),
+        },
+        ordinal,
+    )

@@ -65,12 +65,7 @@ class OffersMixin(EngineBase):
                 status=NON_FINAL_OFFER, limit=self.settings.page_size
             ):
                 now = utcnow()
-                rows, bad = [], []
-                for item in page.items:
-                    try:
-                        rows.append(rec.offer_row(item))
-                    except Invalid as exc:
-                        bad.append((None, str(exc), item))
+                rows, bad = _offer_rows(page.items)
                 with self.m.begin() as conn:
                     self._quarantine_offers(conn, bad, report, now=now)
                     self._write_offers(conn, rows, report, now=now)
@@ -101,13 +96,7 @@ class OffersMixin(EngineBase):
             chunk = apps[i : i + 100]
             got = await self._gather([one(c, j) for c, j in chunk])
             now = utcnow()
-            rows, bad = [], []
-            for items in got:
-                for item in items or []:
-                    try:
-                        rows.append(rec.offer_row(item))
-                    except Invalid as exc:
-                        bad.append((None, str(exc), item))
+            rows, bad = _offer_rows([item for items in got for item in items or []])
             with self.m.begin() as conn:
                 self._quarantine_offers(conn, bad, report, now=now)
                 self._write_offers(conn, rows, report, now=now)
@@ -127,3 +116,15 @@ class OffersMixin(EngineBase):
                 .where(o.c.tenant == self.m.tenant, o.c.recheck.is_(True))
                 .values(recheck=False)
             )
+
+
+def _offer_rows(items: list[Any]) -> tuple[list[Row], list[tuple[None, str, Any]]]:
+    """Offer rows, and the payloads that are not offers (to quarantine, with the reason)."""
+    rows: list[Row] = []
+    bad: list[tuple[None, str, Any]] = []
+    for item in items:
+        try:
+            rows.append(rec.offer_row(item))
+        except Invalid as exc:
+            bad.append((None, str(exc), item))
+    return rows, bad

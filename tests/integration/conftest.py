@@ -1,4 +1,5 @@
-"""Fixtures shared by the integration tests: a fresh mirror database, SQLite and PostgreSQL."""
+"""Fixtures shared by the integration tests: a fresh mirror database (its URL, or a migrated
+engine), SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
-from syncd.mirror.db import make_engine, normalize_url
+from syncd.mirror.db import make_engine, migrate, normalize_url
 
 
 # ---- databases ---------------------------------------------------------------------------------
@@ -40,3 +41,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     url, name = pg_schema_url(base)
     yield url
     drop_pg_schema(base, name)
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Engine]:
+    """The mirror database of ``db_url``, migrated to the head revision."""
+    eng = make_engine(db_url)
+    migrate(eng)
+    yield eng
+    eng.dispose()

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, select
 
 from syncd.cli import main
 from syncd.mirror import schema as s
-from syncd.mirror.db import MIGRATIONS, SchemaError, make_engine, migrate, require_schema
+from syncd.mirror.db import MIGRATIONS, SchemaError, require_schema
 from syncd.mirror.reporting import run_query
 from syncd.sandbox.limits import LimitConfig
 from syncd.sandbox.runner import ThreadServer, serve_in_thread
@@ -35,14 +35,6 @@ from tests.integration.test_mirror_sync import (
 
 IV = "/interviews-api/v201904/interviews"
 AP = "/approvals-api/v201910/approvals"
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Engine]:
-    eng = make_engine(db_url)
-    migrate(eng)
-    yield eng
-    eng.dispose()
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from sqlalchemy import Engine, select
 
 from syncd.config import Settings, load_settings
 from syncd.mirror import schema as s
-from syncd.mirror.db import make_engine, migrate
 from syncd.mirror.records import format_ts, parse_ts
 from syncd.mirror.store import Mirror
 from syncd.sandbox.limits import LimitConfig
@@ -24,14 +23,6 @@ from syncd.sync.engine import PassReport
 from tests.conftest import TOKEN, sandbox_options
 
 TENANT = "t1"
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Engine]:
-    eng = make_engine(db_url)
-    migrate(eng)
-    yield eng
-    eng.dispose()
 
 
 @pytest.fixture

@@ -3,9 +3,7 @@ killed complete pass resume its interview reads (a migrated SQLite file, no clie
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select, update
@@ -14,20 +12,11 @@ from syncd.config import SyncSettings
 from syncd.mirror import followup_records as fr
 from syncd.mirror import records as rec
 from syncd.mirror import schema as s
-from syncd.mirror.db import make_engine, migrate
 from syncd.mirror.records import Invalid
 from syncd.mirror.store import Mirror
 from syncd.sync.engine import Engine as SyncEngine
 
 T0 = datetime(2024, 1, 1)
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Engine]:
-    eng = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
-    migrate(eng)
-    yield eng
-    eng.dispose()
 
 
 def test_interview_and_timeslot_rows() -> None:

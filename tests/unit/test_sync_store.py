@@ -4,7 +4,7 @@ quarantine, and a pass that keeps going past a bad record (fake client: a pure u
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,14 +22,6 @@ from syncd.sync.catalogue import JOBS
 from syncd.sync.engine import Engine as SyncEngine
 
 T0 = datetime(2024, 1, 1)
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Engine]:
-    eng = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
-    migrate(eng)
-    yield eng
-    eng.dispose()
 
 
 def cand(cid: str, name: str = "Ada", updated: str = "2024-01-01T00:00:00.000Z") -> dict[str, Any]:
