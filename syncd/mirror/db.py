@@ -45,6 +45,10 @@ def make_engine(url: str, **kw: Any) -> Engine:
             # every commit boundary in WAL mode, which is what checkpoints need.
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
+            # Checkpoint the WAL every ~40 MB instead of every 4 MB: a backfill rewrites the same
+            # index pages many times over, and each checkpoint copies them and syncs the file
+            # (measured: 13 % off the audit pass at 10k candidates).
+            cur.execute("PRAGMA wal_autocheckpoint=10000")
             cur.close()
 
         return engine
