@@ -3,8 +3,6 @@ histories the audit feed did not complete, details for the configured statuses).
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -13,16 +11,13 @@ from sqlalchemy import Connection, and_, delete, func, or_, select, update
 from syncd.mirror import records as rec
 from syncd.mirror import schema as s
 from syncd.mirror.records import Invalid, Row
-from syncd.mirror.store import Change, utcnow
-from syncd.sync.base import EngineBase
+from syncd.mirror.store import Change
 from syncd.sync.changes import change_records
+from syncd.sync.followups import FollowUpsMixin
 from syncd.sync.passes import PassReport
 
-# Applications per follow-up batch: the calls of one batch overlap the write of the previous.
-FOLLOWUP_BATCH = 400
 
-
-class ApplicationsMixin(EngineBase):
+class ApplicationsMixin(FollowUpsMixin):
     def _write_candidates(
         self, conn: Connection, rows: list[Row], report: PassReport, *, now: datetime, full: bool
     ) -> None:
@@ -107,67 +102,6 @@ class ApplicationsMixin(EngineBase):
                 for cid, jid, first, aid in found
             ],
         )
-
-    def _flagged_batch(
-        self, conn: Connection, flag: Any, after: tuple[str, str], *cols: Any
-    ) -> list[Row]:
-        """Up to ``FOLLOWUP_BATCH`` live applications with ``flag`` set, in primary-key order after
-        the key ``after`` (the previous batch's last; its flags may not be cleared yet)."""
-        a = s.applications
-        c, j = after
-        return [
-            dict(r._mapping)
-            for r in conn.execute(
-                select(a.c.candidate_id, a.c.job_id, *cols)
-                .where(
-                    a.c.tenant == self.m.tenant,
-                    flag.is_(True),
-                    a.c.deleted_at.is_(None),
-                    or_(a.c.candidate_id > c, and_(a.c.candidate_id == c, a.c.job_id > j)),
-                )
-                .order_by(a.c.candidate_id, a.c.job_id)
-                .limit(FOLLOWUP_BATCH)
-            )
-        ]
-
-    async def _followup_calls(
-        self,
-        flag: Any,
-        cols: tuple[Any, ...],
-        call: Callable[[Row], Awaitable[Any]],
-        write: Callable[[Connection, list[Row], list[Any], datetime], None],
-    ) -> None:
-        """One call per flagged application, batch by batch: the calls of a batch run while the
-        previous batch is written (in a worker thread, in its own transaction, which also clears
-        the batch's flags). A kill loses at most the batches not yet committed: their flags are
-        still set, and the next pass makes their calls again."""
-        after = ("", "")
-        writing: asyncio.Future[None] | None = None
-        try:
-            while True:
-                with self.m.begin() as conn:
-                    batch = self._flagged_batch(conn, flag, after, *cols)
-                if not batch:
-                    break
-                after = (batch[-1]["candidate_id"], batch[-1]["job_id"])
-                got = await self._gather([call(p) for p in batch])
-                if writing is not None:
-                    await writing
-                writing = asyncio.ensure_future(
-                    asyncio.to_thread(self._write_batch, write, batch, got)
-                )
-        finally:
-            if writing is not None:
-                await writing
-
-    def _write_batch(
-        self,
-        write: Callable[[Connection, list[Row], list[Any], datetime], None],
-        batch: list[Row],
-        got: list[Any],
-    ) -> None:
-        with self.m.begin() as conn:
-            write(conn, batch, got, utcnow())
 
     async def _resolve_histories(self, report: PassReport, *, full: bool) -> None:
         """Applications whose status changed: their history is complete when its newest entry
@@ -257,20 +191,9 @@ class ApplicationsMixin(EngineBase):
             for p, items in zip(batch, got, strict=True):
                 if items is not None:
                     self._replace_history(conn, p, items, now=now, report=report)
-            self._clear(conn, a.c.history_pending, batch)
 
         await self._followup_calls(
-            a.c.history_pending, (a.c.application_id,), self._history_of, write
-        )
-
-    def _clear(self, conn: Connection, flag: Any, batch: list[Row]) -> None:
-        self.m.set_columns(
-            conn,
-            s.applications,
-            [
-                {"candidate_id": p["candidate_id"], "job_id": p["job_id"], flag.name: False}
-                for p in batch
-            ],
+            a, a.c.history_pending, (a.c.application_id,), self._history_of, write
         )
 
     async def _history_of(self, p: Row) -> list[Any] | None:
@@ -401,11 +324,10 @@ class ApplicationsMixin(EngineBase):
                     )
             # One executemany per column set instead of one UPDATE per application.
             self.m.set_columns(conn, a, upd)
-            self._clear(conn, a.c.details_pending, batch)
             self.m.emit(conn, changes, run_id=self.run_id, now=now)
 
         await self._followup_calls(
-            a.c.details_pending, (a.c.raw, a.c.content_hash), self._details_of, write
+            a, a.c.details_pending, (a.c.raw, a.c.content_hash), self._details_of, write
         )
 
     async def _details_of(self, p: Row) -> dict[str, Any] | None:

@@ -21,57 +21,40 @@ from sqlalchemy import Connection, and_, or_, select
 from syncd.mirror import followup_records as fr
 from syncd.mirror import schema as s
 from syncd.mirror.records import Invalid, Row
-from syncd.mirror.store import Change, utcnow
-from syncd.sync.base import EngineBase
+from syncd.mirror.store import Change
 from syncd.sync.changes import change_records
+from syncd.sync.followups import FollowUpsMixin
 from syncd.sync.passes import PassReport
 
-BATCH = 200
 APPROVAL_EVENTS = ("JOB_APPROVAL_", "OFFER_APPROVAL_")
 
 
-class ApprovalsMixin(EngineBase):
+class ApprovalsMixin(FollowUpsMixin):
     # ---- jobs -------------------------------------------------------------------------------
     async def _read_job_approvals(self, report: PassReport, *, full: bool) -> None:
         if not self.settings.approvals:
             return  # off: flags stay set, so turning it on reads what changed meanwhile
         j = s.jobs
-        after = ""
-        while True:
-            with self.m.begin() as conn:
-                ids = [
-                    r[0]
-                    for r in conn.execute(
-                        select(j.c.id)
-                        .where(
-                            j.c.tenant == self.m.tenant,
-                            j.c.approval_pending.is_(True),
-                            j.c.deleted_at.is_(None),
-                            j.c.id > after,
-                        )
-                        .order_by(j.c.id)
-                        .limit(BATCH)
-                    )
-                ]
-            if not ids:
-                return
-            after = ids[-1]
-            got = await self._gather([self._job_approval_of(jid) for jid in ids])
-            now = utcnow()
-            with self.m.begin() as conn:
-                rows: list[Row] = []
-                absent: list[str] = []
-                for jid, (latest, request) in zip(ids, got, strict=True):
-                    if latest is None:
-                        absent.append(jid)
-                        continue
-                    try:
-                        rows.append(fr.job_approval_row(jid, latest, request))
-                    except Invalid as exc:
-                        raw = {"latest": latest, "request": request}
-                        self._bad_approval(conn, f"job/{jid}", str(exc), raw, report, now)
-                self._store_approvals(conn, "job", rows, absent, now=now, full=full)
-                self.m.set_columns(conn, j, [{"id": jid, "approval_pending": False} for jid in ids])
+
+        def write(conn: Connection, batch: list[Row], got: list[Any], now: datetime) -> None:
+            rows: list[Row] = []
+            absent: list[str] = []
+            for p, (latest, request) in zip(batch, got, strict=True):
+                jid = p["id"]
+                if latest is None:
+                    absent.append(jid)
+                    continue
+                try:
+                    rows.append(fr.job_approval_row(jid, latest, request))
+                except Invalid as exc:
+                    raw = {"latest": latest, "request": request}
+                    self._bad_approval(conn, f"job/{jid}", str(exc), raw, report, now)
+            self._store_approvals(conn, "job", rows, absent, now=now, full=full)
+
+        async def call(p: Row) -> tuple[Any, Any]:
+            return await self._job_approval_of(p["id"])
+
+        await self._followup_calls(j, j.c.approval_pending, (), call, write)
 
     async def _job_approval_of(self, job_id: str) -> tuple[Any, Any]:
         from syncd.ats import NotFoundError  # the engine wires ats; imported lazily for tests
@@ -95,52 +78,34 @@ class ApprovalsMixin(EngineBase):
         if not self.settings.approvals:
             return
         o = s.offers
-        after = ""
-        while True:
-            with self.m.begin() as conn:
-                batch = [
-                    dict(r._mapping)
-                    for r in conn.execute(
-                        select(o.c.id, o.c.candidate_id, o.c.job_id, o.c.status)
-                        .where(
-                            o.c.tenant == self.m.tenant,
-                            o.c.approval_pending.is_(True),
-                            o.c.deleted_at.is_(None),
-                            o.c.id > after,
-                        )
-                        .order_by(o.c.id)
-                        .limit(BATCH)
-                    )
-                ]
-            if not batch:
-                return
-            after = batch[-1]["id"]
+
+        def wanted(p: Row) -> bool:
             # A CREATED offer has not been sent for approval; an offer whose application is
             # unknown cannot be asked about.
-            want = [
-                p
-                for p in batch
-                if p["status"] not in (None, "CREATED") and p["candidate_id"] and p["job_id"]
-            ]
-            got = await self._gather([self._offer_approval_of(p) for p in want])
-            now = utcnow()
-            with self.m.begin() as conn:
-                rows: list[Row] = []
-                absent: list[str] = []
-                for p, body in zip(want, got, strict=True):
-                    if body is None:
-                        absent.append(p["id"])
-                        continue
-                    try:
-                        rows.append(
-                            fr.offer_approval_row(p["id"], p["candidate_id"], p["job_id"], body)
-                        )
-                    except Invalid as exc:
-                        self._bad_approval(conn, f"offer/{p['id']}", str(exc), body, report, now)
-                self._store_approvals(conn, "offer", rows, absent, now=now, full=full)
-                self.m.set_columns(
-                    conn, o, [{"id": p["id"], "approval_pending": False} for p in batch]
-                )
+            return p["status"] not in (None, "CREATED") and bool(p["candidate_id"] and p["job_id"])
+
+        async def call(p: Row) -> Any:
+            return await self._offer_approval_of(p) if wanted(p) else None
+
+        def write(conn: Connection, batch: list[Row], got: list[Any], now: datetime) -> None:
+            rows: list[Row] = []
+            absent: list[str] = []
+            for p, body in zip(batch, got, strict=True):
+                if not wanted(p):
+                    continue
+                if body is None:
+                    absent.append(p["id"])
+                    continue
+                try:
+                    rows.append(
+                        fr.offer_approval_row(p["id"], p["candidate_id"], p["job_id"], body)
+                    )
+                except Invalid as exc:
+                    self._bad_approval(conn, f"offer/{p['id']}", str(exc), body, report, now)
+            self._store_approvals(conn, "offer", rows, absent, now=now, full=full)
+
+        cols = (o.c.candidate_id, o.c.job_id, o.c.status)
+        await self._followup_calls(o, o.c.approval_pending, cols, call, write)
 
     async def _offer_approval_of(self, p: Row) -> Any:
         from syncd.ats import NotFoundError
