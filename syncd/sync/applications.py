@@ -13,7 +13,7 @@ from syncd.mirror import schema as s
 from syncd.mirror.records import Invalid, Row
 from syncd.mirror.store import Change
 from syncd.sync.changes import change_records
-from syncd.sync.followups import FollowUpsMixin
+from syncd.sync.followups import FollowUpsMixin, same_application
 from syncd.sync.passes import PassReport
 
 
@@ -116,9 +116,7 @@ class ApplicationsMixin(FollowUpsMixin):
         newer = (
             select(h2.c.ordinal)
             .where(
-                h2.c.tenant == h.c.tenant,
-                h2.c.candidate_id == h.c.candidate_id,
-                h2.c.job_id == h.c.job_id,
+                *same_application(h2, h),
                 h2.c.deleted_at.is_(None),
                 or_(
                     h2.c.changed_on > h.c.changed_on,
@@ -133,18 +131,14 @@ class ApplicationsMixin(FollowUpsMixin):
             listed = (
                 select(a.c.sub_status)
                 .where(
-                    a.c.tenant == h.c.tenant,
-                    a.c.candidate_id == h.c.candidate_id,
-                    a.c.job_id == h.c.job_id,
+                    *same_application(a, h),
                 )
                 .scalar_subquery()
             )
             pending_same = (
                 select(a.c.job_id)
                 .where(
-                    a.c.tenant == h.c.tenant,
-                    a.c.candidate_id == h.c.candidate_id,
-                    a.c.job_id == h.c.job_id,
+                    *same_application(a, h),
                     a.c.history_pending.is_(True),
                     a.c.deleted_at.is_(None),
                     a.c.status == h.c.status,
@@ -166,9 +160,7 @@ class ApplicationsMixin(FollowUpsMixin):
             complete = (
                 select(h.c.status)
                 .where(
-                    h.c.tenant == a.c.tenant,
-                    h.c.candidate_id == a.c.candidate_id,
-                    h.c.job_id == a.c.job_id,
+                    *same_application(h, a),
                     h.c.deleted_at.is_(None),
                     h.c.status == a.c.status,
                     or_(h.c.sub_status.is_(None), h.c.sub_status == a.c.sub_status),

@@ -82,3 +82,13 @@ class FollowUpsMixin(EngineBase):
             self.m.set_columns(
                 conn, table, [{**{k: p[k] for k in keys}, flag.name: False} for p in batch]
             )
+
+
+def same_application(t: Any, other: Any) -> list[ColumnElement[bool]]:
+    """``t``'s row belongs to the same application as ``other``'s (tenant, candidate, job): the
+    correlation of the set-based follow-up statements."""
+    return [
+        t.c.tenant == other.c.tenant,
+        t.c.candidate_id == other.c.candidate_id,
+        t.c.job_id == other.c.job_id,
+    ]

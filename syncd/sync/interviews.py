@@ -22,7 +22,7 @@ from syncd.mirror import schema as s
 from syncd.mirror.records import Invalid, Row
 from syncd.mirror.store import Change, utcnow
 from syncd.sync.changes import change_records
-from syncd.sync.followups import FollowUpsMixin
+from syncd.sync.followups import FollowUpsMixin, same_application
 from syncd.sync.passes import PassReport
 
 log = structlog.get_logger("syncd.sync")
@@ -163,9 +163,7 @@ class InterviewsMixin(FollowUpsMixin):
         reached = (
             select(h.c.status)
             .where(
-                h.c.tenant == a.c.tenant,
-                h.c.candidate_id == a.c.candidate_id,
-                h.c.job_id == a.c.job_id,
+                *same_application(h, a),
                 h.c.deleted_at.is_(None),
                 h.c.status.in_(statuses),
             )
