@@ -90,30 +90,10 @@ class InterviewsMixin(FollowUpsMixin):
             i = s.interviews
             if full:
                 # A complete pass touched every interview it was given: the rest are gone.
-                stale = [
-                    r.id
-                    for r in conn.execute(
-                        select(i.c.id, i.c.candidate_id, i.c.job_id).where(
-                            i.c.tenant == self.m.tenant,
-                            i.c.deleted_at.is_(None),
-                            i.c.last_seen_at < started,
-                        )
-                    )
-                    if (r.candidate_id, r.job_id) not in unsure
-                ]
+                stale = self._unseen(conn, i, started, unsure)
                 self._tombstone_interviews(conn, stale, now=now)
                 t = s.interview_timeslots
-                slots = [
-                    r.id
-                    for r in conn.execute(
-                        select(t.c.id, t.c.candidate_id, t.c.job_id).where(
-                            t.c.tenant == self.m.tenant,
-                            t.c.deleted_at.is_(None),
-                            t.c.last_seen_at < started,
-                        )
-                    )
-                    if (r.candidate_id, r.job_id) not in unsure
-                ]
+                slots = self._unseen(conn, t, started, unsure)
                 self._tombstone_timeslots(conn, t.c.id, slots, now=now)
             # Interviews of applications tombstoned since (left their candidate's list).
             a = s.applications
@@ -140,6 +120,23 @@ class InterviewsMixin(FollowUpsMixin):
             ]
             self._tombstone_interviews(conn, orphans, now=now)
         log.info("interviews_read", applications=calls, full=full)
+
+    def _unseen(
+        self, conn: Connection, table: Any, started: datetime, unsure: set[AppKey]
+    ) -> list[str]:
+        """Ids of live rows a complete pass did not see, except under applications whose
+        answer had a quarantined payload (absence proves nothing there)."""
+        return [
+            r.id
+            for r in conn.execute(
+                select(table.c.id, table.c.candidate_id, table.c.job_id).where(
+                    table.c.tenant == self.m.tenant,
+                    table.c.deleted_at.is_(None),
+                    table.c.last_seen_at < started,
+                )
+            )
+            if (r.candidate_id, r.job_id) not in unsure
+        ]
 
     def _flag_all_once(self, started: datetime) -> None:
         """A complete pass owes every live application a read: flag them all, once per pass.
