@@ -35,7 +35,13 @@ def make_engine(url: str, **kw: Any) -> Engine:
     kw.setdefault("json_serializer", _json_dumps)
     kw.setdefault("json_deserializer", orjson.loads)
     if parsed.get_backend_name() == "sqlite":
-        kw.setdefault("connect_args", {}).setdefault("timeout", 60)
+        args = kw.setdefault("connect_args", {})
+        args.setdefault("timeout", 60)
+        # sqlite3 keeps up to this many prepared statements per connection. The multi-row
+        # INSERTs of a backfill come in many lengths, each a large statement of its own: with
+        # the default of 128 they held ~30 MiB per connection (peak RSS 294 -> 261 MiB in a
+        # replay of 10k candidates); the statements that repeat stay cached.
+        args.setdefault("cached_statements", 16)
         engine = create_engine(url, **kw)
 
         @event.listens_for(engine, "connect")
