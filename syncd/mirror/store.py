@@ -158,12 +158,8 @@ class Mirror:
                 result.updated.append((prev, {**prev, **new}))
             else:
                 result.unchanged.append(prev)
-        if inserts and conn.dialect.name == "sqlite" and table in s.RECORD_TABLES:
-            _sqlite_insert(conn, table, {}, inserts, ignore=False)
-        elif inserts and conn.dialect.name == "postgresql" and table in s.RECORD_TABLES:
-            _pg_insert(conn, table, {}, inserts, ignore=False)
-        elif inserts:
-            conn.execute(insert(table), _uniform(inserts, table))
+        if inserts:
+            _insert_rows(conn, table, {}, inserts, ignore=False)
         if updates:
             _update_many(conn, table, self.tenant, updates)
         if touch and result.unchanged:
@@ -190,7 +186,6 @@ class Mirror:
             batch[key_of(table, row)] = row  # last one wins within a page, as in upsert
         if not batch:
             return []
-        cols = key_columns(table)
         base = {
             **_defaults(table),
             "tenant": self.tenant,
@@ -198,15 +193,7 @@ class Mirror:
             "last_seen_at": now,
             "deleted_at": None,
         }
-        if conn.dialect.name == "sqlite":
-            return _sqlite_insert(conn, table, base, list(batch.values()), ignore=True)
-        if conn.dialect.name == "postgresql":
-            return _pg_insert(conn, table, base, list(batch.values()), ignore=True)
-        names = [c.name for c in table.columns]
-        params = [{n: r.get(n) for n in names} for r in ({**base, **row} for row in batch.values())]
-        stmt = _insert_ignore(conn, table).returning(*cols)
-        done = {tuple(r) for r in conn.execute(stmt, params)}
-        return [row for key, row in batch.items() if key in done]
+        return _insert_rows(conn, table, base, list(batch.values()), ignore=True)
 
     def present(self, conn: Connection, table: Table, keys: Iterable[Key]) -> set[Key]:
         """The keys among ``keys`` that have a row (live or not), reading key columns only."""
@@ -438,6 +425,19 @@ def _sqlite_converters(table: Table, dialect: Any) -> tuple[tuple[str, Any], ...
     return tuple(out)
 
 
+def _insert_rows(
+    conn: Connection, table: Table, base: Row, items: list[Row], *, ignore: bool
+) -> list[Row]:
+    """Rows (over ``base``) into a record table in the driver's fastest form. ``ignore``:
+    ``ON CONFLICT DO NOTHING``, returning only the rows inserted; otherwise a conflict raises
+    as a plain insert would."""
+    if conn.dialect.name == "sqlite":
+        return _sqlite_insert(conn, table, base, items, ignore=ignore)
+    if conn.dialect.name == "postgresql":
+        return _pg_insert(conn, table, base, items, ignore=ignore)
+    raise NotImplementedError(f"the mirror supports SQLite and PostgreSQL, not {conn.dialect.name}")
+
+
 def _sqlite_insert(
     conn: Connection, table: Table, base: Row, items: list[Row], *, ignore: bool
 ) -> list[Row]:
@@ -482,7 +482,7 @@ def _pg_insert(
     """Rows (over ``base``) into a PostgreSQL record table with psycopg's ``executemany``: one
     short statement, prepared once and sent in pipeline mode. SQLAlchemy's multi-row VALUES
     statements were too long for psycopg's query cache: every batch was parsed again, most of
-    the audit pass's CPU on PostgreSQL. ``ignore`` as in ``_sqlite_insert``."""
+    the audit pass's CPU on PostgreSQL."""
     from psycopg.types.json import Jsonb
 
     names = [c.name for c in table.columns]
@@ -525,26 +525,6 @@ def _json_columns(table: Table) -> frozenset[str]:
 
 def _json_text(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-
-
-def _insert_ignore(conn: Connection, table: Table) -> Any:
-    """``INSERT .. ON CONFLICT (primary key) DO NOTHING`` in the connection's dialect."""
-    pk = list(table.primary_key.columns)
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table).on_conflict_do_nothing(index_elements=pk)
-    if conn.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        return sqlite_insert(table).on_conflict_do_nothing(index_elements=pk)
-    raise NotImplementedError(f"the mirror supports SQLite and PostgreSQL, not {conn.dialect.name}")
-
-
-def _uniform(rows: list[Row], table: Table) -> list[Row]:
-    """executemany needs every row to carry the same keys."""
-    names = [c.name for c in table.columns if any(c.name in r for r in rows)]
-    return [{n: r.get(n) for n in names} for r in rows]
 
 
 def _update_many(conn: Connection, table: Table, tenant: str, rows: list[Row]) -> None:

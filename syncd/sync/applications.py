@@ -34,10 +34,7 @@ class ApplicationsMixin(FollowUpsMixin):
                 try:
                     app = rec.assignment_row(cid, a)
                 except Invalid as exc:
-                    self.m.quarantine(
-                        conn, "applications", cid, str(exc), a, run_id=self.run_id, now=now
-                    )
-                    c.quarantined += 1
+                    self._quarantine(conn, "applications", cid, str(exc), a, report, now)
                     continue
                 apps.append(app)
                 listed[cid].add(app["job_id"])
@@ -216,16 +213,10 @@ class ApplicationsMixin(FollowUpsMixin):
                     )
                 )
             except Invalid as exc:
-                self.m.quarantine(
-                    conn,
-                    "application_status_history",
-                    f"{p['candidate_id']}/{p['job_id']}",
-                    str(exc),
-                    item,
-                    run_id=self.run_id,
-                    now=now,
+                key = f"{p['candidate_id']}/{p['job_id']}"
+                self._quarantine(
+                    conn, "application_status_history", key, str(exc), item, report, now
                 )
-                report.counts.quarantined += 1
         stored = {
             (r.changed_on, r.status): r.ordinal
             for r in conn.execute(
@@ -282,10 +273,7 @@ class ApplicationsMixin(FollowUpsMixin):
                     fields = rec.application_detail_fields(body)
                 except Invalid as exc:
                     key = f"{p['candidate_id']}/{p['job_id']}"
-                    self.m.quarantine(
-                        conn, "applications", key, str(exc), body, run_id=self.run_id, now=now
-                    )
-                    report.counts.quarantined += 1
+                    self._quarantine(conn, "applications", key, str(exc), body, report, now)
                     continue
                 fields = {
                     k: v
@@ -321,13 +309,3 @@ class ApplicationsMixin(FollowUpsMixin):
         await self._followup_calls(
             a, a.c.details_pending, (a.c.raw, a.c.content_hash), self._details_of, write
         )
-
-    async def _details_of(self, p: Row) -> dict[str, Any] | None:
-        from syncd.ats import NotFoundError
-
-        try:
-            async with self.sem:
-                body = await self.sr.applications.get(p["candidate_id"], p["job_id"])
-                return dict(body)
-        except NotFoundError:
-            return None

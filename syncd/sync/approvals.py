@@ -48,7 +48,7 @@ class ApprovalsMixin(FollowUpsMixin):
                     rows.append(fr.job_approval_row(jid, latest, request))
                 except Invalid as exc:
                     raw = {"latest": latest, "request": request}
-                    self._bad_approval(conn, f"job/{jid}", str(exc), raw, report, now)
+                    self._quarantine(conn, "approvals", f"job/{jid}", str(exc), raw, report, now)
             self._store_approvals(conn, "job", rows, absent, now=now, full=full)
 
         async def call(p: Row) -> tuple[Any, Any]:
@@ -101,7 +101,9 @@ class ApprovalsMixin(FollowUpsMixin):
                         fr.offer_approval_row(p["id"], p["candidate_id"], p["job_id"], body)
                     )
                 except Invalid as exc:
-                    self._bad_approval(conn, f"offer/{p['id']}", str(exc), body, report, now)
+                    self._quarantine(
+                        conn, "approvals", f"offer/{p['id']}", str(exc), body, report, now
+                    )
             self._store_approvals(conn, "offer", rows, absent, now=now, full=full)
 
         cols = (o.c.candidate_id, o.c.job_id, o.c.status)
@@ -142,27 +144,33 @@ class ApprovalsMixin(FollowUpsMixin):
                 key = ("job" if name.startswith("JOB_") else "offer", eid)
                 prev = newest.get(key, when)
                 newest[key] = None if when is None or prev is None else max(prev, when)
-            if not newest:
-                await self._read_job_approvals(report, full=full)
-                return
-            read = self.m.existing(conn, s.approvals, list(newest))
-            seen = {
-                "job": self._live_seen(conn, s.jobs, [i for k, i in newest if k == "job"]),
-                "offer": self._live_seen(conn, s.offers, [i for k, i in newest if k == "offer"]),
-            }
-            due: dict[str, list[str]] = {"job": [], "offer": []}
-            for (kind, sid), when in newest.items():
-                if sid not in seen[kind]:
-                    continue
-                row = read.get((kind, sid))
-                ref = row["last_seen_at"] if row is not None else seen[kind][sid]
-                if when is None or when >= ref - self.lag:
-                    due[kind].append(sid)
-            for kind, table in (("job", s.jobs), ("offer", s.offers)):
-                self.m.set_columns(
-                    conn, table, [{"id": i, "approval_pending": True} for i in sorted(due[kind])]
-                )
+            if newest:
+                self._flag_approval_subjects(conn, newest)
+        # Outside the transaction above: the reads make API calls.
         await self._read_job_approvals(report, full=full)
+
+    def _flag_approval_subjects(
+        self, conn: Connection, newest: dict[tuple[str, str], datetime | None]
+    ) -> None:
+        """Flag the jobs and offers of ``newest`` (subject -> its newest approval event) whose
+        approval was not read after that event."""
+        read = self.m.existing(conn, s.approvals, list(newest))
+        seen = {
+            "job": self._live_seen(conn, s.jobs, [i for k, i in newest if k == "job"]),
+            "offer": self._live_seen(conn, s.offers, [i for k, i in newest if k == "offer"]),
+        }
+        due: dict[str, list[str]] = {"job": [], "offer": []}
+        for (kind, sid), when in newest.items():
+            if sid not in seen[kind]:
+                continue
+            row = read.get((kind, sid))
+            ref = row["last_seen_at"] if row is not None else seen[kind][sid]
+            if when is None or when >= ref - self.lag:
+                due[kind].append(sid)
+        for kind, table in (("job", s.jobs), ("offer", s.offers)):
+            self.m.set_columns(
+                conn, table, [{"id": i, "approval_pending": True} for i in sorted(due[kind])]
+            )
 
     def _live_seen(self, conn: Connection, table: Any, ids: list[str]) -> dict[str, datetime]:
         """``last_seen_at`` of the live rows among ``ids``."""
@@ -200,9 +208,3 @@ class ApprovalsMixin(FollowUpsMixin):
             )
             changes += [Change("approvals", f"{kind}/{g['subject_id']}", "deleted") for g in gone]
         self.m.emit(conn, changes, run_id=self.run_id, now=now)
-
-    def _bad_approval(
-        self, conn: Connection, key: str, reason: str, raw: Any, report: PassReport, now: datetime
-    ) -> None:
-        self.m.quarantine(conn, "approvals", key, reason, raw, run_id=self.run_id, now=now)
-        report.counts.quarantined += 1

@@ -63,10 +63,7 @@ class AuditMixin(DeletionsMixin):
             try:
                 self._audit_effect(r, fx, now)
             except Invalid as exc:
-                self.m.quarantine(
-                    conn, "audit", r["id"], str(exc), r["raw"], run_id=self.run_id, now=now
-                )
-                report.counts.quarantined += 1
+                self._quarantine(conn, "audit", r["id"], str(exc), r["raw"], report, now)
         self._apply_audit(conn, report, fx, now)
 
     def _audit_effect(self, r: Row, fx: AuditEffects, now: datetime) -> None:

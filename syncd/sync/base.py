@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+
+from sqlalchemy import Connection
 
 from syncd.config import SyncSettings
 from syncd.mirror.store import Mirror
-from syncd.sync.passes import ProgressFn
+from syncd.sync.passes import PassReport, ProgressFn
 
 
 class EngineBase:
@@ -36,3 +38,17 @@ class EngineBase:
 
     async def _gather(self, coros: Iterable[Awaitable[Any]]) -> list[Any]:
         return list(await asyncio.gather(*coros))
+
+    def _quarantine(
+        self,
+        conn: Connection,
+        resource: str,
+        key: str | None,
+        reason: str,
+        raw: Any,
+        report: PassReport,
+        now: datetime,
+    ) -> None:
+        """A record the mirror cannot store: to quarantine, counted in the pass's report."""
+        self.m.quarantine(conn, resource, key, reason, raw, run_id=self.run_id, now=now)
+        report.counts.quarantined += 1

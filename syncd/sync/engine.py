@@ -160,10 +160,8 @@ class Engine(
                     token: str | None = str(offset)
                 else:
                     token = page.next_page_id
-                if res.name == "jobs":  # children cost API calls: fetched on the event loop
-                    prepared = await self._prepare(res, items, report)
-                else:
-                    prepared = None
+                # Jobs' children cost API calls: fetched on the event loop, before the write.
+                prepared = await self._prepare_jobs(res, items) if res.name == "jobs" else None
                 # Mapping and the write run in a worker thread while the next page is in flight
                 # (sqlite3 and the network release the GIL). Pages are written one at a time, in
                 # order, each with its checkpoint, into the group's transaction.
@@ -238,11 +236,10 @@ class Engine(
                 bad.append((str(key) if key else None, str(exc), item))
         return {"rows": rows, "bad": bad}
 
-    async def _prepare(self, res: Resource, items: list[Any], report: PassReport) -> dict[str, Any]:
-        """Map a page (and fetch what its changed records need) before the write transaction."""
+    async def _prepare_jobs(self, res: Resource, items: list[Any]) -> dict[str, Any]:
+        """Map a page of jobs and fetch the children of the changed ones, before the write."""
         out = self._map(res, items)
-        if res.name == "jobs":
-            out["children"] = await self._job_children(out["rows"])
+        out["children"] = await self._job_children(out["rows"])
         return out
 
     def _write(
@@ -255,10 +252,8 @@ class Engine(
         now: datetime,
         full: bool,
     ) -> None:
-        c = report.counts
         for key, reason, raw in prepared["bad"]:
-            self.m.quarantine(conn, res.name, key, reason, raw, run_id=self.run_id, now=now)
-            c.quarantined += 1
+            self._quarantine(conn, res.name, key, reason, raw, report, now)
         rows: list[Row] = prepared["rows"]
         if res.name == "audit":
             self._write_audit(conn, rows, report, now=now)
@@ -271,7 +266,7 @@ class Engine(
             self._write_candidates(conn, rows, report, now=now, full=full)
             return
         result = self.m.upsert(conn, res.table, rows, now=now, touch=full)
-        c.add(result)
+        report.counts.add(result)
         changes = change_records(res.name, result, full=full)
         if res.name == "jobs":
             self._write_job_children(conn, prepared["children"], result, now=now, full=full)

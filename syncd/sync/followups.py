@@ -83,6 +83,17 @@ class FollowUpsMixin(EngineBase):
                 conn, table, [{**{k: p[k] for k in keys}, flag.name: False} for p in batch]
             )
 
+    async def _details_of(self, p: Row) -> dict[str, Any] | None:
+        """``GET /candidates/{id}/jobs/{jobId}`` of the application ``p``; None when gone."""
+        from syncd.ats import NotFoundError
+
+        try:
+            async with self.sem:
+                body = await self.sr.applications.get(p["candidate_id"], p["job_id"])
+                return dict(body)
+        except NotFoundError:
+            return None
+
 
 def same_application(t: Any, other: Any) -> list[ColumnElement[bool]]:
     """``t``'s row belongs to the same application as ``other``'s (tenant, candidate, job): the

@@ -180,14 +180,8 @@ class InterviewsMixin(FollowUpsMixin):
             )
 
     async def _application_id_of(self, p: Row) -> str | None:
-        from syncd.ats import NotFoundError  # the engine wires ats; imported lazily for tests
-
-        try:
-            async with self.sem:
-                body = await self.sr.applications.get(p["candidate_id"], p["job_id"])
-        except NotFoundError:
-            return None
-        aid = body.get("applicationId") if isinstance(body, dict) else None
+        body = await self._details_of(p)
+        aid = body.get("applicationId") if body is not None else None
         return str(aid) if aid else None
 
     async def _interviews_of(self, application_id: str) -> list[Any]:
@@ -225,7 +219,7 @@ class InterviewsMixin(FollowUpsMixin):
                 try:
                     row = fr.interview_row(*key, p["application_id"], item)
                 except Invalid as exc:
-                    self._bad(conn, "interviews", "/".join(key), str(exc), item, report, now)
+                    self._quarantine(conn, "interviews", "/".join(key), str(exc), item, report, now)
                     sure = False
                     continue
                 ivs.append(row)
@@ -235,7 +229,7 @@ class InterviewsMixin(FollowUpsMixin):
                     try:
                         slot = fr.timeslot_row(row["id"], *key, raw)
                     except Invalid as exc:
-                        self._bad(
+                        self._quarantine(
                             conn, "interview_timeslots", row["id"], str(exc), raw, report, now
                         )
                         mine = None
@@ -282,19 +276,6 @@ class InterviewsMixin(FollowUpsMixin):
                 if sid not in slot_ids[iid]:
                     gone_slots.append(sid)
         self._tombstone_timeslots(conn, t.c.id, gone_slots, now=now)
-
-    def _bad(
-        self,
-        conn: Connection,
-        resource: str,
-        key: str,
-        reason: str,
-        raw: Any,
-        report: PassReport,
-        now: datetime,
-    ) -> None:
-        self.m.quarantine(conn, resource, key, reason, raw, run_id=self.run_id, now=now)
-        report.counts.quarantined += 1
 
     def _tombstone_interviews(self, conn: Connection, ids: list[str], *, now: datetime) -> None:
         """Interviews and all their timeslots; raw keeps ids and dates only (the interview's

@@ -43,18 +43,6 @@ class OffersMixin(EngineBase):
         self.m.set_columns(conn, s.offers, [{"id": r["id"], "recheck": False} for r in rows])
         self.m.emit(conn, change_records("offers", result, full=full), run_id=self.run_id, now=now)
 
-    def _quarantine_offers(
-        self,
-        conn: Connection,
-        bad: list[tuple[None, str, Any]],
-        report: PassReport,
-        *,
-        now: datetime,
-    ) -> None:
-        for key, reason, raw in bad:
-            self.m.quarantine(conn, "offers", key, reason, raw, run_id=self.run_id, now=now)
-            report.counts.quarantined += 1
-
     async def _recheck_offers(self, report: PassReport, *, full: bool) -> None:
         """Offers have no updatedAfter. The audit feed names the offers that changed (OFFER_*
         events set ``recheck``); one call per application re-reads them. Without the audit
@@ -67,7 +55,8 @@ class OffersMixin(EngineBase):
                 now = utcnow()
                 rows, bad = _offer_rows(page.items)
                 with self.m.begin() as conn:
-                    self._quarantine_offers(conn, bad, report, now=now)
+                    for key, reason, raw in bad:
+                        self._quarantine(conn, "offers", key, reason, raw, report, now)
                     self._write_offers(conn, rows, report, now=now)
             return
         with self.m.begin() as conn:
@@ -98,7 +87,8 @@ class OffersMixin(EngineBase):
             now = utcnow()
             rows, bad = _offer_rows([item for items in got for item in items or []])
             with self.m.begin() as conn:
-                self._quarantine_offers(conn, bad, report, now=now)
+                for key, reason, raw in bad:
+                    self._quarantine(conn, "offers", key, reason, raw, report, now)
                 self._write_offers(conn, rows, report, now=now)
                 conn.execute(
                     update(o)
