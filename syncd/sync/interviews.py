@@ -63,15 +63,7 @@ class InterviewsMixin(FollowUpsMixin):
             self.m.set_columns(
                 conn,
                 a,
-                [
-                    {
-                        "candidate_id": p["candidate_id"],
-                        "job_id": p["job_id"],
-                        "application_id": aid,
-                    }
-                    for p in batch
-                    if (aid := p.get("found_id"))
-                ],
+                [{**_key(p), "application_id": aid} for p in batch if (aid := p.get("found_id"))],
             )
             asked = [(p, items) for p, items in zip(batch, got, strict=True) if items is not None]
             self._write_interviews(
@@ -96,21 +88,11 @@ class InterviewsMixin(FollowUpsMixin):
                 slots = self._unseen(conn, t, started, unsure)
                 self._tombstone_timeslots(conn, t.c.id, slots, now=now)
             # Interviews of applications tombstoned since (left their candidate's list).
-            a = s.applications
             orphans = [
                 r[0]
                 for r in conn.execute(
                     select(i.c.id)
-                    .select_from(
-                        i.join(
-                            a,
-                            and_(
-                                a.c.tenant == i.c.tenant,
-                                a.c.candidate_id == i.c.candidate_id,
-                                a.c.job_id == i.c.job_id,
-                            ),
-                        )
-                    )
+                    .select_from(i.join(a, and_(*same_application(a, i))))
                     .where(
                         i.c.tenant == self.m.tenant,
                         i.c.deleted_at.is_(None),
