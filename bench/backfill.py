@@ -84,6 +84,13 @@ def run_syncd(env: dict[str, str], *args: str) -> tuple[float, float, float]:
     return time.perf_counter() - t0, usage.ru_maxrss / 1024, cpu
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a running process (Linux /proc): how much of the machine the sandbox
+    took while serving the backfill."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def last_runs(db_url: str) -> dict[str, Any]:
     eng = make_engine(db_url)
     with eng.connect() as conn:
@@ -124,7 +131,9 @@ def main() -> None:
             )
             env = env_for(sb.base_url, url, a.limits, **extra)
             run_syncd(env, "migrate")
+            sandbox_cpu = cpu_seconds(sb.proc.pid)
             seconds, rss, cpu = run_syncd(env, "backfill")
+            sandbox_cpu = cpu_seconds(sb.proc.pid) - sandbox_cpu
             info = last_runs(url)
             calls = sum(r.api_calls for r in info["runs"])
             print(
@@ -141,7 +150,7 @@ def main() -> None:
                 f"backfill: {info['candidates']} candidates, {info['applications']} applications "
                 f"in {seconds:.1f}s = {info['candidates'] / seconds:,.0f} candidates/s; "
                 f"{calls} API calls ({calls / seconds:.1f}/s); peak RSS {rss:.0f} MiB; "
-                f"syncd CPU {cpu:.1f}s"
+                f"syncd CPU {cpu:.1f}s; sandbox CPU {sandbox_cpu:.1f}s"
             )
             if a.limits:
                 floor = calls / 10.0
