@@ -187,6 +187,38 @@ def test_offers_offset_paging(client: httpx.Client) -> None:
     assert client.get("/offers", params={"offset": -1}).status_code == 400
 
 
+def crawl_offers(client: httpx.Client, **params: Any) -> tuple[list[str], set[int]]:
+    seen: list[str] = []
+    totals: set[int] = set()
+    offset = 0
+    while True:
+        body = client.get("/offers", params={**params, "limit": 10, "offset": offset}).json()
+        totals.add(body["totalFound"])
+        if not body["content"]:
+            return seen, totals
+        seen += [o["id"] for o in body["content"]]
+        offset += 10
+
+
+def test_offers_paging_with_filters_and_after_a_deletion(client: httpx.Client) -> None:
+    """The unfiltered list reads a slice of the creation order; filters and deleted offers take
+    the filtering path: both give the same order and counts."""
+    order, totals = crawl_offers(client)
+    snap = client.get("/_sandbox/snapshot", params={"include": "offers"}).json()["offers"]
+    assert totals == {len(snap)}
+    status = snap[order[0]]["status"]
+    by_status, totals = crawl_offers(client, status=status)
+    assert by_status == [o for o in order if snap[o]["status"] == status]
+    assert totals == {len(by_status)}
+    # Deleting a candidate takes its offers along: the crawl skips them, in the same order.
+    gone = snap[order[3]]["candidateId"]
+    r = client.post(f"/_sandbox/candidates/{gone}/delete", json={})
+    assert r.status_code == 200, r.text
+    left, totals = crawl_offers(client)
+    assert left == [o for o in order if snap[o]["candidateId"] != gone]
+    assert order[3] not in left and totals == {len(left)}
+
+
 def test_audit_next_page_id_paging(client: httpx.Client) -> None:
     stats = client.get("/_sandbox/stats").json()
     ids: list[str] = []

@@ -42,17 +42,25 @@ async def list_offers(request: Request) -> Response:
             raise bad_request("INVALID_PARAMETER", "Query parameter 'age' must look like '10 days'")
         since = iso(t.clock.now() - int(m.group(1)) * UNIT[m.group(2).lower()])
         after = max(after or since, since)
-    items = [
-        o
-        for _, o in t.offer_order.iter_from(0)
-        if (not after or o["createdOn"] >= after)
-        and (not before or o["createdOn"] < before)
-        and (not statuses or o["status"] in statuses)
-    ]
-    content = [render.offer(request, o) for o in items[offset : offset + limit]]
-    return json_response(
-        {"limit": limit, "offset": offset, "totalFound": len(items), "content": content}
-    )
+    order = t.offer_order
+    if not (after or before or statuses) and len(order.keys) == len(order):
+        # Nothing filtered out and nothing deleted: the page is a slice of the creation order.
+        # (Filtering every offer for every page made a crawl of the whole list quadratic: 8 s
+        # of 413 pages at 41k offers.)
+        page = [t.offers[k] for k in order.keys[offset : offset + limit]]
+        total = len(order)
+    else:
+        items = [
+            o
+            for _, o in order.iter_from(0)
+            if (not after or o["createdOn"] >= after)
+            and (not before or o["createdOn"] < before)
+            and (not statuses or o["status"] in statuses)
+        ]
+        page, total = items[offset : offset + limit], len(items)
+    content = [render.offer(request, o) for o in page]
+    body = {"limit": limit, "offset": offset, "totalFound": total, "content": content}
+    return json_response(body)
 
 
 async def list_application_offers(request: Request) -> Response:
