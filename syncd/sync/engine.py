@@ -269,7 +269,7 @@ class Engine(
         report.counts.add(result)
         changes = change_records(res.name, result, full=full)
         if res.name == "jobs":
-            self._write_job_children(conn, prepared["children"], result, now=now, full=full)
+            self._write_job_children(conn, prepared["children"], result, report, now=now, full=full)
         self.m.emit(conn, changes, run_id=self.run_id, now=now)
 
     async def _after_pass(

@@ -14,6 +14,7 @@ from syncd.mirror.records import Invalid, Row
 from syncd.mirror.store import Change, UpsertResult
 from syncd.sync.base import EngineBase
 from syncd.sync.changes import change_records
+from syncd.sync.passes import PassReport
 
 
 class JobsMixin(EngineBase):
@@ -43,6 +44,7 @@ class JobsMixin(EngineBase):
         conn: Connection,
         children: dict[str, tuple[list[Any], list[Any]]],
         result: UpsertResult,
+        report: PassReport,
         *,
         now: datetime,
         full: bool,
@@ -56,15 +58,9 @@ class JobsMixin(EngineBase):
                 hrows = rec.job_history_rows(jid, hist)
                 prows = [rec.position_row(jid, p) for p in pos]
             except Invalid as exc:
-                self.m.quarantine(
-                    conn,
-                    "jobs",
-                    jid,
-                    str(exc),
-                    {"statusHistory": hist, "positions": pos},
-                    run_id=self.run_id,
-                    now=now,
-                )
+                # The job's row stays; its children wait in quarantine, counted in the report.
+                raw = {"statusHistory": hist, "positions": pos}
+                self._quarantine(conn, "jobs", jid, str(exc), raw, report, now)
                 continue
             self.m.upsert(conn, s.job_status_history, hrows, now=now)
             conn.execute(

@@ -438,6 +438,9 @@ def test_bad_payloads_are_quarantined_and_the_rest_goes_on(
     t.approvals[t.offer_approvals[offer]]["id"] = ""
     job = sorted(t.job_approvals)[0]
     t.approvals[t.job_approvals[job]]["id"] = ""
+    # A job whose positions list has an entry without an id: its children wait in quarantine.
+    pos_job = next(j for j in sorted(t.positions) if t.positions[j] and j != job)
+    next(iter(t.positions[pos_job].values()))["id"] = ""
     reports = run_pass(settings_for(tenant, db_url), db, "backfill")
     assert all(r.status == "ok" for r in reports)
     with db.connect() as conn:
@@ -451,9 +454,11 @@ def test_bad_payloads_are_quarantined_and_the_rest_goes_on(
     assert q[("approvals", f"job/{job}")].reason == (
         "job approval: missing or empty 'approvalRequestId'"
     )
-    assert len(q) == 4
+    assert q[("jobs", pos_job)].reason == "position: missing or empty 'id'"
+    assert set(q[("jobs", pos_job)].raw) == {"statusHistory", "positions"}
+    assert len(q) == 5
     assert {r.resource: r.counts.quarantined for r in reports} == {
-        "jobs": 1,
+        "jobs": 2,
         "audit": 0,
         "candidates": 2,
         "offers": 1,
@@ -464,6 +469,10 @@ def test_bad_payloads_are_quarantined_and_the_rest_goes_on(
         slot_no_id["timeslots"]
     ) - 1
     assert ("job", job) not in mine["approvals"] and ("offer", offer) not in mine["approvals"]
+    with db.connect() as conn:  # the job itself is mirrored, without the quarantined children
+        assert conn.execute(select(s.jobs.c.id).where(s.jobs.c.id == pos_job)).scalar() == pos_job
+        held = select(func.count()).where(s.positions.c.job_id == pos_job)
+        assert conn.execute(held).scalar() == 0
     assert len(mine["interviews"]) == len(ivs) - 1
 
 
