@@ -47,14 +47,15 @@ async def walk(base_url: str, mapping: bool) -> dict[str, Any]:
                         *(one(sr.jobs.positions(j["id"])) for j in page.items),
                     )
                 for item in page.items:
-                    row = res.mapper(item) if mapping else item
-                    if res is CANDIDATES:
-                        for a in rec.assignments(item):
-                            app = rec.assignment_row(item["id"], a) if mapping else None
-                            if a.get("status") in details_statuses:
-                                wanted.append((item["id"], a["job"]["id"]))
-                            del app
-                    del row
+                    if mapping:
+                        res.mapper(item)
+                    if res is not CANDIDATES:
+                        continue
+                    for a in rec.assignments(item):
+                        if mapping:
+                            rec.assignment_row(item["id"], a)
+                        if a.get("status") in details_statuses:
+                            wanted.append((item["id"], a["job"]["id"]))
             # The details calls, as the follow-up walk makes them: in batches of 400.
             for i in range(0, len(wanted), 400):
                 got = await asyncio.gather(

@@ -55,8 +55,9 @@ def make_engine(url: str, **kw: Any) -> Engine:
             # index pages many times over, and each checkpoint copies them and syncs the file; the
             # longer the WAL, the more rewrites of a page one copy covers (measured: 1,000 -> 10,000
             # pages took 13 % off the audit pass at 10k candidates; 10,000 -> 100,000 took a 100k
-            # backfill from 164 s to 150 s and its writes to disk from 22 GB to 18 GB). After a
-            # checkpoint the file is cut back to 64 MiB so that a daemon does not keep 400 MB.
+            # backfill from 164 s to 150 s in back-to-back runs, and its writes to disk from 22 GB
+            # to 18 GB). After a checkpoint the file is cut back to 64 MiB so that a daemon does
+            # not keep 400 MB.
             cur.execute("PRAGMA wal_autocheckpoint=100000")
             cur.execute("PRAGMA journal_size_limit=67108864")
             cur.close()
