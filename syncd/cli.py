@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from syncd.cli_api import api as api_command
+from syncd.cli_inspect import quarantine_cmd, report_cmd, status_cmd
 from syncd.cli_sync import backfill_cmd, migrate_cmd, sync_cmd
 from syncd.config import ConfigError, Settings, load_settings
 
@@ -163,6 +164,9 @@ main.add_command(api_command)
 main.add_command(migrate_cmd)
 main.add_command(backfill_cmd)
 main.add_command(sync_cmd)
+main.add_command(status_cmd)
+main.add_command(quarantine_cmd)
+main.add_command(report_cmd)
 
 if __name__ == "__main__":
     main()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 QUERIES: dict[str, str] = {
     "pipeline_by_status": """
@@ -60,6 +60,12 @@ ORDER BY subject_type, approvals DESC, status""",
 }
 
 
+def run_report(conn: Connection, name: str, tenant: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """The query's column names and its rows."""
+    result = conn.execute(text(QUERIES[name]), {"tenant": tenant})
+    return list(result.keys()), [tuple(r) for r in result]
+
+
 def run_query(engine: Engine, name: str, tenant: str) -> list[tuple[Any, ...]]:
     with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(text(QUERIES[name]), {"tenant": tenant})]
+        return run_report(conn, name, tenant)[1]

@@ -55,3 +55,22 @@ def test_bad_setting_names_the_variable(env: dict[str, str]) -> None:
         main, ["sync", "--once"], env={**env, "SYNCD_SYNC__LAG_WINDOW_SECONDS": "-1"}
     )
     assert r.exit_code == 2 and "SYNCD_SYNC__LAG_WINDOW_SECONDS" in r.output
+
+
+def test_reading_commands_name_an_unreachable_database_without_its_password(
+    env: dict[str, str],
+) -> None:
+    url = "postgresql://reader:pw-s3cret@127.0.0.1:9/mirror"
+    for args in (["status"], ["quarantine"], ["report", "time_to_hire"]):
+        r = CliRunner().invoke(main, args, env={**env, "SYNCD_DATABASE_URL": url})
+        assert r.exit_code == 1, r.output
+        assert "cannot read the mirror postgresql+psycopg://reader:***@127.0.0.1:9/mirror" in (
+            r.output
+        )
+        assert "SYNCD_DATABASE_URL" in r.output and "pw-s3cret" not in r.output
+
+
+def test_reading_commands_on_an_unmigrated_database_say_to_migrate(env: dict[str, str]) -> None:
+    for args in (["status"], ["quarantine"], ["report", "time_to_hire"]):
+        r = CliRunner().invoke(main, args, env=env)
+        assert r.exit_code == 2 and "run `syncd migrate` first" in r.output, r.output

@@ -1,0 +1,183 @@
+"""``syncd status``, ``syncd quarantine`` and ``syncd report``: reading the mirror, no API call.
+Each needs only ``SYNCD_DATABASE_URL`` (and ``SYNCD_TENANT``); ``--json`` prints for scripts."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from sqlalchemy import Connection
+
+from syncd.mirror.reporting import QUERIES
+
+STATUS_COLUMNS = [
+    "resource",
+    "cursor",
+    "mode",
+    "status",
+    "ended",
+    "fetched",
+    "inserted",
+    "updated",
+    "deleted",
+    "quarantined",
+    "calls",
+    "next run resumes",
+]
+
+
+@contextmanager
+def _mirror() -> Iterator[tuple[Connection, str]]:
+    """A read connection to the configured mirror, or a clear exit when it cannot be read."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from syncd.cli import settings_or_exit
+    from syncd.mirror.db import SchemaError, make_engine, require_schema
+
+    settings = settings_or_exit()
+    engine = make_engine(settings.database_url)
+    where = engine.url.render_as_string(hide_password=True)
+    try:
+        require_schema(engine)
+        with engine.connect() as conn:
+            yield conn, settings.tenant
+    except SchemaError as exc:
+        click.echo(f"syncd: {exc}", err=True)
+        sys.exit(2)
+    except SQLAlchemyError as exc:
+        # The driver's message can quote the URL: only its kind is shown.
+        click.echo(
+            f"syncd: cannot read the mirror {where} ({type(exc).__name__}): is the database "
+            "running and SYNCD_DATABASE_URL right?",
+            err=True,
+        )
+        sys.exit(1)
+    finally:
+        engine.dispose()
+
+
+def _print_json(value: Any) -> None:
+    # Dates are already text; PostgreSQL's ROUND gives Decimals.
+    click.echo(json.dumps(value, indent=2, default=str))
+
+
+def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    click.echo(title)
+    t = Table()
+    for c in columns:
+        t.add_column(c)
+    for r in rows:
+        t.add_row(*("" if v is None else str(v) for v in r))
+    Console(width=200).print(t)
+
+
+@click.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+def status_cmd(as_json: bool) -> None:
+    """Per resource the cursor, the last pass and its counts, a pass to resume; the work the next
+    pass owes; quarantined records; rows in the mirror."""
+    from syncd.mirror.inspect import status
+    from syncd.sync.catalogue import BY_NAME
+
+    with _mirror() as (conn, tenant):
+        st = status(conn, tenant, list(BY_NAME))
+    if as_json:
+        _print_json(st)
+        return
+    if not st["resources"]:
+        click.echo(f"tenant {tenant}: no pass has run yet; run `syncd backfill`")
+        return
+    rows = []
+    for name, r in st["resources"].items():
+        run = r.get("last_run") or {}
+        todo = r.get("in_progress")
+        rows.append(
+            [
+                name,
+                r.get("cursor"),
+                run.get("mode"),
+                run.get("status"),
+                run.get("ended_at"),
+                *(run.get(c) for c in ("fetched", "inserted", "updated", "deleted")),
+                run.get("quarantined"),
+                run.get("api_calls"),
+                f"{todo['mode']} from its checkpoint" if todo else "",
+            ]
+        )
+    _table(
+        f"tenant {tenant}: last pass per resource",
+        STATUS_COLUMNS,
+        rows,
+    )
+    owed = [[k, v] for k, v in st["pending"].items() if v]
+    if owed:
+        _table("owed by the next pass", ["follow-up", "records"], owed)
+    if st["quarantined"]:
+        _table(
+            "quarantined (see `syncd quarantine`)",
+            ["resource", "records"],
+            [[k, v] for k, v in st["quarantined"].items()],
+        )
+    _table(
+        "rows in the mirror",
+        ["table", "live", "deleted"],
+        [[k, v["live"], v["deleted"]] for k, v in st["rows"].items()],
+    )
+    for name, r in st["resources"].items():
+        err = (r.get("last_run") or {}).get("error")
+        if err:
+            click.echo(f"{name}: last pass failed: {err}")
+
+
+@click.command("quarantine")
+@click.option("--resource", help="Only records of this resource (jobs, candidates, audit ...).")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--raw", is_flag=True, help="Also print each payload as received.")
+@click.option("--json", "as_json", is_flag=True, help="Print the records as JSON (with payloads).")
+def quarantine_cmd(resource: str | None, limit: int, raw: bool, as_json: bool) -> None:
+    """Records a pass refused (no id, wrong shape), newest first, with the reason."""
+    from syncd.mirror.inspect import quarantined
+
+    with _mirror() as (conn, tenant):
+        items = quarantined(conn, tenant, resource=resource, limit=limit)
+    if as_json:
+        _print_json(items)
+        return
+    if not items:
+        click.echo(f"tenant {tenant}: nothing in quarantine")
+        return
+    _table(
+        f"tenant {tenant}: quarantined records, newest first",
+        ["id", "resource", "key", "reason", "at"],
+        [[q["id"], q["resource"], q["key"], q["reason"], q["at"]] for q in items],
+    )
+    if raw:
+        for q in items:
+            click.echo(f"#{q['id']} {q['resource']} {q['key'] or ''}: {json.dumps(q['raw'])}")
+
+
+@click.command("report")
+@click.argument("name", required=False, type=click.Choice(list(QUERIES)), metavar="[NAME]")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+def report_cmd(name: str | None, as_json: bool) -> None:
+    """Run one of the reporting queries of the README on the mirror (no NAME: list them)."""
+    from syncd.mirror.reporting import run_report
+
+    if name is None:
+        for n, sql in QUERIES.items():
+            click.echo(f"{n}\n{textwrap.indent(sql.strip(), '    ')}\n")
+        return
+    with _mirror() as (conn, tenant):
+        columns, rows = run_report(conn, name, tenant)
+    if as_json:
+        _print_json([dict(zip(columns, r, strict=True)) for r in rows])
+        return
+    _table(f"tenant {tenant}: {name}", columns, [list(r) for r in rows])

@@ -1,0 +1,119 @@
+"""What the mirror can tell about itself without an API call: per resource the cursor, the pass in
+progress (a killed backfill's checkpoint) and the last pass with its counts; the follow-up work
+still owed; quarantined records; row counts. ``syncd status`` and ``syncd quarantine`` print it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, case, func, select
+
+from syncd.mirror import schema as s
+from syncd.mirror.store import Mirror
+
+RUN_COUNTS = ("fetched", "inserted", "updated", "unchanged", "deleted", "quarantined", "api_calls")
+
+# Follow-up work the next pass owes: (what, table, flag column).
+PENDING = (
+    ("application histories", s.applications, s.applications.c.history_pending),
+    ("application details", s.applications, s.applications.c.details_pending),
+    ("application interviews", s.applications, s.applications.c.interviews_pending),
+    ("job approvals", s.jobs, s.jobs.c.approval_pending),
+    ("offer re-reads", s.offers, s.offers.c.recheck),
+    ("offer approvals", s.offers, s.offers.c.approval_pending),
+)
+
+
+def _iso(value: datetime | None) -> str | None:
+    """UTC, ``2024-05-01T12:00:00Z``: the mirror stores naive UTC times."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(timespec="seconds") + "Z"
+
+
+def status(conn: Connection, tenant: str, resources: Sequence[str]) -> dict[str, Any]:
+    """The mirror's state for one tenant and the polled ``resources`` (other ``sync_state`` rows
+    are the engine's own markers), as plain JSON-ready values."""
+    st = s.sync_state
+    found: dict[str, dict[str, Any]] = {}
+    for r in conn.execute(select(st).where(st.c.tenant == tenant, st.c.resource.in_(resources))):
+        found[r.resource] = {
+            "cursor": _iso(r.cursor),
+            "last_pass_ended_at": _iso(r.last_pass_ended_at),
+            "last_sweep_at": _iso(r.last_sweep_at),
+            # A pass that did not end: the next run resumes it from its checkpoint.
+            "in_progress": None
+            if r.pass_mode is None
+            else {"mode": r.pass_mode, "started_at": _iso(r.pass_started_at)},
+        }
+    runs = s.sync_runs
+    latest = (
+        select(runs.c.resource, func.max(runs.c.id).label("id"))
+        .where(runs.c.tenant == tenant, runs.c.resource.in_(resources))
+        .group_by(runs.c.resource)
+        .subquery()
+    )
+    for r in conn.execute(select(runs).join(latest, runs.c.id == latest.c.id)):
+        found.setdefault(r.resource, {})["last_run"] = {
+            "mode": r.mode,
+            "status": r.status,
+            "started_at": _iso(r.started_at),
+            "ended_at": _iso(r.ended_at),
+            **{c: int(getattr(r, c)) for c in RUN_COUNTS},
+            "error": r.error_message,
+        }
+    pending: dict[str, int] = {}
+    for table in dict.fromkeys(t for _, t, _ in PENDING):
+        # One read per table for all of its flags.
+        mine = [(what, flag) for what, t, flag in PENDING if t is table]
+        sums = conn.execute(
+            select(*(func.count(case((flag.is_(True), 1))) for _, flag in mine)).where(
+                table.c.tenant == tenant
+            )
+        ).one()
+        pending.update({what: int(n) for (what, _), n in zip(mine, sums, strict=True)})
+    pending = {what: pending[what] for what, _, _ in PENDING}
+    q = s.quarantine
+    quarantined = {
+        res: int(n)
+        for res, n in conn.execute(
+            select(q.c.resource, func.count())
+            .where(q.c.tenant == tenant)
+            .group_by(q.c.resource)
+            .order_by(q.c.resource)
+        )
+    }
+    return {
+        "tenant": tenant,
+        "resources": {name: found[name] for name in resources if name in found},
+        "pending": pending,
+        "quarantined": quarantined,
+        "rows": Mirror(conn.engine, tenant).counts(conn),
+    }
+
+
+def quarantined(
+    conn: Connection, tenant: str, *, resource: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Quarantined records, newest first: why each was refused, and the payload as received."""
+    q = s.quarantine
+    stmt = select(q).where(q.c.tenant == tenant)
+    if resource:
+        stmt = stmt.where(q.c.resource == resource)
+    stmt = stmt.order_by(q.c.id.desc()).limit(limit)
+    return [
+        {
+            "id": int(r.id),
+            "resource": r.resource,
+            "key": r.record_key,
+            "reason": r.reason,
+            "at": _iso(r.created_at),
+            "run_id": r.run_id,
+            "raw": r.raw,
+        }
+        for r in conn.execute(stmt)
+    ]
