@@ -5,7 +5,7 @@ still owed; quarantined records; row counts. ``syncd status`` and ``syncd quaran
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, case, func, select
@@ -15,24 +15,24 @@ from syncd.mirror.store import Mirror
 
 RUN_COUNTS = ("fetched", "inserted", "updated", "unchanged", "deleted", "quarantined", "api_calls")
 
-# Follow-up work the next pass owes: (what, table, flag column).
-PENDING = (
-    ("application histories", s.applications, s.applications.c.history_pending),
-    ("application details", s.applications, s.applications.c.details_pending),
-    ("application interviews", s.applications, s.applications.c.interviews_pending),
-    ("job approvals", s.jobs, s.jobs.c.approval_pending),
-    ("offer re-reads", s.offers, s.offers.c.recheck),
-    ("offer approvals", s.offers, s.offers.c.approval_pending),
-)
+# Follow-up work the next pass owes, per table: (what, flag column).
+PENDING = {
+    s.applications: (
+        ("application histories", s.applications.c.history_pending),
+        ("application details", s.applications.c.details_pending),
+        ("application interviews", s.applications.c.interviews_pending),
+    ),
+    s.jobs: (("job approvals", s.jobs.c.approval_pending),),
+    s.offers: (
+        ("offer re-reads", s.offers.c.recheck),
+        ("offer approvals", s.offers.c.approval_pending),
+    ),
+}
 
 
 def _iso(value: datetime | None) -> str | None:
     """UTC, ``2024-05-01T12:00:00Z``: the mirror stores naive UTC times."""
-    if value is None:
-        return None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat(timespec="seconds") + "Z"
+    return None if value is None else value.isoformat(timespec="seconds") + "Z"
 
 
 def status(conn: Connection, tenant: str, resources: Sequence[str]) -> dict[str, Any]:
@@ -67,16 +67,14 @@ def status(conn: Connection, tenant: str, resources: Sequence[str]) -> dict[str,
             "error": r.error_message,
         }
     pending: dict[str, int] = {}
-    for table in dict.fromkeys(t for _, t, _ in PENDING):
+    for table, flags in PENDING.items():
         # One read per table for all of its flags.
-        mine = [(what, flag) for what, t, flag in PENDING if t is table]
         sums = conn.execute(
-            select(*(func.count(case((flag.is_(True), 1))) for _, flag in mine)).where(
+            select(*(func.count(case((flag.is_(True), 1))) for _, flag in flags)).where(
                 table.c.tenant == tenant
             )
         ).one()
-        pending.update({what: int(n) for (what, _), n in zip(mine, sums, strict=True)})
-    pending = {what: pending[what] for what, _, _ in PENDING}
+        pending.update({what: int(n) for (what, _), n in zip(flags, sums, strict=True)})
     q = s.quarantine
     quarantined = {
         res: int(n)

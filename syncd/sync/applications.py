@@ -125,13 +125,7 @@ class ApplicationsMixin(FollowUpsMixin):
         with self.m.begin() as conn:
             # The creation event carries no sub-status: when the newest entry is still the one
             # the application is in, the listed sub-status completes it.
-            listed = (
-                select(a.c.sub_status)
-                .where(
-                    *same_application(a, h),
-                )
-                .scalar_subquery()
-            )
+            listed = select(a.c.sub_status).where(*same_application(a, h)).scalar_subquery()
             pending_same = (
                 select(a.c.job_id)
                 .where(
