@@ -1,0 +1,139 @@
+"""``syncd hris-sandbox serve``: a local BambooHR or Personio for development, tests and demos.
+
+Exit codes: 0 after a clean stop, 2 for bad arguments (one line naming the option), 1 when the
+address cannot be bound."""
+
+from __future__ import annotations
+
+import socket
+import sys
+
+import click
+
+VENDORS = ("bamboohr", "personio")
+
+
+@click.group("hris-sandbox")
+def hris_sandbox() -> None:
+    """Local HRIS servers (BambooHR, Personio) that speak each vendor's documented API."""
+
+
+@hris_sandbox.command("serve")
+@click.option("--vendor", required=True, type=click.Choice(VENDORS), help="Which HRIS to serve.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    help="0 picks a free port. Default: 8021 (bamboohr), 8022 (personio).",
+)
+@click.option("--seed", default=7, show_default=True, type=int, help="Same seed, same company.")
+@click.option(
+    "--employees",
+    default=20,
+    show_default=True,
+    type=click.IntRange(0, 100_000),
+    help="People the company already employs.",
+)
+@click.option(
+    "--api-key",
+    "api_keys",
+    multiple=True,
+    help="BambooHR: an accepted API key (repeatable). Default: sandbox-key.",
+)
+@click.option("--client-id", help="Personio: the accepted client id. Default: sandbox-client.")
+@click.option(
+    "--client-secret", help="Personio: the accepted client secret. Default: sandbox-secret."
+)
+@click.option(
+    "--company-domain",
+    default="sandbox",
+    show_default=True,
+    help="BambooHR: the company domain of /api/gateway.php/{companyDomain}/v1/… paths.",
+)
+@click.option(
+    "--token-ttl",
+    default=86400,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Personio: lifetime of issued bearers, seconds.",
+)
+@click.option("--no-limits", is_flag=True, help="Turn the vendor's rate limits off (benchmarks).")
+@click.option(
+    "--fault-timeout",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="How long 'timeout' and 'slow' faults hold a request, seconds.",
+)
+@click.option(
+    "--log-level",
+    default="warning",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+def serve(
+    vendor: str,
+    host: str,
+    port: int | None,
+    seed: int,
+    employees: int,
+    api_keys: tuple[str, ...],
+    client_id: str | None,
+    client_secret: str | None,
+    company_domain: str,
+    token_ttl: int,
+    no_limits: bool,
+    fault_timeout: float,
+    log_level: str,
+) -> None:
+    """Serve a seeded company over HTTP; prints the URL it listens on (stdout)."""
+    import uvicorn
+
+    from syncd.hris_sandbox.server import HrisOptions, create_app, vendor_named
+
+    if vendor == "bamboohr" and (client_id or client_secret):
+        raise click.BadParameter(
+            "is for --vendor personio", param_hint="--client-id/--client-secret"
+        )
+    if vendor == "personio" and api_keys:
+        raise click.BadParameter("is for --vendor bamboohr", param_hint="--api-key")
+    if bool(client_id) != bool(client_secret):
+        raise click.BadParameter("give both or neither", param_hint="--client-id/--client-secret")
+    if any(not k.strip() for k in api_keys):
+        raise click.BadParameter("must not be empty", param_hint="--api-key")
+    options = HrisOptions(
+        vendor=vendor,
+        seed=seed,
+        employees=employees,
+        company_domain=company_domain,
+        limits=not no_limits,
+        token_ttl=token_ttl,
+        fault_timeout_seconds=fault_timeout,
+    )
+    if api_keys:
+        options.api_keys = list(api_keys)
+    if client_id and client_secret:
+        options.clients = [(client_id, client_secret)]
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, vendor_named(vendor).default_port if port is None else port))
+    except OSError as exc:
+        click.echo(f"syncd: cannot listen on {host}:{port}: {exc.strerror}", err=True)
+        sys.exit(1)
+    real_port = sock.getsockname()[1]
+    app = create_app(options)
+    url = f"http://{f'[{host}]' if ':' in host else host}:{real_port}"
+    creds = (
+        f"client id {options.clients[0][0]}"
+        if vendor == "personio"
+        else f"{len(options.api_keys)} API key(s)"
+    )
+    click.echo(
+        f"hris-sandbox: {vendor}, seed={seed}, {employees} employees, {creds}; serving {url}",
+        err=True,
+    )
+    click.echo(url)
+    sys.stdout.flush()
+    config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on")
+    uvicorn.Server(config).run(sockets=[sock])
