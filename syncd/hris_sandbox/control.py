@@ -96,8 +96,10 @@ def _rule(sb: HrisSandbox, i: int, item: Any) -> FaultRule:
     kind = str(item.get("kind", ""))
     if kind not in KINDS:
         raise ControlError(f"queue[{i}].kind: use one of {', '.join(KINDS)}")
-    count = _typed(item, "count", int, "a whole number") or 1
-    retry = _typed(item, "retryAfter", int, "whole seconds") or 1
+    count = _typed(item, "count", int, "a whole number")
+    count = 1 if count is None else count
+    retry = _typed(item, "retryAfter", int, "whole seconds")
+    retry = 1 if retry is None else retry
     op = _typed(item, "op", str, "an operation name")
     if op is not None and op not in _ops(sb):
         raise ControlError(f"queue[{i}].op: '{op}' unknown; use one of {', '.join(_ops(sb))}")

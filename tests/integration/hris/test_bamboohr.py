@@ -167,8 +167,12 @@ def test_dataset_lookup_by_employee_number_or_work_email(bclient: httpx.Client) 
 
 def test_dataset_pages_and_orders(bclient: httpx.Client) -> None:
     def page(n: int) -> dict[str, Any]:
-        body = {"fields": ["employeeId", "lastName"], "orderBy": "employeeId desc", "page": n,
-                "pageSize": 2}  # fmt: skip
+        body = {
+            "fields": ["employeeId", "lastName"],
+            "orderBy": "employeeId desc",
+            "page": n,
+            "pageSize": 2,
+        }
         r = bclient.post("/api/v2/datasets/employee/data", json=body)
         assert r.status_code == 200, r.text
         return dict(r.json())
