@@ -5,6 +5,7 @@ field and what it accepts."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import orjson
@@ -147,16 +148,34 @@ async def post_faults(request: Request) -> Response:
 
 
 async def post_limits(request: Request) -> Response:
-    """Body: ``enabled`` (bool), ``throttleStatus`` (429 or 503)."""
+    """Body: ``enabled`` (bool), ``throttleStatus`` (429 or 503), ``rules`` (by rule name,
+    ``{"perSecond": …, "capacity": …}`` to change a limit, e.g. a near-zero refill so a test
+    sees exactly ``capacity`` requests pass). Any change starts every bucket full."""
     sb = sandbox_of(request)
     body = await _body(request)
     enabled = _typed(body, "enabled", bool, "true or false")
     status = _typed(body, "throttleStatus", int, "429 or 503")
     if status is not None and status not in (429, 503):
         raise ControlError("'throttleStatus': expected 429 or 503")
+    rules = _typed(body, "rules", dict, "an object of rule name -> {perSecond, capacity}") or {}
+    names = [r.name for r in sb.limiter.rules]
+    for name, change in rules.items():
+        if name not in names or not isinstance(change, dict):
+            raise ControlError(f"'rules': '{name}' unknown; the rules are {', '.join(names)}")
+        rate = _typed(change, "perSecond", (int, float), "requests per second")
+        cap = _typed(change, "capacity", (int, float), "a number of requests")
+        if (rate is not None and rate <= 0) or (cap is not None and cap < 1):
+            raise ControlError(f"'rules.{name}': perSecond must be > 0 and capacity >= 1")
+        i = names.index(name)
+        old = sb.limiter.rules[i]
+        sb.limiter.rules[i] = dataclasses.replace(
+            old,
+            per_second=float(old.per_second if rate is None else rate),
+            capacity=float(old.capacity if cap is None else cap),
+        )
     if enabled is not None:
         sb.limiter.enabled = enabled
-        sb.limiter.buckets.clear()
+    sb.limiter.buckets.clear()
     if status is not None:
         sb.settings.throttle_status = status
     return json_response({**sb.limiter.describe(), "throttleStatus": sb.settings.throttle_status})

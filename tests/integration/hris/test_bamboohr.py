@@ -267,25 +267,47 @@ def test_new_hires_wait_inactive_until_activated(
 
 
 def test_throttling_answers_429_with_retry_after(bamboo: HrisThreadServer) -> None:
+    limits = control(bamboo.base_url, "limits", {})
+    assert limits["rules"] == [
+        {"name": "api-key", "perSecond": 10.0, "capacity": 20.0, "ops": None, "scope": "credential"}
+    ]
+    # A refill of one request per 1000 s: exactly the capacity passes, whatever the machine load.
+    control(bamboo.base_url, "limits", {"rules": {"api-key": {"perSecond": 0.001}}})
     with bamboo_client(bamboo.base_url) as c:
-        statuses = []
-        for _ in range(200):
-            r = c.get("/api/v1/employees/1")
-            statuses.append(r.status_code)
-            if r.status_code == 429:
-                break
-        assert statuses[-1] == 429, "the limit (bursts of 20 at 10/s) never refused"
-        assert len(statuses) > 20
-        assert int(r.headers["Retry-After"]) >= 1
+        statuses = [c.get("/api/v1/employees/1").status_code for _ in range(21)]
+        assert statuses == [200] * 20 + [429]
+        r = c.get("/api/v1/employees/1")
+        assert r.status_code == 429
+        assert 990 <= int(r.headers["Retry-After"]) <= 1000
         assert message(r) == "Too many requests"
-        control(bamboo.base_url, "limits", {"throttleStatus": 503})
+        control(
+            bamboo.base_url,
+            "limits",
+            {"throttleStatus": 503, "rules": {"api-key": {"capacity": 1}}},
+        )
+        assert c.get("/api/v1/employees/1").status_code == 200
         r = c.get("/api/v1/employees/1")
         assert r.status_code == 503
         assert "Retry-After" not in r.headers
         assert message(r) == "Service temporarily unavailable"
         control(bamboo.base_url, "limits", {"enabled": False})
         assert all(c.get("/api/v1/employees/1").status_code == 200 for _ in range(30))
-    assert control(bamboo.base_url, "stats")["stats"]["throttled"] == 2
+        # Limits are per API key: a second key has its own bucket.
+        control(bamboo.base_url, "credentials", {"apiKey": "other"})
+        control(bamboo.base_url, "limits", {"enabled": True})
+        with bamboo_client(bamboo.base_url, key="other") as other:
+            assert [c.get("/api/v1/employees/1").status_code for _ in range(2)] == [200, 503]
+            assert other.get("/api/v1/employees/1").status_code == 200
+    assert control(bamboo.base_url, "stats")["stats"]["throttled"] == 4
+
+
+def test_bad_limit_changes_are_refused(bamboo: HrisThreadServer) -> None:
+    url = f"{bamboo.base_url}/_sandbox/limits"
+    bad = httpx.post(url, json={"rules": {"burst": {"capacity": 3}}})
+    assert bad.json() == {"error": "'rules': 'burst' unknown; the rules are api-key"}
+    assert httpx.post(url, json={"throttleStatus": 500}).status_code == 400
+    zero = httpx.post(url, json={"rules": {"api-key": {"perSecond": 0}}})
+    assert zero.json()["error"] == "'rules.api-key': perSecond must be > 0 and capacity >= 1"
 
 
 def test_reset_returns_to_the_seeded_company(

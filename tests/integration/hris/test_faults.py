@@ -24,6 +24,8 @@ from tests.integration.hris.conftest import (
 )
 
 EMAIL = "margaret.hamilton@example.org"
+# Gives up reading after 0.3 s (connecting may take longer on a busy machine); faults hold 2 s.
+IMPATIENT = httpx.Timeout(10, read=0.3)
 
 
 @dataclass
@@ -33,7 +35,7 @@ class Vendor:
     name: str
     srv: HrisThreadServer
 
-    def client(self, timeout: float = 10) -> httpx.Client:
+    def client(self, timeout: float | httpx.Timeout = 10) -> httpx.Client:
         if self.name == "bamboohr":
             return bamboo_client(self.srv.base_url, timeout=timeout)
         return personio_client(self.srv.base_url, timeout=timeout)
@@ -99,8 +101,8 @@ def test_a_429_burst_carries_retry_after_and_writes_nothing(vendor: Vendor) -> N
 
 
 def test_a_timeout_is_never_handled(vendor: Vendor) -> None:
-    vendor.faults(queue=[{"kind": "timeout", "op": "create"}], timeoutSeconds=1)
-    with vendor.client(timeout=0.2) as impatient, pytest.raises(httpx.ReadTimeout):
+    vendor.faults(queue=[{"kind": "timeout", "op": "create"}], timeoutSeconds=2)
+    with vendor.client(timeout=IMPATIENT) as impatient, pytest.raises(httpx.ReadTimeout):
         vendor.create(impatient)
     with vendor.client() as c:
         assert vendor.lookup(c) == []
@@ -124,8 +126,8 @@ def test_a_lost_answer_still_wrote_the_employee(vendor: Vendor) -> None:
 
 
 def test_a_slow_answer_arrives_after_the_client_gave_up(vendor: Vendor) -> None:
-    vendor.faults(queue=[{"kind": "slow", "op": "create"}], timeoutSeconds=1)
-    with vendor.client(timeout=0.2) as impatient, pytest.raises(httpx.ReadTimeout):
+    vendor.faults(queue=[{"kind": "slow", "op": "create"}], timeoutSeconds=2)
+    with vendor.client(timeout=IMPATIENT) as impatient, pytest.raises(httpx.ReadTimeout):
         vendor.create(impatient)
     with vendor.client() as c:
         [found] = vendor.lookup(c)

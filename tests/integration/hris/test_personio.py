@@ -237,31 +237,44 @@ def test_attributes_lists_what_an_employee_carries(pclient: httpx.Client) -> Non
     assert {"email", "first_name", "last_name", "status", "hire_date"} <= set(keys)
 
 
+def test_the_documented_limits(personio: HrisThreadServer) -> None:
+    rules = {r["name"]: r for r in control(personio.base_url, "limits", {})["rules"]}
+    assert rules["per-address"]["capacity"] == 2000 and rules["per-address"]["ops"] is None
+    assert round(rules["per-address"]["perSecond"] * 60) == 2000
+    assert (rules["auth"]["capacity"], rules["auth"]["perSecond"], rules["auth"]["ops"]) == (
+        60,
+        1.0,
+        ["auth"],
+    )
+    list_rule = rules["employees-list"]
+    assert (list_rule["capacity"], list_rule["perSecond"], list_rule["ops"]) == (15, 5.0, ["list"])
+
+
+def slow_refill(base: str, rule: str) -> None:
+    """Keep the documented burst, refill once per 1000 s: the count is exact under any load."""
+    control(base, "limits", {"rules": {rule: {"perSecond": 0.001}}})
+
+
 def test_auth_is_limited_to_60_a_minute(personio: HrisThreadServer) -> None:
+    slow_refill(personio.base_url, "auth")
     good = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
     with httpx.Client(base_url=personio.base_url) as c:
-        statuses = []
-        for _ in range(120):
-            r = c.post("/v1/auth", json=good)
-            statuses.append(r.status_code)
-            if r.status_code == 429:
-                break
-    assert statuses[-1] == 429 and len(statuses) > 60
+        statuses = [c.post("/v1/auth", json=good).status_code for _ in range(61)]
+        assert statuses == [200] * 60 + [429]
+        r = c.post("/v1/auth", json=good)
     assert v1_error(r, 429) == "Too Many Requests"
-    assert int(r.headers["Retry-After"]) >= 1
+    assert int(r.headers["Retry-After"]) >= 990
 
 
 def test_employee_list_is_limited_to_bursts_of_15(
     personio: HrisThreadServer, pclient: httpx.Client
 ) -> None:
-    statuses = []
-    for _ in range(100):
-        r = pclient.get("/v1/company/employees", params={"limit": 1})
-        statuses.append(r.status_code)
-        if r.status_code == 429:
-            break
-    assert statuses[-1] == 429 and len(statuses) > 15
-    assert int(r.headers["Retry-After"]) >= 1
+    slow_refill(personio.base_url, "employees-list")
+    statuses = [pclient.get("/v1/company/employees").status_code for _ in range(16)]
+    assert statuses == [200] * 15 + [429]
+    r = pclient.get("/v1/company/employees")
+    assert v1_error(r, 429) == "Too Many Requests"
+    assert int(r.headers["Retry-After"]) >= 990
     # The list limit is its own: other operations go on.
     assert pclient.get("/v1/company/employees/1").status_code == 200
     control(personio.base_url, "limits", {"enabled": False})
