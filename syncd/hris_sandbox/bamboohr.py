@@ -49,6 +49,8 @@ FIELDS: tuple[tuple[int, str, str, str], ...] = (
 )
 WRITABLE = frozenset(alias for _, alias, _, _ in FIELDS) - {"displayName"}
 # Names GET /api/v1/employees/{id} also answers to (the spec's GetEmployeeResponse names).
+# postNewEmployee's named properties are strings; only its additionalProperties admit null.
+NOT_NULL = frozenset({"firstName", "lastName", "workEmail", "jobTitle", "department", "hireDate"})
 READ_ALIASES = {"jobTitleName": "jobTitle", "employmentStatus": "employmentHistoryStatus"}
 STATUSES = ("Active", "Inactive")
 MAX_FIELDS = 400  # get-employee: "The maximum number of fields per request is 400."
@@ -128,6 +130,8 @@ def check_new_employee(sb: HrisSandbox, body: dict[str, Any]) -> dict[str, Any]:
     for name, value in body.items():
         if name not in WRITABLE:
             raise fail(400, f"Unknown field '{name}'; GET /api/v1/meta/fields lists the fields")
+        if value is None and name in NOT_NULL:
+            raise fail(409, f"Invalid value for field '{name}': null; leave the field out")
         if value is not None and not isinstance(value, str):
             raise fail(409, f"Invalid value for field '{name}': expected a string")
     if not (body.get("firstName") or "").strip() or not (body.get("lastName") or "").strip():

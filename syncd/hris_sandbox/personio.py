@@ -159,6 +159,10 @@ def check_new_employee(sb: HrisSandbox, body: Any) -> tuple[dict[str, Any], list
     for key in ("email", "first_name", "last_name"):
         if not isinstance(emp.get(key), str) or not emp[key].strip():
             raise fail(422, f"The employee's {key} is required")
+    # The create schema has no nullable property: null is refused, not taken as absent.
+    for key, value in emp.items():
+        if value is None:
+            raise fail(422, f"The employee's {key} must not be null; leave it out instead")
     for key in (
         "preferred_name",
         "gender",

@@ -105,6 +105,7 @@ def test_create_then_get_with_fields(bamboo: HrisThreadServer, bclient: httpx.Cl
         ({"firstName": "A", "lastName": "B", "status": "Pending"}, 409, "'status'"),
         ({"firstName": "A", "lastName": "B", "workEmail": "nobody"}, 409, "'workEmail'"),
         ({"firstName": "A", "lastName": "B", "department": 7}, 409, "expected a string"),
+        ({"firstName": "A", "lastName": "B", "workEmail": None}, 409, "null; leave the field out"),
     ],
 )
 def test_create_refusals_write_nothing(

@@ -134,6 +134,7 @@ def test_create_then_find_by_email_and_id(
     ("employee", "text"),
     [
         ({**NEW, "email": None}, "The employee's email is required"),
+        ({**NEW, "position": None}, "The employee's position must not be null"),
         ({**NEW, "first_name": ""}, "The employee's first_name is required"),
         ({**NEW, "email": "grace"}, "not a valid email address"),
         ({**NEW, "hire_date": "01.03.2031"}, "hire_date must be in the format yyyy-mm-dd"),
@@ -213,7 +214,12 @@ def test_status_follows_hire_date_then_activation(
     future = create(pclient)
     past = create(pclient, email="past@example.org", hire_date="2020-01-01")
     chosen = create(pclient, email="chosen@example.org", hire_date="2020-01-01", status="leave")
-    undated = create(pclient, email="undated@example.org", hire_date=None)
+    undated_person = {k: v for k, v in NEW.items() if k != "hire_date"}
+    r = pclient.post(
+        "/v1/company/employees",
+        json={"employee": {**undated_person, "email": "undated@example.org"}},
+    )
+    undated = int(r.json()["data"]["id"])
     status = {e["id"]: e["status"] for e in employees(personio.base_url)}
     assert [status[i] for i in (future, past, chosen, undated)] == [
         "onboarding",
