@@ -193,7 +193,8 @@ async def _deliver(hook: dict[str, Any], body: bytes, record: dict[str, Any]) ->
                     return
             except httpx.HTTPError as exc:
                 record["status"] = type(exc).__name__
-            await asyncio.sleep(0.5 * attempt)
+            if attempt < ATTEMPTS:
+                await asyncio.sleep(0.5 * attempt)
 
 
 ROUTES = [
