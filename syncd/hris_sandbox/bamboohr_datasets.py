@@ -42,7 +42,7 @@ Predicate = Callable[[dict[str, Any]], bool]
 
 
 class FilterError(ValueError):
-    pass
+    """A filter or orderBy the dataset cannot use; answered 422 with the message."""
 
 
 def problem(status: int, title: str, detail: str) -> ApiError:
@@ -192,6 +192,8 @@ def _int(body: dict[str, Any], name: str, default: int, top: int) -> int:
 
 
 async def post_data(request: Request) -> Response:
+    """``POST /api/v2/datasets/employee/data``: rows of ``{"fields": {name: string}}`` with
+    ``links`` and ``meta``; 400/404/422 problem bodies."""
     sb = sandbox_of(request)
     require(request, "report")
     if request.path_params["datasetName"] != DATASET:

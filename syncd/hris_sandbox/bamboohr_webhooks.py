@@ -83,6 +83,7 @@ def _issues(body: Any) -> list[str]:
 
 
 async def create_webhook(request: Request) -> Response:
+    """``POST /api/v1/webhooks``: 201 with ``privateKey`` (only here); 400 listing the issues."""
     sb = sandbox_of(request)
     require(request, "webhooks")
     try:

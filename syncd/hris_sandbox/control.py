@@ -20,7 +20,7 @@ from syncd.sandbox.jsonresp import json_response
 
 
 class ControlError(Exception):
-    pass
+    """Bad control input; answered 400 ``{"error": message}``."""
 
 
 def _bad(message: str) -> Response:
@@ -51,6 +51,7 @@ def _typed(body: dict[str, Any], name: str, kind: type | tuple[type, ...], what:
 
 
 def snapshot(sb: HrisSandbox) -> dict[str, Any]:
+    """The truth: employees (vendor field names), webhooks (with keys) and deliveries."""
     return {
         "vendor": sb.vendor.name,
         "today": today().isoformat(),

@@ -84,6 +84,7 @@ class Faults:
         self.counts: Counter[str] = Counter()
 
     def draw(self, op: str) -> FaultRule | None:
+        """The fault for the next request of operation ``op``, or None; counted in ``counts``."""
         for rule in self.queue:
             if rule.matches(op):
                 rule.count -= 1

@@ -30,11 +30,14 @@ class QuietDrops(logging.Filter):
 
 
 class Gate:
+    """ASGI middleware; ``sandbox`` is the state it guards (tests reach it as ``app.sandbox``)."""
+
     def __init__(self, app: ASGIApp, sandbox: HrisSandbox) -> None:
         self.app = app
         self.sandbox = sandbox
 
     def operation(self, scope: Scope) -> str | None:
+        """The name of the route that serves this request, None when none does."""
         for route in self.sandbox.routes:
             match, _ = route.matches(scope)
             if match == Match.FULL:

@@ -25,12 +25,16 @@ class LimitRule:
 
 @dataclass
 class Refusal:
+    """Which rule refused, and the whole seconds until it has a token again."""
+
     rule: str
     retry_after: int
 
 
 @dataclass
 class Limiter:
+    """Every bucket of one sandbox; ``enabled`` False admits everything."""
+
     rules: list[LimitRule]
     enabled: bool = True
     buckets: dict[tuple[str, str], Bucket] = field(default_factory=dict)

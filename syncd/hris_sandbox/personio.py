@@ -129,6 +129,7 @@ async def _form_or_json(request: Request) -> dict[str, Any]:
 
 
 async def post_auth(request: Request) -> Response:
+    """``POST /v1/auth``: 200 with a bearer, 400 without both fields, 401 for wrong ones."""
     sb = sandbox_of(request)
     body = {**dict(request.query_params), **(await _form_or_json(request))}
     cid, secret = body.get("client_id"), body.get("client_secret")
@@ -216,6 +217,7 @@ def check_new_employee(sb: HrisSandbox, body: Any) -> tuple[dict[str, Any], list
 
 
 async def create_employee(request: Request) -> Response:
+    """``POST /v1/company/employees``: 200 ``{"success": true, "data": {"id", "message"}}``."""
     sb = sandbox_of(request)
     require(request, "employees:write")
     try:
@@ -245,6 +247,8 @@ def _int_param(request: Request, name: str, default: int, low: int) -> int:
 
 
 async def list_employees(request: Request) -> Response:
+    """``GET /v1/company/employees``: ``email`` (exact, any case), ``limit`` (default 50, at most
+    100), ``offset`` (items), ``attributes[]``; 400 for a limit below 1 or a negative offset."""
     sb = sandbox_of(request)
     require(request, "employees:read")
     if "updated_since" in request.query_params:
@@ -273,6 +277,7 @@ async def list_employees(request: Request) -> Response:
 
 
 async def get_employee(request: Request) -> Response:
+    """``GET /v1/company/employees/{employee_id}``; 404 when unknown."""
     sb = sandbox_of(request)
     require(request, "employees:read")
     emp = sb.store.get(request.path_params["employee_id"])
@@ -282,6 +287,7 @@ async def get_employee(request: Request) -> Response:
 
 
 async def list_attributes(request: Request) -> Response:
+    """``GET /v1/company/employees/attributes``: every attribute an employee carries."""
     require(request, "employees:read")
     data = [
         {"key": k, "label": label, "type": kind, "universal_id": k, "options": []}

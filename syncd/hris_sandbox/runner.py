@@ -31,6 +31,7 @@ class HrisThreadServer:
 
 
 def serve_in_thread(options: HrisOptions, port: int | None = None) -> HrisThreadServer:
+    """uvicorn on 127.0.0.1 (a free port unless given) in a daemon thread, once /health answers."""
     gate = create_app(options)
     port = port or free_port()
     config = uvicorn.Config(

@@ -58,6 +58,7 @@ class Settings:
 
 
 def vendor_named(name: str) -> Vendor:
+    """The vendor module for ``bamboohr`` or ``personio``; ValueError for any other name."""
     if name == "bamboohr":
         from syncd.hris_sandbox.bamboohr import BambooHR
 
@@ -106,10 +107,13 @@ class HrisSandbox:
 
 
 def sandbox_of(request: Request) -> HrisSandbox:
+    """The sandbox that serves ``request``."""
     return request.app.state.sandbox
 
 
 def create_app(options: HrisOptions) -> Gate:
+    """The ASGI app: the gate in front of the control API and the vendor's routes; errors,
+    404s and 405s answered in the vendor's shape. ``app.sandbox`` is the live state."""
     from syncd.hris_sandbox.control import ROUTES as CONTROL
 
     logging.getLogger("uvicorn.error").addFilter(QuietDrops())

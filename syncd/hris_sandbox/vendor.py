@@ -26,6 +26,8 @@ class ApiError(Exception):
 
 
 class Vendor:
+    """One HRIS: subclasses in ``bamboohr.py`` and ``personio.py`` fill in every hook."""
+
     name = ""
     default_port = 0
     #: every permission a credential can hold (vendor scope names); default credentials hold all.
@@ -43,9 +45,11 @@ class Vendor:
         raise NotImplementedError
 
     def routes(self) -> list[BaseRoute]:
+        """The API routes, each ``name``d by its operation (what faults and stats refer to)."""
         raise NotImplementedError
 
     def limit_rules(self) -> list[LimitRule]:
+        """The vendor's documented rate limits (a fresh list: the control API may change it)."""
         return []
 
     def rewrite(self, sb: HrisSandbox, path: str) -> str:
@@ -53,15 +57,19 @@ class Vendor:
         return path
 
     def authenticate(self, sb: HrisSandbox, headers: dict[str, str]) -> Credential | Response:
+        """The caller's credential from the request headers (lowercase names), or the refusal."""
         raise NotImplementedError
 
     def error(self, status: int, message: str) -> Response:
+        """An error answer in the vendor's shape."""
         raise NotImplementedError
 
     def throttled(self, sb: HrisSandbox, status: int, retry_after: int | None) -> Response:
+        """A 429 (with ``Retry-After`` seconds) or 503 answer in the vendor's shape."""
         raise NotImplementedError
 
     def seed(self, sb: HrisSandbox, rng: random.Random, count: int) -> None:
+        """Add ``count`` existing, active employees to ``sb.store``."""
         raise NotImplementedError
 
     def activate(self, sb: HrisSandbox, employee: dict[str, Any]) -> None:
