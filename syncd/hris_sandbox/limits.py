@@ -48,8 +48,7 @@ class Limiter:
         applying = [r for r in self.rules if r.ops is None or op in r.ops]
         for rule in applying:
             bucket = self._bucket(rule, keys(rule.scope))
-            bucket._refill()
-            if bucket.tokens < 1.0:
+            if bucket.remaining() < 1:  # refills, then counts whole tokens
                 self.refused += 1
                 wait = (1.0 - bucket.tokens) / rule.per_second
                 return Refusal(rule.name, max(1, math.ceil(wait)))
