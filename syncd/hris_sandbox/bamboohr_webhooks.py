@@ -64,6 +64,20 @@ def _issues(body: Any) -> list[str]:
     if not isinstance(body, dict):
         return ["the body must be a JSON object"]
     issues = [f"'{k}' is required" for k in ("name", "url", "format") if not body.get(k)]
+    types = {
+        "name": str,
+        "url": str,
+        "format": str,
+        "monitorFields": list,
+        "postFields": dict,
+        "includeCompanyDomain": bool,
+        "events": list,
+    }
+    for key, kind in types.items():
+        if key in body and not isinstance(body[key], kind):
+            issues.append(f"'{key}' must be a {kind.__name__} (NewWebHook schema)")
+    if any(not isinstance(f, str) for f in body.get("monitorFields") or []):
+        issues.append("'monitorFields' must be a list of field names")
     url = body.get("url")
     if isinstance(url, str) and url:
         parts = urlsplit(url)

@@ -1,9 +1,14 @@
 """Fixtures for the HRIS sandbox tests: a fresh BambooHR or Personio sandbox per test, served by
-uvicorn on 127.0.0.1, and clients already authenticated the vendor's way."""
+uvicorn on 127.0.0.1, and clients already authenticated the vendor's way.
+
+Every exchange of a client made here is recorded; when ../shared is present, each test ends by
+checking its exchanges against the vendor's OpenAPI document (``hris_spec``). Without ../shared
+the tests run the same and that check is left out."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cache
 from typing import Any
 
 import httpx
@@ -11,10 +16,37 @@ import pytest
 
 from syncd.hris_sandbox.runner import HrisThreadServer, serve_in_thread
 from syncd.hris_sandbox.server import HrisOptions
+from tests.conftest import SHARED
+from tests.integration.hris.hris_spec import Recorder, SpecDoc
 
 API_KEY = "test-bamboo-key"
 CLIENT_ID, CLIENT_SECRET = "test-personio-client", "test-personio-secret"
 SEEDED = 5
+
+
+RECORDERS = {"bamboohr": Recorder(), "personio": Recorder()}
+
+
+@cache
+def spec_doc(vendor: str) -> SpecDoc:
+    return SpecDoc(vendor, SHARED)
+
+
+@pytest.fixture(autouse=True)
+def conforms() -> Iterator[None]:
+    """After each test: every exchange its clients recorded matches the vendor's spec."""
+    for rec in RECORDERS.values():
+        rec.exchanges.clear()
+    yield
+    if not SHARED.is_dir():
+        return
+    found = [
+        f"{vendor}: {ex}: {problem}"
+        for vendor, rec in RECORDERS.items()
+        for ex in rec.exchanges
+        for problem in spec_doc(vendor).problems(ex)
+    ]
+    assert not found, "exchanges that do not match the spec:\n" + "\n".join(found[:20])
 
 
 def bamboo_options(**kw: Any) -> HrisOptions:
@@ -42,7 +74,13 @@ def personio() -> Iterator[HrisThreadServer]:
 
 
 def bamboo_client(base_url: str, key: str = API_KEY, **kw: Any) -> httpx.Client:
-    return httpx.Client(base_url=base_url, auth=(key, "x"), timeout=kw.pop("timeout", 10), **kw)
+    return httpx.Client(
+        base_url=base_url,
+        auth=(key, "x"),
+        timeout=kw.pop("timeout", 10),
+        event_hooks={"response": [RECORDERS["bamboohr"]]},
+        **kw,
+    )
 
 
 def personio_token(base_url: str, cid: str = CLIENT_ID, secret: str = CLIENT_SECRET) -> str:
@@ -57,6 +95,7 @@ def personio_client(base_url: str, token: str | None = None, **kw: Any) -> httpx
         base_url=base_url,
         headers={"Authorization": f"Bearer {bearer}"},
         timeout=kw.pop("timeout", 10),
+        event_hooks={"response": [RECORDERS["personio"]]},
         **kw,
     )
 

@@ -35,6 +35,7 @@ BAMBOO = Path("specs/hris/bamboohr/public.yaml")
 PERSONIO = Path("specs/hris/personio/personio-personnel-data-api-oa3.yaml")
 PERSONIO_AUTH = Path("specs/hris/personio/personio-auth-api.yaml")
 METHODS = ("get", "put", "post", "patch", "delete")
+GATEWAY = re.compile(r"^/api/gateway\.php/[^/]+/")
 
 # Schemas whose documented form contradicts the API's own examples, by name, with the reason.
 RELAXED: dict[str, dict[str, str]] = {
@@ -137,8 +138,9 @@ class SpecDoc:
         self.components[id(self.main)] = relaxed_components(vendor, shared)
 
     def operation(self, method: str, path: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
-        """(spec path, operation, its document) for a request; the literal path wins."""
-        path = path.removeprefix(self.base)
+        """(spec path, operation, its document) for a request; the literal path wins. BambooHR's
+        ``/api/gateway.php/{companyDomain}/v…`` alias is read as the spec's ``/api/v…``."""
+        path = GATEWAY.sub("/api/", path.removeprefix(self.base))
         found = []
         for doc in self.docs:
             for tpl, item in doc["paths"].items():

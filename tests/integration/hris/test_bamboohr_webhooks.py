@@ -119,7 +119,7 @@ def test_created_and_updated_deliveries_are_signed(
 def test_a_failed_delivery_is_retried_and_recorded(
     bamboo: HrisThreadServer, bclient: httpx.Client, receiver: Receiver
 ) -> None:
-    register(bclient, receiver.url, events=["employee.created"], monitorFields=None)
+    register(bclient, receiver.url, events=["employee.created"], monitorFields=[])
     receiver.fail_next = 1
     bclient.post("/api/v1/employees", json={"firstName": "Kathleen", "lastName": "Booth"})
     _, body = receiver.next()
@@ -157,6 +157,8 @@ def test_webhooks_are_listed_read_and_deleted(bclient: httpx.Client, receiver: R
         ({"events": ["employee_with_fields.created"]}, "'events'"),
         ({"format": "form-encoded"}, "json only"),
         ({"name": ""}, "'name' is required"),
+        ({"monitorFields": None}, "'monitorFields' must be a list"),
+        ({"includeCompanyDomain": "yes"}, "'includeCompanyDomain' must be a bool"),
     ],
 )
 def test_registration_refusals_name_the_field(
