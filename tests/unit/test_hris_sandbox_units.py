@@ -138,3 +138,17 @@ def test_signature_is_hex_hmac_of_body_then_timestamp() -> None:
     expected = hmac.new(b"k3y", body + stamp.encode(), hashlib.sha256).hexdigest()
     assert sign("k3y", body, stamp) == expected
     assert sign("k3y", body, "1764420001") != expected
+
+
+@pytest.mark.parametrize("vendor", ["bamboohr", "personio"])
+def test_same_seed_same_company(vendor: str) -> None:
+    from syncd.hris_sandbox.server import HrisOptions, HrisSandbox
+
+    def people(seed: int) -> list[dict[str, Any]]:
+        return list(HrisSandbox(HrisOptions(vendor, seed=seed, employees=8)).store)
+
+    assert people(3) == people(3)
+    assert people(3) != people(4)
+    assert [p["id"] for p in people(3)] == list(range(1, 9))
+    email = "workEmail" if vendor == "bamboohr" else "email"
+    assert len({p[email] for p in people(3)}) == 8  # lookups can tell every employee apart
