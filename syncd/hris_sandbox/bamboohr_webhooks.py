@@ -109,7 +109,8 @@ async def create_webhook(request: Request) -> Response:
         raise ApiError(
             json_response({"errors": [{"error": "Invalid request body", "issues": issues}]}, 400)
         )
-    wid = max(sb.webhooks, default=0) + 1
+    wid = sb.next_webhook_id
+    sb.next_webhook_id += 1
     hook = {
         "id": str(wid),
         "name": body["name"],

@@ -92,6 +92,7 @@ class HrisSandbox:
                 self.credentials[key] = Credential(key, self.vendor.scopes)
         self.tokens: dict[str, Token] = {}
         self.webhooks: dict[int, dict[str, Any]] = {}
+        self.next_webhook_id = 1  # ids are never reused, also after a delete
         self.deliveries: list[dict[str, Any]] = []
         self.settings = Settings(token_ttl=o.token_ttl)
         self.faults = Faults(o.seed, timeout_seconds=o.fault_timeout_seconds)

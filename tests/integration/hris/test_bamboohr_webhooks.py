@@ -147,6 +147,7 @@ def test_webhooks_are_listed_read_and_deleted(bclient: httpx.Client, receiver: R
     r = bclient.get(f"/api/v1/webhooks/{hook['id']}")
     assert r.status_code == 404
     assert r.json() == {"errors": [{"error": f"No webhook was found with ID: {hook['id']}."}]}
+    assert register(bclient, receiver.url)["id"] == str(int(hook["id"]) + 1)  # ids not reused
 
 
 @pytest.mark.parametrize(
