@@ -191,8 +191,12 @@ def check_new_employee(sb: HrisSandbox, body: Any) -> tuple[dict[str, Any], list
     if hours is not None and (not isinstance(hours, int | float) or isinstance(hours, bool)):
         raise fail(422, "The employee's weekly_working_hours must be a number")
     boss = emp.get("supervisor_id")
-    if boss is not None and (isinstance(boss, bool) or sb.store.get(boss) is None):
-        raise fail(422, f"Supervisor with ID {boss} not found")
+    if boss is not None:
+        whole = isinstance(boss, int | float) and not isinstance(boss, bool) and boss == int(boss)
+        if not whole:
+            raise fail(422, "The employee's supervisor_id must be an employee id (a number)")
+        if sb.store.get(int(boss)) is None:
+            raise fail(422, f"Supervisor with ID {int(boss)} not found")
     meta = []
     record: dict[str, Any] = {
         k: emp.get(k)

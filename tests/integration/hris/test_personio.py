@@ -142,6 +142,8 @@ def test_create_then_find_by_email_and_id(
         ({**NEW, "gender": "x"}, "gender must be one of male, female, diverse"),
         ({**NEW, "weekly_working_hours": "forty"}, "weekly_working_hours must be a number"),
         ({**NEW, "supervisor_id": 999}, "Supervisor with ID 999 not found"),
+        ({**NEW, "supervisor_id": "1"}, "supervisor_id must be an employee id"),
+        ({**NEW, "supervisor_id": 1.5}, "supervisor_id must be an employee id"),
         ({**NEW, "position": ["a"]}, "position must be a string"),
     ],
 )
