@@ -1,7 +1,8 @@
 """``syncd hris-sandbox serve``: a local BambooHR or Personio for development, tests and demos.
 
-Exit codes: 0 after a clean stop, 2 for bad arguments (one line naming the option), 1 when the
-address cannot be bound."""
+Exit codes: 2 for bad arguments (one line naming the option), 1 when the address cannot be
+bound; stopped by SIGTERM or SIGINT it exits by that signal (uvicorn's way) within 3 s, also
+while a fault holds a request."""
 
 from __future__ import annotations
 
@@ -138,5 +139,8 @@ def serve(
     )
     click.echo(url)
     sys.stdout.flush()
-    config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on")
+    # A request held by a 'timeout' or 'slow' fault must not keep a stopping sandbox alive.
+    config = uvicorn.Config(
+        app, log_level=log_level, access_log=False, lifespan="on", timeout_graceful_shutdown=3
+    )
     uvicorn.Server(config).run(sockets=[sock])

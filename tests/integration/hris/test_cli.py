@@ -4,6 +4,7 @@ one line naming the option and exit code 2."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -116,3 +117,25 @@ def test_a_port_in_use_exits_1_with_one_line(started: list[subprocess.Popen[str]
     assert r.returncode == 1
     assert r.stderr.strip().startswith(f"syncd: cannot listen on 127.0.0.1:{port}:")
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_faults_in_a_served_sandbox_leave_no_traceback(
+    started: list[subprocess.Popen[str]],
+) -> None:
+    url = serve(started, "--vendor", "personio", "--fault-timeout", "60")
+    plan = {"queue": [{"kind": "lost", "op": "create"}, {"kind": "timeout", "op": "list"}]}
+    assert httpx.post(f"{url}/_sandbox/faults", json=plan).status_code == 200
+    token = httpx.post(
+        f"{url}/v1/auth", json={"client_id": "sandbox-client", "client_secret": "sandbox-secret"}
+    ).json()["data"]["token"]
+    person = {"email": "a@example.org", "first_name": "A", "last_name": "B"}
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as c:
+        with pytest.raises(httpx.RemoteProtocolError):
+            c.post("/v1/company/employees", json={"employee": person})
+        with pytest.raises(httpx.ReadTimeout):
+            c.get("/v1/company/employees", timeout=httpx.Timeout(10, read=0.3))
+    proc = started.pop()
+    proc.terminate()  # while the list request is still held for 60 s
+    assert proc.wait(timeout=10) == -signal.SIGTERM  # uvicorn exits by the signal it got
+    assert proc.stderr is not None
+    assert "Traceback" not in proc.stderr.read()
