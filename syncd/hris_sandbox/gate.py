@@ -29,6 +29,16 @@ class QuietDrops(logging.Filter):
         return not isinstance(exc, DropConnection)
 
 
+async def _hold(seconds: float) -> bool:
+    """Hold a faulted request; False when the server cancels it (stopping): the request then
+    ends without an answer instead of a traceback in the server's log."""
+    try:
+        await asyncio.sleep(seconds)
+    except asyncio.CancelledError:
+        return False
+    return True
+
+
 class Gate:
     """ASGI middleware; ``sandbox`` is the state it guards (tests reach it as ``app.sandbox``)."""
 
@@ -90,8 +100,8 @@ class Gate:
             await vendor.throttled(sb, int(fault.kind), retry)(scope, receive, send)
             return
         if fault.kind == "timeout":
-            await asyncio.sleep(sb.faults.timeout_seconds)
-            await vendor.error(504, "Gateway Timeout")(scope, receive, send)
+            if await _hold(sb.faults.timeout_seconds):
+                await vendor.error(504, "Gateway Timeout")(scope, receive, send)
             return
         # lost / slow: the request is handled (a create is written), the answer never arrives.
         start: Message = {}
@@ -114,6 +124,7 @@ class Gate:
                 }
             )
             raise DropConnection()
-        await asyncio.sleep(sb.faults.timeout_seconds)
+        if not await _hold(sb.faults.timeout_seconds):
+            return
         await send(start)
         await send({"type": "http.response.body", "body": b"".join(chunks)})
