@@ -35,7 +35,13 @@ def serve_in_thread(options: HrisOptions, port: int | None = None) -> HrisThread
     gate = create_app(options)
     port = port or free_port()
     config = uvicorn.Config(
-        gate, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on"
+        gate,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=3,  # a request a fault holds must not delay stop()
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"hris-sandbox-{port}", daemon=True)
