@@ -14,6 +14,16 @@ import click
 VENDORS = ("bamboohr", "personio")
 
 
+def _parse_rates(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from syncd.hris_sandbox.faults import FaultSpecError, parse_rates
+
+    try:
+        parse_rates(value)
+    except FaultSpecError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
 @click.group("hris-sandbox")
 def hris_sandbox() -> None:
     """Local HRIS servers (BambooHR, Personio) that speak each vendor's documented API."""
@@ -60,6 +70,12 @@ def hris_sandbox() -> None:
 )
 @click.option("--no-limits", is_flag=True, help="Turn the vendor's rate limits off (benchmarks).")
 @click.option(
+    "--faults",
+    default="",
+    callback=_parse_rates,
+    help="Seeded fault rates for every operation, e.g. '503=0.05,429=0.05,lost=0.02'.",
+)
+@click.option(
     "--fault-timeout",
     default=30.0,
     show_default=True,
@@ -84,6 +100,7 @@ def serve(
     company_domain: str,
     token_ttl: int,
     no_limits: bool,
+    faults: str,
     fault_timeout: float,
     log_level: str,
 ) -> None:
@@ -110,6 +127,7 @@ def serve(
         limits=not no_limits,
         token_ttl=token_ttl,
         fault_timeout_seconds=fault_timeout,
+        fault_rates=faults,
     )
     if api_keys:
         options.api_keys = list(api_keys)

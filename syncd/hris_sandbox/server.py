@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from syncd.hris_sandbox.faults import Faults
+from syncd.hris_sandbox.faults import Faults, parse_rates
 from syncd.hris_sandbox.gate import Gate, QuietDrops
 from syncd.hris_sandbox.limits import Limiter
 from syncd.hris_sandbox.state import Credential, EmployeeStore, Token
@@ -44,6 +44,7 @@ class HrisOptions:
     limits: bool = True
     token_ttl: int = 86400
     fault_timeout_seconds: float = 30.0
+    fault_rates: str = ""  # e.g. "503=0.05,lost=0.02" (faults.parse_rates), every operation
 
 
 @dataclass
@@ -95,7 +96,9 @@ class HrisSandbox:
         self.next_webhook_id = 1  # ids are never reused, also after a delete
         self.deliveries: list[dict[str, Any]] = []
         self.settings = Settings(token_ttl=o.token_ttl)
-        self.faults = Faults(o.seed, timeout_seconds=o.fault_timeout_seconds)
+        self.faults = Faults(
+            o.seed, rates=parse_rates(o.fault_rates), timeout_seconds=o.fault_timeout_seconds
+        )
         self.limiter = Limiter(self.vendor.limit_rules(), enabled=o.limits)
         self.stats: Counter[str] = Counter()
         self.vendor.seed(self, random.Random(o.seed), o.employees)

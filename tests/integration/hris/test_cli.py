@@ -86,6 +86,7 @@ def test_bamboohr_with_keys_and_seed(started: list[subprocess.Popen[str]]) -> No
         (["--vendor", "bamboohr", "--port", "70000"], "--port"),
         (["--vendor", "bamboohr", "--api-key", " "], "--api-key"),
         ([], "--vendor"),
+        (["--vendor", "personio", "--faults", "lost=2"], "'lost' must be between 0 and 1"),
     ],
 )
 def test_bad_arguments_exit_2_naming_the_option(args: list[str], named: str) -> None:
@@ -122,7 +123,10 @@ def test_a_port_in_use_exits_1_with_one_line(started: list[subprocess.Popen[str]
 def test_faults_in_a_served_sandbox_leave_no_traceback(
     started: list[subprocess.Popen[str]],
 ) -> None:
-    url = serve(started, "--vendor", "personio", "--fault-timeout", "60")
+    url = serve(started, "--vendor", "personio", "--fault-timeout", "60", "--faults", "503=0.5")
+    assert httpx.get(f"{url}/_sandbox/snapshot").status_code == 200
+    ops = [httpx.post(f"{url}/v1/auth").status_code for _ in range(20)]
+    assert set(ops) == {503, 400}  # the rates from --faults, before the queue below replaces them
     plan = {"queue": [{"kind": "lost", "op": "create"}, {"kind": "timeout", "op": "list"}]}
     assert httpx.post(f"{url}/_sandbox/faults", json=plan).status_code == 200
     token = httpx.post(
