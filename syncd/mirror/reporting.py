@@ -1,12 +1,20 @@
-"""Reporting queries over the mirror. Plain SQL that runs unchanged on SQLite and PostgreSQL
-(date arithmetic lives in the ``hires`` view the migration creates per dialect). docs/mirror.md
-shows the same text; tests run every one of them on both databases."""
+"""Reporting over the mirror: named queries and the ``report_*`` views (migration 0005). Plain SQL
+that runs unchanged on SQLite and PostgreSQL (date arithmetic lives in the views, which the
+migrations create per dialect). docs/reporting.md shows the same text; tests run every one of them
+on both databases.
+
+Rows come back with the same Python values on both databases: datetimes as ``datetime`` (SQLite
+returns a view's timestamps as text), PostgreSQL's ``numeric`` as ``float``."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
+
+from syncd.mirror.dictionary import views
 
 QUERIES: dict[str, str] = {
     "pipeline_by_status": """
@@ -60,10 +68,37 @@ ORDER BY subject_type, approvals DESC, status""",
 }
 
 
+def report_names() -> list[str]:
+    """What ``syncd report NAME`` accepts: the named queries, then the views."""
+    return [*QUERIES, *(v for v in views() if v.startswith("report_"))]
+
+
+def _plain(value: Any, kind: str | None) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if kind == "integer" else float(value)
+    if kind == "datetime" and isinstance(value, str):
+        return datetime.fromisoformat(value)
+    return value
+
+
 def run_report(conn: Connection, name: str, tenant: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """The query's column names and its rows."""
-    result = conn.execute(text(QUERIES[name]), {"tenant": tenant})
-    return list(result.keys()), [tuple(r) for r in result]
+    """The column names and rows of a named query or a ``report_*`` view (all its columns, in the
+    dictionary's order) for ``tenant``. Raises KeyError for an unknown name."""
+    if name in QUERIES:
+        result = conn.execute(text(QUERIES[name]), {"tenant": tenant})
+        return list(result.keys()), [tuple(_plain(v, None) for v in r) for r in result]
+    view = views()[name]
+    cols = [c.name for c in view.columns]
+    kinds = [c.type for c in view.columns]
+    sql = f"SELECT {', '.join(cols)} FROM {name} WHERE tenant = :tenant ORDER BY {view.order}"
+    rows = conn.execute(text(sql), {"tenant": tenant})
+    return cols, [tuple(_plain(v, k) for v, k in zip(r, kinds, strict=True)) for r in rows]
+
+
+def view_rows(conn: Connection, name: str, tenant: str) -> list[dict[str, Any]]:
+    """A view's rows for ``tenant`` as dicts (see run_report)."""
+    cols, rows = run_report(conn, name, tenant)
+    return [dict(zip(cols, r, strict=True)) for r in rows]
 
 
 def run_query(engine: Engine, name: str, tenant: str) -> list[tuple[Any, ...]]:
