@@ -179,13 +179,17 @@ def _html_report(output: str) -> None:
         from syncd.report_html import write_report
     except ImportError as exc:  # the optional extra is missing
         click.echo(
-            f"syncd: `syncd report html` needs the report extra ({exc.name} is missing): "
-            "pip install 'syncd[report]'",
+            f"syncd: `syncd report html` needs the optional extra `report` (missing: {exc.name});"
+            " install it with pip install 'syncd[report]'",
             err=True,
         )
         sys.exit(2)
     with _mirror() as (conn, tenant):
-        path, seconds = write_report(conn, tenant, output)
+        try:
+            path, seconds = write_report(conn, tenant, output)
+        except OSError as exc:
+            click.echo(f"syncd: cannot write --output {output}: {exc.strerror}", err=True)
+            sys.exit(2)
     click.echo(f"wrote {path} ({seconds:.1f}s)")
 
 

@@ -104,3 +104,51 @@ def view_rows(conn: Connection, name: str, tenant: str) -> list[dict[str, Any]]:
 def run_query(engine: Engine, name: str, tenant: str) -> list[tuple[Any, ...]]:
     with engine.connect() as conn:
         return run_report(conn, name, tenant)[1]
+
+
+# What the dashboard (`syncd report html`) draws: each part from a view, aggregated where the
+# chart needs fewer rows than the view has (a 100k-candidate tenant has ~16k hires).
+DASHBOARD_SQL = {
+    "pipeline": """
+SELECT status, MIN(stage_order) AS stage_order, COUNT(*) AS applications
+FROM report_applications
+WHERE tenant = :tenant AND deleted_on IS NULL
+GROUP BY status""",
+    "days_to_hire": """
+SELECT days_to_hire FROM report_hires WHERE tenant = :tenant AND days_to_hire IS NOT NULL""",
+    "hires_by_month": """
+SELECT hired_month, COALESCE(source, '(unknown)') AS source, COUNT(*) AS hires
+FROM report_hires
+WHERE tenant = :tenant
+GROUP BY hired_month, COALESCE(source, '(unknown)')
+ORDER BY hired_month, source""",
+    "as_of": """
+SELECT MAX(last_pass_ended_at) AS as_of FROM sync_state WHERE tenant = :tenant""",
+}
+
+
+def dashboard_data(conn: Connection, tenant: str) -> dict[str, list[dict[str, Any]]]:
+    """Rows for each part of the dashboard: ``funnel``, ``time_to_hire``, ``time_in_stage``,
+    ``sources``, ``offers`` (the views of the same names) and ``pipeline``, ``days_to_hire``,
+    ``hires_by_month``, ``as_of`` (DASHBOARD_SQL), values as run_report gives them."""
+    out = {
+        part: view_rows(conn, f"report_{view}", tenant)
+        for part, view in (
+            ("funnel", "funnel"),
+            ("time_to_hire", "time_to_hire"),
+            ("time_in_stage", "time_in_stage"),
+            ("sources", "sources"),
+            ("offers", "offer_acceptance"),
+        )
+    }
+    for part, sql in DASHBOARD_SQL.items():
+        result = conn.execute(text(sql), {"tenant": tenant})
+        keys = list(result.keys())
+        out[part] = [
+            {
+                k: _plain(v, "datetime" if k == "as_of" else None)
+                for k, v in zip(keys, r, strict=True)
+            }
+            for r in result
+        ]
+    return out
