@@ -110,9 +110,9 @@ def run_query(engine: Engine, name: str, tenant: str) -> list[tuple[Any, ...]]:
 # chart needs fewer rows than the view has (a 100k-candidate tenant has ~16k hires).
 DASHBOARD_SQL = {
     "pipeline": """
-SELECT status, MIN(stage_order) AS stage_order, COUNT(*) AS applications
-FROM report_applications
-WHERE tenant = :tenant AND deleted_on IS NULL
+SELECT status, MIN(stage_order) AS stage_order, CAST(SUM(applications) AS BIGINT) AS applications
+FROM report_pipeline
+WHERE tenant = :tenant
 GROUP BY status""",
     "days_to_hire": """
 SELECT days_to_hire FROM report_hires WHERE tenant = :tenant AND days_to_hire IS NOT NULL""",

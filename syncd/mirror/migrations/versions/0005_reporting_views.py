@@ -88,23 +88,32 @@ def _pct(part: str, whole: str) -> str:
     return f"ROUND(100.0 * {part} / NULLIF({whole}, 0), 1)"
 
 
-def _funnel(group: str) -> str:
-    """Applications that reached each funnel stage or a later one, grouped by ``group``."""
+def _funnel(group: list[str]) -> str:
+    """Applications that reached each funnel stage or a later one, grouped by ``group``: counted
+    per furthest stage first (a few rows per group), then summed per stage."""
     stages = " UNION ALL ".join(
         f"SELECT {i} AS stage_order, '{s}' AS stage" for i, s in enumerate(FUNNEL, 1)
     )
-    reached = _count("r.furthest_stage_order >= s.stage_order")
-    previous = _count("r.furthest_stage_order >= s.stage_order - 1")
-    first = _count("r.furthest_stage_order >= 1")
+    cols = ", ".join(f"f.{g}" for g in group)
+
+    def upto(cond: str) -> str:
+        # CAST: PostgreSQL sums bigint counts as numeric.
+        return f"CAST(SUM(CASE WHEN {cond} THEN f.applications ELSE 0 END) AS BIGINT)"
+
+    reached = upto("f.furthest >= s.stage_order")
+    previous = upto("f.furthest >= s.stage_order - 1")
+    first = upto("f.furthest >= 1")
     return f"""
-SELECT {group}, s.stage_order, s.stage, {reached} AS reached,
+SELECT {cols}, s.stage_order, s.stage, {reached} AS reached,
        CASE WHEN s.stage_order = 1 THEN NULL ELSE {_pct(reached, previous)} END
          AS conversion_pct,
        {_pct(reached, first)} AS of_applied_pct
-FROM report_applications r
+FROM (SELECT {", ".join(group)}, furthest_stage_order AS furthest, COUNT(*) AS applications
+      FROM report_applications
+      WHERE deleted_on IS NULL
+      GROUP BY {", ".join(group)}, furthest_stage_order) f
 CROSS JOIN ({stages}) s
-WHERE r.deleted_on IS NULL
-GROUP BY {group}, s.stage_order, s.stage"""
+GROUP BY {cols}, s.stage_order, s.stage"""
 
 
 def views(dialect: str) -> dict[str, str]:
@@ -149,8 +158,8 @@ FROM applications a
 LEFT JOIN jobs j ON j.tenant = a.tenant AND j.id = a.job_id
 WHERE a.deleted_at IS NULL
 GROUP BY a.tenant, a.job_id, j.title, a.status""",
-        "report_funnel": _funnel("r.tenant"),
-        "report_funnel_by_job": _funnel("r.tenant, r.job_id, r.job_title"),
+        "report_funnel": _funnel(["tenant"]),
+        "report_funnel_by_job": _funnel(["tenant", "job_id", "job_title"]),
         "report_stage_stays": f"""
 SELECT tenant, candidate_id, job_id, status AS stage,
        {_order("status", STATUSES, 0)} AS stage_order,
