@@ -234,3 +234,20 @@ def test_report_html_without_the_extra_says_how_to_install_it(
     assert "pip install 'syncd[report]'" in r.output and "vl_convert" in r.output
     r = CliRunner().invoke(main, ["report", "html"], env=env)
     assert r.exit_code == 2 and "needs --output FILE" in r.output
+
+
+def test_report_html_on_an_empty_mirror_and_an_unwritable_output(tmp_path: Path) -> None:
+    env = {"SYNCD_DATABASE_URL": f"sqlite:///{tmp_path / 'm.db'}", "SYNCD_TENANT": TENANT}
+    assert CliRunner().invoke(main, ["migrate"], env=env).exit_code == 0
+    out = tmp_path / "empty.html"
+    r = CliRunner().invoke(main, ["report", "html", "--output", str(out)], env=env)
+    assert r.exit_code == 0, r.output
+    page = out.read_text()
+    assert "no pass has run yet" in page
+    assert page.count("Nothing to draw yet.") == len(PARTS) and "<svg" not in page
+    bad = tmp_path / "missing-dir" / "r.html"
+    r = CliRunner().invoke(main, ["report", "html", "--output", str(bad)], env=env)
+    assert r.exit_code == 2
+    assert f"syncd: cannot write --output {bad}: No such file or directory" in r.output
+    r = CliRunner().invoke(main, ["report", "report_funnel", "--output", str(out)], env=env)
+    assert r.exit_code == 2 and "--output is for `syncd report html`" in r.output
