@@ -168,7 +168,8 @@ def quarantine_cmd(resource: str | None, limit: int, raw: bool, as_json: bool) -
 
 
 def _cell(value: Any) -> Any:
-    """One text form of a value on both databases: datetimes to the second, Decimals as numbers."""
+    """Datetimes to the second, in one form on both databases (run_report already made
+    PostgreSQL's Decimals numbers)."""
     if isinstance(value, datetime):
         return value.isoformat(sep=" ", timespec="seconds")
     return value
@@ -214,16 +215,15 @@ def _html_report(output: str) -> None:
 def report_cmd(name: str | None, fmt: str, as_json: bool, output: str | None) -> None:
     """Run a reporting query or view on the mirror (no NAME: list them with their SQL or columns);
     `syncd report html --output FILE` writes the dashboard, one self-contained HTML file."""
-    from syncd.mirror.dictionary import views
+    from syncd.mirror.dictionary import report_views, views
     from syncd.mirror.reporting import run_report
 
     if name is None:
         for n, sql in QUERIES.items():
             click.echo(f"{n}\n{textwrap.indent(sql.strip(), '    ')}\n")
-        for v in views().values():
-            if v.name in report_names():
-                cols = ", ".join(c.name for c in v.columns)
-                click.echo(f"{v.name} (view)\n{textwrap.indent(textwrap.fill(cols), '    ')}\n")
+        for name_ in report_views():
+            cols = ", ".join(c.name for c in views()[name_].columns)
+            click.echo(f"{name_} (view)\n{textwrap.indent(textwrap.fill(cols), '    ')}\n")
         click.echo("html --output FILE\n    the dashboard: charts and their numbers, one file")
         return
     if name == "html":
