@@ -3,17 +3,20 @@ Each needs only ``SYNCD_DATABASE_URL`` (and ``SYNCD_TENANT``); ``--json`` prints
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sys
 import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import click
 from sqlalchemy import Connection
 
-from syncd.mirror.reporting import QUERIES
+from syncd.mirror.reporting import QUERIES, report_names
 
 STATUS_COLUMNS = [
     "resource",
@@ -164,20 +167,82 @@ def quarantine_cmd(resource: str | None, limit: int, raw: bool, as_json: bool) -
             click.echo(f"#{q['id']} {q['resource']} {q['key'] or ''}: {json.dumps(q['raw'])}")
 
 
+def _cell(value: Any) -> Any:
+    """Datetimes to the second, in one form on both databases (run_report already made
+    PostgreSQL's Decimals numbers)."""
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ", timespec="seconds")
+    return value
+
+
+def _html_report(output: str) -> None:
+    try:
+        from syncd.report_html import write_report
+    except ImportError as exc:  # the optional extra is missing
+        click.echo(
+            f"syncd: `syncd report html` needs the optional extra `report` (missing: {exc.name});"
+            " install it with pip install 'syncd[report]'",
+            err=True,
+        )
+        sys.exit(2)
+    with _mirror() as (conn, tenant):
+        try:
+            path, seconds = write_report(conn, tenant, output)
+        except OSError as exc:
+            click.echo(f"syncd: cannot write --output {output}: {exc.strerror}", err=True)
+            sys.exit(2)
+    click.echo(f"wrote {path} ({seconds:.1f}s)")
+
+
 @click.command("report")
-@click.argument("name", required=False, type=click.Choice(list(QUERIES)), metavar="[NAME]")
-@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
-def report_cmd(name: str | None, as_json: bool) -> None:
-    """Run one of the reporting queries of the README on the mirror (no NAME: list them)."""
+@click.argument(
+    "name", required=False, type=click.Choice([*report_names(), "html"]), metavar="[NAME]"
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="table for people, csv for spreadsheets, json for scripts.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="With NAME html: the HTML file to write.",
+)
+def report_cmd(name: str | None, fmt: str, as_json: bool, output: str | None) -> None:
+    """Run a reporting query or view on the mirror (no NAME: list them with their SQL or columns);
+    `syncd report html --output FILE` writes the dashboard, one self-contained HTML file."""
+    from syncd.mirror.dictionary import report_views, views
     from syncd.mirror.reporting import run_report
 
     if name is None:
         for n, sql in QUERIES.items():
             click.echo(f"{n}\n{textwrap.indent(sql.strip(), '    ')}\n")
+        for name_ in report_views():
+            cols = ", ".join(c.name for c in views()[name_].columns)
+            click.echo(f"{name_} (view)\n{textwrap.indent(textwrap.fill(cols), '    ')}\n")
+        click.echo("html --output FILE\n    the dashboard: charts and their numbers, one file")
         return
+    if name == "html":
+        if not output:
+            raise click.UsageError("syncd report html needs --output FILE (e.g. report.html)")
+        _html_report(output)
+        return
+    if output:
+        raise click.UsageError("--output is for `syncd report html`; redirect other reports")
     with _mirror() as (conn, tenant):
         columns, rows = run_report(conn, name, tenant)
-    if as_json:
-        _print_json([dict(zip(columns, r, strict=True)) for r in rows])
-        return
-    _table(f"tenant {tenant}: {name}", columns, [list(r) for r in rows])
+    table = [[_cell(v) for v in r] for r in rows]
+    if as_json or fmt == "json":
+        _print_json([dict(zip(columns, r, strict=True)) for r in table])
+    elif fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(table)
+        click.echo(buf.getvalue(), nl=False)
+    else:
+        _table(f"tenant {tenant}: {name}", columns, table)

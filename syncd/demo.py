@@ -107,9 +107,21 @@ def run_demo(data_dir: str = "demo-data") -> int:
                 for row in result.all()[:5]:
                     t.add_row(*(str(v) for v in row))
             console.print(t)
-        console.print(f"Explore it: sqlite3 {db_file}  (tables and queries: docs/mirror.md)")
+        console.print(f"Explore it: sqlite3 {db_file}  (tables and queries: docs/reporting.md)")
+        console.print(_html_report(engine, settings.tenant, out / "report.html"))
         engine.dispose()
         return 0
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def _html_report(engine: Any, tenant: str, path: Path) -> str:
+    """6. The dashboard (`syncd report html`), when the `report` extra is installed."""
+    try:
+        from syncd.report_html import write_report
+    except ImportError:
+        return "6. report: pip install 'syncd[report]' for the HTML dashboard (make demo does)"
+    with engine.connect() as conn:
+        written, seconds = write_report(conn, tenant, path)
+    return f"[bold]6. report[/] ({seconds:.1f}s): open {written.resolve()}"
