@@ -22,9 +22,9 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 def test_migrate_then_again(env: dict[str, str]) -> None:
     r = CliRunner().invoke(main, ["migrate"], env=env)
-    assert r.exit_code == 0 and "schema empty -> 0002" in r.output
+    assert r.exit_code == 0 and "schema empty -> 0003" in r.output
     r = CliRunner().invoke(main, ["migrate"], env=env)
-    assert r.exit_code == 0 and "already at 0002" in r.output
+    assert r.exit_code == 0 and "already at 0003" in r.output
 
 
 def test_backfill_on_an_unmigrated_database_says_to_migrate(env: dict[str, str]) -> None:

@@ -1,0 +1,182 @@
+"""The two resources added as declarations (docs/mirror.md "How to add a resource"): the hiring
+team of each job and the full record of candidates with a hired or offered application, against
+the sandbox over real HTTP, on SQLite and PostgreSQL: a backfill equals the snapshot, an
+incremental pass picks up changes, deletions take the personal data out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine, select
+
+from syncd.mirror import schema as s
+from syncd.sandbox.limits import LimitConfig
+from syncd.sandbox.runner import ThreadServer, serve_in_thread
+from tests.conftest import TOKEN, sandbox_options
+from tests.integration.test_mirror_sync import (
+    TENANT,
+    control,
+    max_seq,
+    norm,
+    outbox,
+    run_pass,
+    settings_for,
+    snapshot,
+    ts,
+)
+
+FULL = ("OFFERED", "HIRED")
+
+
+@pytest.fixture
+def tenant() -> Iterator[ThreadServer]:
+    srv = serve_in_thread(sandbox_options(candidates=120, limits=LimitConfig(enabled=False)))
+    yield srv
+    srv.stop()
+
+
+def api(srv: ThreadServer, method: str, path: str, **kw: Any) -> Any:
+    r = httpx.request(method, srv.base_url + path, headers={"X-SmartToken": TOKEN}, **kw)
+    assert r.is_success, (method, path, r.status_code, r.text)
+    return r.json() if r.content else None
+
+
+def mirror_view(db: Engine) -> dict[str, Any]:
+    with db.connect() as conn:
+        team = {
+            (r.job_id, r.user_id): r.role
+            for r in conn.execute(
+                select(s.hiring_team).where(
+                    s.hiring_team.c.tenant == TENANT, s.hiring_team.c.deleted_at.is_(None)
+                )
+            )
+        }
+        d = s.candidate_details
+        details = {
+            r.candidate_id: (r.phone_number, r.location, r.web, r.education, r.experience)
+            for r in conn.execute(select(d).where(d.c.tenant == TENANT, d.c.deleted_at.is_(None)))
+        }
+        updated = {
+            r.candidate_id: ts(r.updated_on)
+            for r in conn.execute(select(d).where(d.c.tenant == TENANT, d.c.deleted_at.is_(None)))
+        }
+    return {"team": team, "details": details, "updated": updated}
+
+
+def sandbox_view(snap: dict[str, Any]) -> dict[str, Any]:
+    team = {(j["id"], m["id"]): m["role"] for j in snap["jobs"].values() for m in j["hiringTeam"]}
+    wanted = {a["candidateId"] for a in snap["applications"].values() if a["status"] in FULL}
+    cands = snap["candidates"]
+    details = {
+        cid: (
+            cands[cid].get("phoneNumber"),
+            cands[cid].get("location"),
+            cands[cid].get("web"),
+            cands[cid].get("education"),
+            cands[cid].get("experience"),
+        )
+        for cid in wanted
+    }
+    updated = {cid: norm(cands[cid]["updatedOn"]) for cid in wanted}
+    return {"team": team, "details": details, "updated": updated}
+
+
+def assert_equal(db: Engine, srv: ThreadServer) -> dict[str, Any]:
+    mine, truth = mirror_view(db), sandbox_view(snapshot(srv))
+    for part in ("team", "details", "updated"):
+        a, b = mine[part], truth[part]
+        missing = sorted(set(b) - set(a))[:3]
+        extra = sorted(set(a) - set(b))[:3]
+        wrong = [k for k in b if k in a and a[k] != b[k]][:3]
+        assert not (missing or extra or wrong), f"{part}: missing {missing} extra {extra} {wrong}"
+    return mine
+
+
+def test_backfill_equals_snapshot(tenant: ThreadServer, db: Engine, db_url: str) -> None:
+    reports = run_pass(settings_for(tenant, db_url), db, "backfill")
+    assert all(r.status == "ok" for r in reports)
+    mine = assert_equal(db, tenant)
+    snap = snapshot(tenant)
+    # Every job has its hiring manager (what HRIS records need), and the sandbox holds some
+    # full records to compare (a test that compared nothing would prove nothing).
+    managers = {j for (j, _), role in mine["team"].items() if role == "HIRING_MANAGER"}
+    assert managers == set(snap["jobs"])
+    assert len(mine["details"]) >= 10
+    assert all(phone for phone, *_ in mine["details"].values())
+    # Nothing owed after a complete backfill; the candidates without a hire or offer cost no call.
+    with db.connect() as conn:
+        owed = conn.execute(
+            select(s.candidates.c.id).where(s.candidates.c.details_pending.is_(True))
+        ).all()
+    assert owed == []
+    # Records new to a backfill are its baseline: created, no domain event.
+    kinds = {(c.resource, c.kind) for c in outbox(db)}
+    assert ("hiring_team", "created") in kinds and ("candidate_details", "created") in kinds
+
+
+def test_incremental_picks_up_team_and_record_changes(
+    tenant: ThreadServer, db: Engine, db_url: str
+) -> None:
+    st = settings_for(tenant, db_url)
+    run_pass(st, db, "backfill")
+    seq = max_seq(db)
+    snap = snapshot(tenant)
+    # A job loses a member and gains another; a hired candidate's phone changes; a candidate
+    # without a hire or offer is hired.
+    job = sorted(snap["jobs"])[0]
+    team = snap["jobs"][job]["hiringTeam"]
+    leaver = next(m["id"] for m in team if m["role"] != "HIRING_MANAGER")
+    api(tenant, "DELETE", f"/jobs/{job}/hiring-team/{leaver}")
+    joiner = next(
+        m["id"]
+        for j in sorted(snap["jobs"])[1:]
+        for m in snap["jobs"][j]["hiringTeam"]
+        if m["id"] not in {x["id"] for x in team}
+    )
+    api(tenant, "POST", f"/jobs/{job}/hiring-team", json={"id": joiner, "role": "EXECUTIVE"})
+    apps = sorted(snap["applications"].values(), key=lambda a: a["id"])
+    hired = next(a["candidateId"] for a in apps if a["status"] == "HIRED")
+    control(tenant, f"candidates/{hired}/update", {"phoneNumber": "+15550000001"})
+    full = {a["candidateId"] for a in apps if a["status"] in FULL}
+    newcomer = next(
+        a for a in apps if a["candidateId"] not in full and a["status"] in ("NEW", "IN_REVIEW")
+    )
+    control(tenant, "hire", {"candidateId": newcomer["candidateId"], "jobId": newcomer["jobId"]})
+
+    reports = run_pass(st, db, "incremental")
+    assert all(r.status == "ok" for r in reports)
+    mine = assert_equal(db, tenant)
+    assert (job, leaver) not in mine["team"] and mine["team"][(job, joiner)] == "EXECUTIVE"
+    assert mine["details"][hired][0] == "+15550000001"
+    assert newcomer["candidateId"] in mine["details"]
+    changes = {(c.resource, c.record_key, c.kind) for c in outbox(db, seq)}
+    assert {
+        ("hiring_team", f"{job}/{leaver}", "deleted"),
+        ("hiring_team", f"{job}/{joiner}", "created"),
+        ("candidate_details", hired, "updated"),
+        ("candidate_details", newcomer["candidateId"], "created"),
+    } <= changes
+
+
+def test_deletions_take_the_records_out(tenant: ThreadServer, db: Engine, db_url: str) -> None:
+    st = settings_for(tenant, db_url)
+    run_pass(st, db, "backfill")
+    mine = mirror_view(db)
+    victim = sorted(mine["details"])[0]
+    job = sorted({j for j, _ in mine["team"]})[0]
+    control(tenant, f"candidates/{victim}/delete")
+    control(tenant, f"jobs/{job}/delete")
+    run_pass(st, db, "incremental")
+    with db.connect() as conn:
+        d = conn.execute(
+            select(s.candidate_details).where(s.candidate_details.c.candidate_id == victim)
+        ).one()
+        assert d.deleted_at is not None
+        assert (d.phone_number, d.location, d.web, d.education, d.experience) == (None,) * 5
+        assert set(d.raw) <= {"id", "createdOn", "updatedOn"}
+        team = conn.execute(select(s.hiring_team).where(s.hiring_team.c.job_id == job)).all()
+        assert team and all(m.deleted_at is not None for m in team)
+    assert_equal(db, tenant)
