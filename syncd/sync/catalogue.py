@@ -299,6 +299,9 @@ JOBS = Resource(
             parent_column="job_id",
             stale="delete",  # entries are positions in the list: a shorter list drops the tail
             cascade=Cascade(s.job_status_history, "job_id", keep_raw=("changedOn", "status")),
+            get=GetById(
+                "/jobs/{jobId}/status/history", lambda sr, i: sr.jobs.status_history(i), "JOB_ID"
+            ),
         ),
         Child(
             "positions",
@@ -309,6 +312,7 @@ JOBS = Resource(
             rows=_position_rows,
             parent_column="job_id",
             cascade=Cascade(s.positions, "job_id"),
+            get=GetById("/jobs/{jobId}/positions", lambda sr, i: sr.jobs.positions(i), "JOB_ID"),
         ),
         Child(
             "hiring_team",

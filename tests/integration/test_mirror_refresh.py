@@ -124,7 +124,7 @@ def test_an_absent_candidate_is_reported_and_deleted(
     [
         (
             ["nope", "1"],
-            "unknown resource 'nope'; choose from jobs, hiring_team, candidates,",
+            "unknown resource 'nope'; choose from jobs, job_status_history, positions,",
         ),
         (["audit", "1"], "audit cannot be read by id: the Audit API has no read of one event"),
         (["offers", "abc"], "'abc' is not of the form CANDIDATE_ID/JOB_ID/OFFER_ID"),
