@@ -44,8 +44,8 @@ def _check_arguments(resource: str, ids: tuple[str, ...]) -> None:
 def refresh_cmd(resource: str, ids: tuple[str, ...]) -> None:
     """Read RESOURCE's records IDS now and write them as a pass would (changes to the outbox,
     children and follow-ups, quarantine). RESOURCE: jobs, candidates, offers (id
-    CANDIDATE_ID/JOB_ID/OFFER_ID), job_status_history, positions, hiring_team (JOB_ID),
-    candidate_details (CANDIDATE_ID)."""
+    CANDIDATE_ID/JOB_ID/OFFER_ID), applications (CANDIDATE_ID/JOB_ID), job_status_history,
+    positions, hiring_team (JOB_ID), candidate_details (CANDIDATE_ID)."""
     _check_arguments(resource, ids)
     from syncd.ats import AtsError, AuthenticationError, ConfigurationError, PermissionDeniedError
     from syncd.cli import settings_or_exit

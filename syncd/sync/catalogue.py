@@ -392,6 +392,14 @@ CANDIDATES = Resource(
             cascade=Cascade(s.applications, "candidate_id", keep_raw=()),
             swept=True,
             events=(STATUS_CHANGED, EventRule("hired", to="HIRED")),
+            # Read through its candidate (what lists it), then flagged for its own reads.
+            get=GetById(
+                "/candidates/{id}, then /candidates/{id}/jobs/{jobId}",
+                lambda sr, i: sr.candidates.get(i.split("/")[0]),
+                "CANDIDATE_ID/JOB_ID",
+                _candidate_as_listed,
+                gone_codes=("CANDIDATE_NOT_FOUND",),
+            ),
         ),
         Child(
             "application_status_history",

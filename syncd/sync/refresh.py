@@ -22,8 +22,9 @@ from typing import Any
 import structlog
 
 from syncd.ats import absent_ok
-from syncd.mirror.store import utcnow
-from syncd.sync.catalogue import refreshable
+from syncd.mirror import records
+from syncd.mirror.store import key_columns, utcnow
+from syncd.sync.catalogue import Child, GetById, Resource, flags_of, refreshable
 from syncd.sync.children import page_children
 from syncd.sync.engine import Engine
 from syncd.sync.passes import PassReport
@@ -61,37 +62,10 @@ class Refresher(Engine):
         out = RefreshReport(report)
         run_row = self.m.start_run(self.run_id, name, "refresh", None)
         try:
-
-            async def one(ident: str) -> Any:
-                async with self.sem:
-                    return await absent_ok(get.call(self.sr, ident), codes=get.gone_codes or None)
-
-            bodies = await asyncio.gather(*(one(i) for i in wanted))
-            here = [(i, b) for i, b in zip(wanted, bodies, strict=True) if b is not None]
-            out.absent = [i for i, b in zip(wanted, bodies, strict=True) if b is None]
-            report.counts.fetched = len(here)
-            now = utcnow()
-            if child is not None:
-                with self.m.begin() as conn:
-                    for ident, body in here:
-                        result = self._write_child(
-                            conn, child, {"id": ident}, body, report, now=now, full=False
-                        )
-                        if result is not None:
-                            report.counts.add(result)
+            if child is not None and child.fetch == "parent":
+                await self._refresh_embedded(res, child, get, wanted, out)
             else:
-                items = [get.as_listed(b) if get.as_listed else b for _, b in here]
-                if page_children(res):
-                    prepared = await self._prepare_children(res, items)
-                else:
-                    prepared = self._map(res, items)
-                gone = out.absent if get.gone_codes and res.sweep_deletes else []
-                with self.m.begin() as conn:
-                    self._write(conn, res, prepared, report, now=now, full=False)
-                    if gone:
-                        self._delete(conn, res.name, gone, at=now, report=report)
-                out.deleted = list(gone)
-                await self._followups(res, report, full=False)
+                await self._refresh_records(res, child, get, wanted, out)
             report.status = "ok"
         except Exception as exc:
             report.status = "failed"
@@ -105,6 +79,92 @@ class Refresher(Engine):
             self.m.finish_run(run_row, status=report.status, error=report.error, **counts)
             log.info("refresh_ended", resource=name, absent=len(out.absent), **counts)
         return out
+
+    async def _read(self, get: GetById, idents: list[str]) -> list[Any]:
+        async def one(ident: str) -> Any:
+            async with self.sem:
+                return await absent_ok(get.call(self.sr, ident), codes=get.gone_codes or None)
+
+        return list(await asyncio.gather(*(one(i) for i in idents)))
+
+    async def _refresh_records(
+        self,
+        res: Resource,
+        child: Child | None,
+        get: GetById,
+        wanted: list[str],
+        out: RefreshReport,
+    ) -> None:
+        """Records with their own read: a resource's (then its follow-ups), or a child's
+        (written per parent, as a pass writes it)."""
+        report = out.report
+        bodies = await self._read(get, wanted)
+        here = [(i, b) for i, b in zip(wanted, bodies, strict=True) if b is not None]
+        out.absent = [i for i, b in zip(wanted, bodies, strict=True) if b is None]
+        report.counts.fetched = len(here)
+        now = utcnow()
+        if child is not None:
+            with self.m.begin() as conn:
+                for ident, body in here:
+                    result = self._write_child(
+                        conn, child, {"id": ident}, body, report, now=now, full=False
+                    )
+                    if result is not None:
+                        report.counts.add(result)
+            return
+        items = [get.as_listed(b) if get.as_listed else b for _, b in here]
+        if page_children(res):
+            prepared = await self._prepare_children(res, items)
+        else:
+            prepared = self._map(res, items)
+        gone = out.absent if get.gone_codes and res.sweep_deletes else []
+        with self.m.begin() as conn:
+            self._write(conn, res, prepared, report, now=now, full=False)
+            if gone:
+                self._delete(conn, res.name, gone, at=now, report=report)
+        out.deleted = list(gone)
+        await self._followups(res, report, full=False)
+
+    async def _refresh_embedded(
+        self, res: Resource, child: Child, get: GetById, wanted: list[str], out: RefreshReport
+    ) -> None:
+        """Children embedded in their parent (applications in their candidate): the parent is
+        read and written as a pass writes it (an application its candidate no longer lists is
+        tombstoned), the named children are flagged for every read they declare (details,
+        history, interviews), and the parent's follow-ups make those reads. An id whose parent
+        is gone, or whose parent does not list it, is absent."""
+        report = out.report
+        parents = list(dict.fromkeys(i.split("/")[0] for i in wanted))
+        bodies = dict(zip(parents, await self._read(get, parents), strict=True))
+        listed = {
+            pid: {str(k) for k in keys_of_embedded(body)} if body is not None else set()
+            for pid, body in bodies.items()
+        }
+        here = [i for i in wanted if i.split("/", 1)[1] in listed[i.split("/")[0]]]
+        out.absent = [i for i in wanted if i not in here]
+        items = [get.as_listed(b) if get.as_listed else b for b in bodies.values() if b]
+        now = utcnow()
+        key_names = [c.name for c in key_columns(child.table)]
+        flags = flags_of(child.table) or {}
+        with self.m.begin() as conn:
+            self._write(conn, res, self._map(res, items), report, now=now, full=False)
+            self.m.set_columns(
+                conn,
+                child.table,
+                [{**dict(zip(key_names, i.split("/"), strict=True)), **flags} for i in here],
+            )
+        report.counts.fetched = len(here)
+        await self._followups(res, report, full=False)
+
+
+def keys_of_embedded(body: Any) -> list[str]:
+    """The job ids of a candidate's applications, as its record lists them."""
+    out: list[str] = []
+    for a in records.assignments(body if isinstance(body, dict) else {}):
+        job = a.get("job")
+        if isinstance(job, dict) and job.get("id"):
+            out.append(str(job["id"]))
+    return out
 
 
 async def refresh_records(settings: Any, name: str, ids: Sequence[str]) -> RefreshReport:

@@ -100,6 +100,36 @@ def test_refresh_writes_like_a_pass(tenant: ThreadServer, db: Engine, db_url: st
     assert len(runs) == 5 and all(calls >= 1 for _, calls in runs)
 
 
+def test_refresh_an_application_through_its_candidate(
+    tenant: ThreadServer, db: Engine, db_url: str
+) -> None:
+    run_pass(settings_for(tenant, db_url), db, "backfill")
+    app = next(
+        a
+        for a in sorted(snapshot(tenant)["applications"].values(), key=lambda a: a["id"])
+        if a["status"] in ("NEW", "IN_REVIEW")
+    )
+    ident = f"{app['candidateId']}/{app['jobId']}"
+    control(tenant, "hire", {"candidateId": app["candidateId"], "jobId": app["jobId"]})
+    seq = max_seq(db)
+    out = refresh(
+        tenant, db_url, "applications", ident, f"{app['candidateId']}/no-such-job", code=4
+    )
+    assert f"absent in SmartRecruiters: {app['candidateId']}/no-such-job\n" in out
+    truth = next(a for a in snapshot(tenant)["applications"].values() if a["id"] == app["id"])
+    with db.connect() as conn:
+        a = s.applications
+        row = conn.execute(
+            select(a).where(a.c.candidate_id == app["candidateId"], a.c.job_id == app["jobId"])
+        ).one()
+        # The move arrived, and the details a hire owes were read (start date, source).
+        assert row.status == "HIRED" and row.starts_on is not None
+        assert row.source_id == truth["source"]["sourceId"]
+        assert not (row.details_pending or row.history_pending or row.interviews_pending)
+    kinds = {(c.resource, c.record_key, c.kind) for c in outbox(db, seq)}
+    assert ("applications", ident, "hired") in kinds
+
+
 def test_an_absent_candidate_is_reported_and_deleted(
     tenant: ThreadServer, db: Engine, db_url: str
 ) -> None:
