@@ -1,9 +1,10 @@
 """``syncd refresh RESOURCE ID...``: read these records now and write them through the same path
 as a pass (docs/mirror.md "Refreshing records by id").
 
-Exit codes: 0 every id was read and written; 4 some ids are absent in SmartRecruiters (each
-reported; the others are written); 1 the API failed (nothing of the failing read is written);
-2 a bad resource, id or setting, or a mirror that is not migrated; 3 the credential was refused.
+Exit codes: 0 every id was read and written; 4 some ids are absent in SmartRecruiters, or name
+a parent the mirror does not have (each reported; the others are written); 1 the API failed
+(nothing of the failing read is written); 2 a bad resource, id or setting, or a mirror that is
+not migrated; 3 the credential was refused.
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ def _check_arguments(resource: str, ids: tuple[str, ...]) -> None:
 def refresh_cmd(resource: str, ids: tuple[str, ...]) -> None:
     """Read RESOURCE's records IDS now and write them as a pass would (changes to the outbox,
     children and follow-ups, quarantine). RESOURCE: jobs, candidates, offers (id
-    CANDIDATE_ID/JOB_ID/OFFER_ID), applications (CANDIDATE_ID/JOB_ID), job_status_history,
-    positions, hiring_team (JOB_ID), candidate_details (CANDIDATE_ID)."""
+    CANDIDATE_ID/JOB_ID/OFFER_ID), applications, application_status_history, interviews
+    (CANDIDATE_ID/JOB_ID), job_status_history, positions, hiring_team, job_approvals (JOB_ID),
+    offer_approvals (OFFER_ID), candidate_details (CANDIDATE_ID)."""
     _check_arguments(resource, ids)
     from syncd.ats import AtsError, AuthenticationError, ConfigurationError, PermissionDeniedError
     from syncd.cli import settings_or_exit
@@ -80,4 +82,6 @@ def refresh_cmd(resource: str, ids: tuple[str, ...]) -> None:
     for ident in out.absent:
         done = " (deleted from the mirror per the delete policy)" if ident in out.deleted else ""
         click.echo(f"absent in SmartRecruiters: {ident}{done}")
-    sys.exit(ABSENT_EXIT if out.absent else 0)
+    for ident in out.not_mirrored:
+        click.echo(f"not in the mirror (refresh its parent first): {ident}")
+    sys.exit(ABSENT_EXIT if out.absent or out.not_mirrored else 0)

@@ -11,7 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Connection, Table, and_, or_, select, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    Table,
+    and_,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 
 from syncd.mirror import schema as s
 from syncd.mirror.records import Row
@@ -258,8 +268,6 @@ def clear_rechecks(
     conn: Connection, tenant: str, apps: Sequence[tuple[str, str]] | None = None
 ) -> None:
     """``recheck`` clears on the offers of ``apps`` (None: on every offer)."""
-    from sqlalchemy import tuple_
-
     o = s.offers
     cond: list[ColumnElement[bool]] = [o.c.tenant == tenant]
     if apps is None:

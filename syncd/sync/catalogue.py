@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import Table
 
+from syncd.ats import absent_ok
 from syncd.mirror import followup_queries as fq
 from syncd.mirror import followup_records as fr
 from syncd.mirror import records
@@ -84,13 +85,19 @@ class GetById:
     absent). ``id_form`` says what an id looks like (``/`` between its parts). ``as_listed`` cuts
     the answer to what the list gives, so that a refreshed record hashes like a listed one (an
     unchanged record stays unchanged). ``gone_codes``: the 404 error codes that say the record
-    itself does not exist (SMARTRECRUITERS.md "Errors"); only those feed the delete policy."""
+    itself does not exist (SMARTRECRUITERS.md "Errors"); only those feed the delete policy.
+
+    ``call`` None: the record has no read of its own in the engine's terms (a child read by a
+    code follow-up); refreshing it sets the child's flag on the parent rows named by the ids and
+    runs the parent's follow-ups, which read it. ``name``: the refresh name when the child's
+    name is shared (approvals of jobs and of offers)."""
 
     path: str
-    call: GetFn
+    call: GetFn | None
     id_form: str = "ID"
     as_listed: Callable[[Any], Any] | None = None
     gone_codes: tuple[str, ...] = ()
+    name: str = ""
 
     def check_id(self, value: str) -> str | None:
         """None when ``value`` has the form ``id_form``, else what is wrong with it."""
@@ -190,12 +197,6 @@ def _audit(sr: Any, cursor: datetime | None, start: str | None, limit: int) -> A
     return sr.audit.pages(event_date_after=cursor or EPOCH, limit=limit, page_id=start)
 
 
-async def _absent_ok(call: Awaitable[Any]) -> Any:
-    from syncd.ats import absent_ok  # the engine wires ats; imported here, not at module load
-
-    return await absent_ok(call)
-
-
 # ---- the records as the list gives them (a refreshed record hashes like a listed one) ---------
 # JobSummary (Jobs API): Job's fields plus language and actions.
 JOB_LISTED = (
@@ -244,20 +245,26 @@ def _get_offer(sr: Any, ident: str) -> Awaitable[Any]:
 
 
 # ---- children's reads and mappers ----------------------------------------------------------
+# A child's read is absent only when the 404 names its parent (the job or candidate is gone
+# since it was listed: the audit feed or a sweep will say so); any other 404 is an error.
+JOB_GONE = ("JOB_NOT_FOUND",)
+CANDIDATE_GONE = ("CANDIDATE_NOT_FOUND",)
+
+
 async def _hiring_team(sr: Any, parent: Row) -> Any:
-    return await _absent_ok(sr.jobs.hiring_team(parent["id"]))
+    return await absent_ok(sr.jobs.hiring_team(parent["id"]), codes=JOB_GONE)
 
 
 async def _candidate_details(sr: Any, parent: Row) -> Any:
-    return await _absent_ok(sr.candidates.get(parent["id"]))
+    return await absent_ok(sr.candidates.get(parent["id"]), codes=CANDIDATE_GONE)
 
 
 async def _job_history(sr: Any, parent: Row) -> Any:
-    return await _absent_ok(sr.jobs.status_history(parent["id"]))
+    return await absent_ok(sr.jobs.status_history(parent["id"]), codes=JOB_GONE)
 
 
 async def _positions(sr: Any, parent: Row) -> Any:
-    return await _absent_ok(sr.jobs.positions(parent["id"]))
+    return await absent_ok(sr.jobs.positions(parent["id"]), codes=JOB_GONE)
 
 
 def _job_history_rows(parent: Row, body: Any) -> list[Row]:
@@ -300,7 +307,10 @@ JOBS = Resource(
             stale="delete",  # entries are positions in the list: a shorter list drops the tail
             cascade=Cascade(s.job_status_history, "job_id", keep_raw=("changedOn", "status")),
             get=GetById(
-                "/jobs/{jobId}/status/history", lambda sr, i: sr.jobs.status_history(i), "JOB_ID"
+                "/jobs/{jobId}/status/history",
+                lambda sr, i: sr.jobs.status_history(i),
+                "JOB_ID",
+                gone_codes=JOB_GONE,
             ),
         ),
         Child(
@@ -312,7 +322,12 @@ JOBS = Resource(
             rows=_position_rows,
             parent_column="job_id",
             cascade=Cascade(s.positions, "job_id"),
-            get=GetById("/jobs/{jobId}/positions", lambda sr, i: sr.jobs.positions(i), "JOB_ID"),
+            get=GetById(
+                "/jobs/{jobId}/positions",
+                lambda sr, i: sr.jobs.positions(i),
+                "JOB_ID",
+                gone_codes=JOB_GONE,
+            ),
         ),
         Child(
             "hiring_team",
@@ -324,7 +339,10 @@ JOBS = Resource(
             parent_column="job_id",
             cascade=Cascade(s.hiring_team, "job_id", keep_raw=("id", "role")),
             get=GetById(
-                "/jobs/{jobId}/hiring-team", lambda sr, i: sr.jobs.hiring_team(i), "JOB_ID"
+                "/jobs/{jobId}/hiring-team",
+                lambda sr, i: sr.jobs.hiring_team(i),
+                "JOB_ID",
+                gone_codes=JOB_GONE,
             ),
         ),
         Child(
@@ -335,6 +353,12 @@ JOBS = Resource(
             flag="approval_pending",
             cascade=Cascade(s.approvals, "subject_id", where=(("subject_type", "job"),)),
             events=(STATUS_CHANGED,),
+            get=GetById(
+                "/jobs/{jobId}/approvals/latest, then /approvals-api/v201910/approvals/{id}",
+                None,
+                "JOB_ID",
+                name="job_approvals",
+            ),
         ),
     ),
     events=(STATUS_CHANGED,),
@@ -343,7 +367,7 @@ JOBS = Resource(
         lambda sr, i: sr.jobs.get(i),
         "JOB_ID",
         _job_as_listed,
-        gone_codes=("JOB_NOT_FOUND",),
+        gone_codes=JOB_GONE,
     ),
 )
 
@@ -398,7 +422,7 @@ CANDIDATES = Resource(
                 lambda sr, i: sr.candidates.get(i.split("/")[0]),
                 "CANDIDATE_ID/JOB_ID",
                 _candidate_as_listed,
-                gone_codes=("CANDIDATE_NOT_FOUND",),
+                gone_codes=CANDIDATE_GONE,
             ),
         ),
         Child(
@@ -408,6 +432,9 @@ CANDIDATES = Resource(
             "audit",
             flag="history_pending",  # what the audit feed did not complete costs a call
             flag_on=s.applications,
+            get=GetById(
+                "/candidates/{id}/jobs/{jobId}/status/history", None, "CANDIDATE_ID/JOB_ID"
+            ),
             cascade=Cascade(
                 s.application_status_history, "candidate_id", keep_raw=("changedOn", "status")
             ),
@@ -419,6 +446,11 @@ CANDIDATES = Resource(
             "per_parent",
             flag="interviews_pending",
             flag_on=s.applications,
+            get=GetById(
+                "/interviews-api/v201904/interviews?applicationId={applicationId}",
+                None,
+                "CANDIDATE_ID/JOB_ID",
+            ),
             cascade=Cascade(s.interviews, "candidate_id", keep_raw=("id", "jobId", "createdOn")),
         ),
         Child(
@@ -446,7 +478,12 @@ CANDIDATES = Resource(
                 keep_raw=KEEP_IDS_DATES,
                 clear=CANDIDATE_DETAILS_PERSONAL,
             ),
-            get=GetById("/candidates/{id}", lambda sr, i: sr.candidates.get(i), "CANDIDATE_ID"),
+            get=GetById(
+                "/candidates/{id}",
+                lambda sr, i: sr.candidates.get(i),
+                "CANDIDATE_ID",
+                gone_codes=CANDIDATE_GONE,
+            ),
         ),
     ),
     followups=(
@@ -472,7 +509,7 @@ CANDIDATES = Resource(
         lambda sr, i: sr.candidates.get(i),
         "CANDIDATE_ID",
         _candidate_as_listed,
-        gone_codes=("CANDIDATE_NOT_FOUND",),
+        gone_codes=CANDIDATE_GONE,
     ),
 )
 
@@ -495,6 +532,12 @@ OFFERS = Resource(
             "per_parent",
             flag="approval_pending",
             events=(STATUS_CHANGED,),
+            get=GetById(
+                "/candidates/{candidateId}/jobs/{jobId}/offers/{id}/approvals/latest",
+                None,
+                "OFFER_ID",
+                name="offer_approvals",
+            ),
         ),
     ),
     # Offset paging shifts when offers vanish mid-pass; offers leave with their candidate.
@@ -592,5 +635,5 @@ def refreshable() -> dict[str, tuple[Resource, Child | None, GetById]]:
             out[r.name] = (r, None, r.get)
         for c in r.children:
             if c.get is not None:
-                out[c.name] = (r, c, c.get)
+                out[c.get.name or c.name] = (r, c, c.get)
     return out

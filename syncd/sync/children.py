@@ -40,7 +40,11 @@ class ChildrenMixin(FollowUpsMixin):
         changed = []
         for r in rows:
             prev = old.get(key_of(res.table, r))
-            if prev is None or prev["content_hash"] != r["content_hash"] or prev["deleted_at"]:
+            if (
+                prev is None
+                or prev["content_hash"] != r["content_hash"]
+                or prev["deleted_at"] is not None
+            ):
                 changed.append(r)
         return await self._read_children(children, changed)
 

@@ -35,11 +35,13 @@ log = structlog.get_logger("syncd.sync")
 @dataclass
 class RefreshReport:
     """``report``: the counts as a pass has them; ``absent``: ids the API answered 404 for;
-    ``deleted``: those of them the delete policy tombstoned."""
+    ``deleted``: those of them the delete policy tombstoned; ``not_mirrored``: ids of children
+    read through a parent row the mirror does not have (refresh the parent first)."""
 
     report: PassReport
     absent: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    not_mirrored: list[str] = field(default_factory=list)
 
 
 class Refresher(Engine):
@@ -62,7 +64,9 @@ class Refresher(Engine):
         out = RefreshReport(report)
         run_row = self.m.start_run(self.run_id, name, "refresh", None)
         try:
-            if child is not None and child.fetch == "parent":
+            if child is not None and get.call is None:
+                await self._refresh_flagged(res, child, wanted, out)
+            elif child is not None and child.fetch == "parent":
                 await self._refresh_embedded(res, child, get, wanted, out)
             else:
                 await self._refresh_records(res, child, get, wanted, out)
@@ -77,13 +81,22 @@ class Refresher(Engine):
             report.counts.api_calls = self.sr.calls - calls0
             counts = asdict(report.counts)
             self.m.finish_run(run_row, status=report.status, error=report.error, **counts)
-            log.info("refresh_ended", resource=name, absent=len(out.absent), **counts)
+            log.info(
+                "refresh_ended",
+                resource=name,
+                absent=len(out.absent),
+                not_mirrored=len(out.not_mirrored),
+                **counts,
+            )
         return out
 
     async def _read(self, get: GetById, idents: list[str]) -> list[Any]:
+        call = get.call
+        assert call is not None
+
         async def one(ident: str) -> Any:
             async with self.sem:
-                return await absent_ok(get.call(self.sr, ident), codes=get.gone_codes or None)
+                return await absent_ok(call(self.sr, ident), codes=get.gone_codes or None)
 
         return list(await asyncio.gather(*(one(i) for i in idents)))
 
@@ -155,6 +168,28 @@ class Refresher(Engine):
             )
         report.counts.fetched = len(here)
         await self._followups(res, report, full=False)
+
+    async def _refresh_flagged(
+        self, res: Resource, child: Child, wanted: list[str], out: RefreshReport
+    ) -> None:
+        """Children read by a code follow-up (histories, interviews, approvals): their flag is
+        set on the live parent rows named by ``wanted`` (keys of the flag's table), and the
+        parent resource's follow-ups make the reads. An id the mirror has no live row for is
+        reported in ``not_mirrored`` (refresh its parent first)."""
+        table = child.flag_on if child.flag_on is not None else res.table
+        keys = [tuple(i.split("/")) for i in wanted]
+        key_names = [c.name for c in key_columns(table)]
+        with self.m.begin() as conn:
+            stored = self.m.existing(conn, table, keys)
+            live = [k for k in keys if k in stored and stored[k]["deleted_at"] is None]
+            self.m.set_columns(
+                conn,
+                table,
+                [{**dict(zip(key_names, k, strict=True)), child.flag: True} for k in live],
+            )
+        out.not_mirrored = ["/".join(k) for k in keys if k not in live]
+        out.report.counts.fetched = len(live)
+        await self._followups(res, out.report, full=False)
 
 
 def keys_of_embedded(body: Any) -> list[str]:

@@ -130,6 +130,46 @@ def test_refresh_an_application_through_its_candidate(
     assert ("applications", ident, "hired") in kinds
 
 
+def test_refresh_what_a_code_follow_up_reads(tenant: ThreadServer, db: Engine, db_url: str) -> None:
+    """Interviews change neither application nor candidate: a refresh of the application's
+    interviews reads them now (the pass would wait for the sweep)."""
+    run_pass(settings_for(tenant, db_url), db, "backfill")
+    snap = snapshot(tenant)
+    kept = sorted(snap["interviews"].values(), key=lambda iv: iv["id"])[0]
+    slot = {
+        "title": "Second round",
+        "startsOn": "2031-05-06T09:00:00.000Z",
+        "endsOn": "2031-05-06T10:00:00.000Z",
+        "interviewers": [{"id": kept["organizerId"], "status": "pending"}],
+    }
+    import httpx
+
+    added = httpx.post(
+        f"{tenant.base_url}/interviews-api/v201904/interviews/{kept['id']}/timeslots",
+        json=slot,
+        headers={"X-SmartToken": TOKEN},
+    )
+    added.raise_for_status()
+    seq = max_seq(db)
+    ident = f"{kept['candidateId']}/{kept['jobId']}"
+    out = refresh(tenant, db_url, "interviews", ident, "no/such", code=4)
+    assert (
+        "interviews: 1 read" in out
+        and "not in the mirror (refresh its parent first): no/such" in out
+    )
+    slots = {t["id"] for t in snapshot(tenant)["interviews"][kept["id"]]["timeslots"]}
+    with db.connect() as conn:
+        t = s.interview_timeslots
+        mine = {
+            r.id
+            for r in conn.execute(
+                select(t.c.id).where(t.c.interview_id == kept["id"], t.c.deleted_at.is_(None))
+            )
+        }
+    assert mine == slots and len(slots) == len(kept["timeslots"]) + 1
+    assert any(c.resource == "interview_timeslots" and c.kind == "created" for c in outbox(db, seq))
+
+
 def test_an_absent_candidate_is_reported_and_deleted(
     tenant: ThreadServer, db: Engine, db_url: str
 ) -> None:
