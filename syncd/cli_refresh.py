@@ -29,8 +29,9 @@ def _check_arguments(resource: str, ids: tuple[str, ...]) -> None:
     found = refreshable()
     if resource not in found:
         declared = BY_NAME.get(resource)
-        why = f" ({resource} cannot be read by id: {declared.no_get})" if declared else ""
-        _fail(f"unknown resource {resource!r}; choose from {', '.join(found)}{why}", 2)
+        if declared is not None:
+            _fail(f"{resource} cannot be read by id: {declared.no_get}", 2)
+        _fail(f"unknown resource {resource!r}; choose from {', '.join(found)}", 2)
     if not ids:
         _fail(f"name at least one id: syncd refresh {resource} {found[resource][2].id_form}", 2)
     for ident in ids:
