@@ -139,3 +139,68 @@ def test_absent_ok() -> None:
             await absent_ok(fails(ServerError("boom", status=500)))
 
     asyncio.run(go())
+
+
+def _spec_paths(shared: Any) -> set[str]:
+    import re
+
+    from tests.spec import SPEC, load_spec
+
+    return {re.sub(r"\{[^}]+\}", "{}", p) for p in load_spec(shared / SPEC)["paths"]}
+
+
+def _declared_paths() -> list[tuple[str, str]]:
+    """(what, path) of every declared path that names one API operation."""
+    import re
+
+    out = []
+    for r in cat.CATALOGUE:
+        out.append((r.name, r.path))
+        if r.get is not None:
+            out.append((f"{r.name} get", r.get.path))
+        for c in r.children:
+            out.append((c.name, c.path))
+            if c.get is not None:
+                out.append((f"{c.name} get", c.get.path))
+    plain = [(w, p.split("?")[0]) for w, p in out if p.startswith("/") and " " not in p]
+    return [(w, re.sub(r"\{[^}]+\}", "{}", p)) for w, p in plain]
+
+
+def test_declarations_are_consistent() -> None:
+    """What the engine derives from the declarations holds together: keys are the tables'
+    primary keys, and every column a declaration names exists."""
+    from syncd.mirror.store import key_columns
+    from syncd.sync.engine import Engine
+
+    for r in cat.CATALOGUE:
+        assert r.key == tuple(c.name for c in key_columns(r.table)), r.name
+        for f in r.followups:
+            if f.method is not None:
+                assert callable(getattr(Engine, f.method, None)), (r.name, f.method)
+            else:
+                assert any(c.name == f.name and c.fetch == "followup" for c in r.children)
+        if r.writer:
+            assert callable(getattr(Engine, r.writer, None)), (r.name, r.writer)
+        for cascade in cat.cascades(r):
+            assert cascade.column in cascade.table.c, (r.name, cascade.table.name)
+            for col in (*cascade.clear, *(k for k, _ in cascade.where)):
+                assert col in cascade.table.c, (r.name, cascade.table.name, col)
+        for col in r.delete.clear:
+            assert col in r.table.c, (r.name, col)
+        for c in r.children:
+            flagged = c.flag_on if c.flag_on is not None else r.table
+            if c.flag:
+                assert c.flag in flagged.c, (c.name, c.flag)
+            if c.parent_column:
+                assert c.parent_column in c.table.c, (c.name, c.parent_column)
+            if c.fetch in ("page", "followup"):
+                assert c.call is not None and c.rows is not None, c.name
+            if c.fetch == "followup":
+                assert c.flag, c.name
+
+
+def test_declared_paths_are_api_operations(shared_dir: Any) -> None:
+    """A declared path with a typo fails here (the spec is the API's own description)."""
+    known = _spec_paths(shared_dir)
+    wrong = [(what, path) for what, path in _declared_paths() if path not in known]
+    assert not wrong, wrong
