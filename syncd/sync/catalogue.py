@@ -4,11 +4,12 @@
 A ``Resource`` is a listed object (path, paginator, cursor, key, table, mapper). What hangs off it
 is a ``Child``: fetched per parent with the parent's page (``page``: a job's history, positions and
 hiring team), per flagged record after the walk (``followup``: a candidate's full record), fed by
-the audit feed (``audit``) or embedded in the parent (``parent``). Work owed after the walk is a
-``FollowUp``, ordered by what it ``needs``; resources are ordered the same way (graphlib), so no
-tuple is kept in order by hand. The delete policy (``DeletePolicy``: sweep, personal columns,
-cascade) and the event rules (``EventRule``: which field changes become which domain events) are
-declared on the resource and its children. ``get`` fetches one record by id (``syncd refresh``).
+the audit feed (``audit``), embedded in the parent (``parent``) or read by a follow-up written in
+code (``per_parent``). Work owed after the walk is a ``FollowUp``, ordered by what it ``needs``;
+resources are ordered the same way (graphlib), so no tuple is kept in order by hand. The delete
+policy (``sweep_deletes``, and ``DeletePolicy``: personal columns, cascade) and the event rules
+(``EventRule``: which field changes become which domain events) are declared on the resource and
+its children. ``get`` reads one record by id (``syncd refresh``).
 
 Adding a resource of an existing kind is a declaration here, a table (migration and
 ``syncd/mirror/schema.py``) and a mapper (``syncd/mirror``): see docs/mirror.md.
