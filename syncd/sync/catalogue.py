@@ -132,6 +132,9 @@ class Child:
     swept: bool = False  # a complete pass of the parent touches every live row; the rest is gone
     events: tuple[EventRule, ...] = ()
     get: GetById | None = None
+    # Its writes go to the outbox (created / updated / deleted). Off for a status history: its
+    # entries are facts about the parent, whose own change records say what moved.
+    outbox: bool = True
 
 
 @dataclass(frozen=True)
@@ -306,6 +309,7 @@ JOBS = Resource(
             rows=_job_history_rows,
             parent_column="job_id",
             stale="delete",  # entries are positions in the list: a shorter list drops the tail
+            outbox=False,
             cascade=Cascade(s.job_status_history, "job_id", keep_raw=("changedOn", "status")),
             get=GetById(
                 "/jobs/{jobId}/status/history",

@@ -102,7 +102,7 @@ class ChildrenMixin(FollowUpsMixin):
             self._quarantine(conn, child.name, pid, str(exc), body, report, now)
             return None
         result = self.m.upsert(conn, child.table, rows, now=now)
-        changes = change_records(child.name, result, full=full)
+        changes = change_records(child.name, result, full=full) if child.outbox else []
         if child.parent_column:
             keep = {key_of(child.table, r) for r in rows}
             live = cq.live_keys_of(conn, self.m.tenant, child.table, child.parent_column, [pid])
@@ -112,7 +112,10 @@ class ChildrenMixin(FollowUpsMixin):
             elif stale:
                 keep_raw = child.cascade.keep_raw if child.cascade else ("id",)
                 gone = self.m.tombstone_keys(conn, child.table, stale, at=now, keep_raw=keep_raw)
-                changes += [Change(child.name, record_key(child.name, g), "deleted") for g in gone]
+                if child.outbox:
+                    changes += [
+                        Change(child.name, record_key(child.name, g), "deleted") for g in gone
+                    ]
         self.m.emit(conn, changes, run_id=self.run_id, now=now)
         return result
 

@@ -120,6 +120,19 @@ def test_backfill_equals_snapshot(tenant: ThreadServer, db: Engine, db_url: str)
     # Records new to a backfill are its baseline: created, no domain event.
     kinds = {(c.resource, c.kind) for c in outbox(db)}
     assert ("hiring_team", "created") in kinds and ("candidate_details", "created") in kinds
+    # The outbox holds the records, not status history entries (facts about their parent).
+    assert {r for r, _ in kinds} == {
+        "jobs",
+        "positions",
+        "hiring_team",
+        "approvals",
+        "candidates",
+        "applications",
+        "interviews",
+        "interview_timeslots",
+        "candidate_details",
+        "offers",
+    }
 
 
 def test_incremental_picks_up_team_and_record_changes(
