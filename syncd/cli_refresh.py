@@ -24,13 +24,13 @@ def _fail(message: str, code: int) -> None:
 
 def _check_arguments(resource: str, ids: tuple[str, ...]) -> None:
     """One line and exit 2 for a resource without a get-by-id or an id of the wrong form."""
-    from syncd.sync.catalogue import BY_NAME, refreshable
+    from syncd.sync.catalogue import no_get_reasons, refreshable
 
     found = refreshable()
     if resource not in found:
-        declared = BY_NAME.get(resource)
-        if declared is not None:
-            _fail(f"{resource} cannot be read by id: {declared.no_get}", 2)
+        why = no_get_reasons().get(resource)
+        if why:
+            _fail(f"{resource} cannot be read by id: {why}", 2)
         _fail(f"unknown resource {resource!r}; choose from {', '.join(found)}", 2)
     if not ids:
         _fail(f"name at least one id: syncd refresh {resource} {found[resource][2].id_form}", 2)

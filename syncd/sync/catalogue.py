@@ -135,6 +135,8 @@ class Child:
     # Its writes go to the outbox (created / updated / deleted). Off for a status history: its
     # entries are facts about the parent, whose own change records say what moved.
     outbox: bool = True
+    # None ``get``: why it has no read by id of its own (``syncd refresh`` says it).
+    no_get: str = ""
 
 
 @dataclass(frozen=True)
@@ -463,6 +465,10 @@ CANDIDATES = Resource(
             "(inside each interview)",
             s.interview_timeslots,
             "parent",
+            no_get=(
+                "timeslots come inside their interview: syncd refresh interviews "
+                "CANDIDATE_ID/JOB_ID reads an application's interviews with their timeslots"
+            ),
             cascade=Cascade(
                 s.interview_timeslots, "candidate_id", keep_raw=("id", "startsOn", "endsOn")
             ),
@@ -630,6 +636,13 @@ def cascades(res: Resource) -> list[Cascade]:
     """What a deletion of ``res`` records tombstones with them: its children's and its policy's."""
     out = [c.cascade for c in res.children if c.cascade is not None]
     return out + list(res.delete.cascade)
+
+
+def no_get_reasons() -> dict[str, str]:
+    """Record name -> why it has no read by id (resources and children without a ``get``)."""
+    out = {r.name: r.no_get for r in CATALOGUE if r.get is None}
+    out.update({c.name: c.no_get for r in CATALOGUE for c in r.children if c.get is None})
+    return out
 
 
 def refreshable() -> dict[str, tuple[Resource, Child | None, GetById]]:

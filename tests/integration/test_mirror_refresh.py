@@ -197,6 +197,7 @@ def test_an_absent_candidate_is_reported_and_deleted(
             "unknown resource 'nope'; choose from jobs, job_status_history, positions,",
         ),
         (["audit", "1"], "audit cannot be read by id: the Audit API has no read of one event"),
+        (["interview_timeslots", "1"], "timeslots come inside their interview: syncd refresh"),
         (["offers", "abc"], "'abc' is not of the form CANDIDATE_ID/JOB_ID/OFFER_ID"),
         (["jobs", "a b/c"], "'a b/c' is not of the form JOB_ID"),
         (["jobs"], "name at least one id: syncd refresh jobs JOB_ID"),
