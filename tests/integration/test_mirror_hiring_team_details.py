@@ -228,3 +228,26 @@ def test_migration_0002_to_0003_on_a_mirror_with_data(
     reports = run_pass(st, db, "incremental")
     assert all(r.status == "ok" for r in reports)
     assert mirror_view(db)["details"] == sandbox_view(snapshot(tenant))["details"]
+
+
+def test_a_bad_member_is_quarantined_and_the_rest_goes_on(
+    tenant: ThreadServer, db: Engine, db_url: str
+) -> None:
+    t = tenant.sandbox.tenant  # served over HTTP; a payload the API's validation would refuse
+    bad_job = sorted(t.hiring_team)[0]
+    t.hiring_team[bad_job][0]["id"] = ""
+    reports = run_pass(settings_for(tenant, db_url), db, "backfill")
+    assert all(r.status == "ok" for r in reports)
+    assert {r.resource: r.counts.quarantined for r in reports}["jobs"] == 1
+    with db.connect() as conn:
+        q = conn.execute(select(s.quarantine)).one()
+        assert (q.resource, q.record_key) == ("hiring_team", bad_job)
+        assert q.reason == "hiring team member: missing or empty 'id'"
+        # The job and its other children are written; its team waits in quarantine.
+        history = select(func.count()).where(s.job_status_history.c.job_id == bad_job)
+        assert conn.execute(history).scalar() == len(t.job_history[bad_job])
+        team = select(func.count()).where(s.hiring_team.c.job_id == bad_job)
+        assert conn.execute(team).scalar() == 0
+    mine, truth = mirror_view(db), sandbox_view(snapshot(tenant))
+    assert mine["details"] == truth["details"]
+    assert mine["team"] == {k: v for k, v in truth["team"].items() if k[0] != bad_job}
