@@ -10,6 +10,7 @@ import click
 from syncd.cli_api import api as api_command
 from syncd.cli_hris_sandbox import hris_sandbox as hris_sandbox_command
 from syncd.cli_inspect import quarantine_cmd, report_cmd, status_cmd
+from syncd.cli_refresh import refresh_cmd
 from syncd.cli_sync import backfill_cmd, migrate_cmd, sync_cmd
 from syncd.config import ConfigError, Settings, load_settings
 
@@ -169,6 +170,7 @@ main.add_command(status_cmd)
 main.add_command(quarantine_cmd)
 main.add_command(report_cmd)
 main.add_command(hris_sandbox_command)
+main.add_command(refresh_cmd)
 
 if __name__ == "__main__":
     main()

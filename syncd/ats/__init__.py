@@ -5,6 +5,7 @@ async with SmartRecruitersClient(settings.smartrecruiters) as sr:
         ...
 """
 
+from syncd.ats.absent import absent_ok
 from syncd.ats.client import SmartRecruitersClient
 from syncd.ats.errors import (
     AtsError,
@@ -43,4 +44,5 @@ __all__ = [
     "TokenError",
     "TransportError",
     "ValidationFailedError",
+    "absent_ok",
 ]

@@ -126,3 +126,44 @@ def job_approval_row(job_id: str, latest: Any, request: Any) -> Row:
         },
         raw,
     )
+
+
+def hiring_team_row(job_id: str, raw: Any) -> Row:
+    """A member of ``GET /jobs/{jobId}/hiring-team`` (``HiringTeamMemberResponse``: the user's
+    ``id`` and ``role``; HIRING_MANAGER, RECRUITER, INTERVIEW_TEAM, EXECUTIVE, COORDINATOR, or a
+    value the API adds later, kept as is)."""
+    r = _obj(raw, "hiring team member")
+    return _with_hash(
+        {
+            "job_id": job_id,
+            "user_id": _id(r, "id", "hiring team member"),
+            "role": _str(r.get("role")),
+        },
+        r,
+    )
+
+
+def _json_part(value: Any) -> Any:
+    return value if isinstance(value, dict | list) else None
+
+
+def candidate_details_row(candidate_id: str, raw: Any) -> Row:
+    """``GET /candidates/{id}`` (``CandidateDetails``): what the list leaves out, kept as the
+    API gives it: phone, location, web, education and experience. The payload's ``id`` must be
+    the candidate asked about (an answer about another record is quarantined, not stored)."""
+    r = _obj(raw, "candidate details")
+    got = _id(r, "id", "candidate details")
+    if got != candidate_id:
+        raise Invalid(f"candidate details: asked for {candidate_id!r}, the answer is {got!r}")
+    return _with_hash(
+        {
+            "candidate_id": candidate_id,
+            "phone_number": _str(r.get("phoneNumber")),
+            "location": _json_part(r.get("location")),
+            "web": _json_part(r.get("web")),
+            "education": _json_part(r.get("education")),
+            "experience": _json_part(r.get("experience")),
+            "updated_on": parse_ts(r.get("updatedOn")),
+        },
+        r,
+    )

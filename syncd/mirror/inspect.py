@@ -23,6 +23,7 @@ PENDING = {
         ("application interviews", s.applications.c.interviews_pending),
     ),
     s.jobs: (("job approvals", s.jobs.c.approval_pending),),
+    s.candidates: (("candidate records", s.candidates.c.details_pending),),
     s.offers: (
         ("offer re-reads", s.offers.c.recheck),
         ("offer approvals", s.offers.c.approval_pending),

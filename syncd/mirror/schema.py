@@ -114,6 +114,8 @@ candidates = Table(
     Column("created_on", DateTime),
     Column("updated_on", DateTime),
     *_record_columns(),
+    # The full candidate record (candidate_details) is owed a read: new or changed candidate.
+    Column("details_pending", Boolean, nullable=False, default=False, server_default=false()),
     PrimaryKeyConstraint("tenant", "id", name="pk_candidates"),
     Index("ix_candidates_updated_on", "tenant", "updated_on"),
 )
@@ -265,6 +267,38 @@ approvals = Table(
     Index("ix_approvals_candidate", "tenant", "candidate_id"),
 )
 
+# The hiring team of each job (GET /jobs/{jobId}/hiring-team): one row per member. The API gives
+# the user's id and role only (HiringTeamMemberResponse); the hiring manager is the member whose
+# role is HIRING_MANAGER.
+hiring_team = Table(
+    "hiring_team",
+    metadata,
+    Column("tenant", String(ID), nullable=False),
+    Column("job_id", String(ID), nullable=False),
+    Column("user_id", String(ID), nullable=False),
+    Column("role", String(32)),
+    *_record_columns(),
+    PrimaryKeyConstraint("tenant", "job_id", "user_id", name="pk_hiring_team"),
+    Index("ix_hiring_team_user", "tenant", "user_id"),
+)
+
+# The full record of candidates with a hired or offered application (GET /candidates/{id}):
+# what the list leaves out. Personal data: nulled on deletion (the tombstone keeps ids and dates).
+candidate_details = Table(
+    "candidate_details",
+    metadata,
+    Column("tenant", String(ID), nullable=False),
+    Column("candidate_id", String(ID), nullable=False),
+    Column("phone_number", Text),
+    Column("location", Json),
+    Column("web", Json),
+    Column("education", Json),
+    Column("experience", Json),
+    Column("updated_on", DateTime),
+    *_record_columns(),
+    PrimaryKeyConstraint("tenant", "candidate_id", name="pk_candidate_details"),
+)
+
 quarantine = Table(
     "quarantine",
     metadata,
@@ -350,4 +384,6 @@ RECORD_TABLES = (
     interviews,
     interview_timeslots,
     approvals,
+    hiring_team,
+    candidate_details,
 )

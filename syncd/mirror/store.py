@@ -260,6 +260,61 @@ class Mirror:
         _update_many(conn, table, self.tenant, updates)
         return rows
 
+    def tombstone_in(
+        self,
+        conn: Connection,
+        table: Table,
+        column: str,
+        values: Iterable[Any],
+        *,
+        at: datetime,
+        where: dict[str, Any] | None = None,
+        clear: Sequence[str] = (),
+        keep_raw: Sequence[str] = ("id", "createdOn", "updatedOn"),
+    ) -> list[Row]:
+        """``tombstone`` of the live rows whose ``column`` is one of ``values`` (and whose
+        columns equal ``where``'s values), 500 values per statement."""
+        ids = list(dict.fromkeys(values))
+        extra = [table.c[k] == v for k, v in (where or {}).items()]
+        gone: list[Row] = []
+        for i in range(0, len(ids), 500):
+            cond = and_(table.c[column].in_(ids[i : i + 500]), *extra)
+            gone += self.tombstone(conn, table, cond, at=at, clear=clear, keep_raw=keep_raw)
+        return gone
+
+    def tombstone_keys(
+        self,
+        conn: Connection,
+        table: Table,
+        keys: Sequence[Key],
+        *,
+        at: datetime,
+        keep_raw: Sequence[str] = ("id", "createdOn", "updatedOn"),
+    ) -> list[Row]:
+        """``tombstone`` of the live rows ``keys`` (primary keys without the tenant)."""
+        gone: list[Row] = []
+        cols = key_columns(table)
+        for i in range(0, len(keys), 200):
+            chunk = keys[i : i + 200]
+            if len(cols) == 1:
+                cond: Any = cols[0].in_([k[0] for k in chunk])
+            else:
+                cond = and_(cols[0].in_({k[0] for k in chunk}), tuple_(*cols).in_(list(chunk)))
+            gone += self.tombstone(conn, table, cond, at=at, keep_raw=keep_raw)
+        return gone
+
+    def tombstone_unseen(
+        self,
+        conn: Connection,
+        table: Table,
+        started: datetime,
+        *,
+        at: datetime,
+        keep_raw: Sequence[str] = ("id", "createdOn", "updatedOn"),
+    ) -> list[Row]:
+        """``tombstone`` of the live rows a complete pass started at ``started`` did not touch."""
+        return self.tombstone(conn, table, table.c.last_seen_at < started, at=at, keep_raw=keep_raw)
+
     # ---- outbox ---------------------------------------------------------------------------
     def emit(
         self, conn: Connection, changes: Sequence[Change], *, run_id: str, now: datetime

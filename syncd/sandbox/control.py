@@ -45,6 +45,10 @@ def snapshot(t: Tenant, include: set[str] | None = None) -> dict[str, Any]:
                 **job,
                 "statusHistory": t.job_history.get(jid, []),
                 "positions": list(t.positions.get(jid, {}).values()),
+                # Each member's id and role (what GET /jobs/{jobId}/hiring-team answers).
+                "hiringTeam": [
+                    {"id": m["id"], "role": m["role"]} for m in t.hiring_team.get(jid, [])
+                ],
             }
             for jid, job in t.jobs.items()
         }

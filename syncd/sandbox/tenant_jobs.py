@@ -80,6 +80,18 @@ class JobWrites(TenantCore):
         self.emit("job.updated", {"id": job["id"]})
 
     # ---- hiring team, job ads and postings, positions -----------------------------------
+    def add_hiring_team_member(self, job: dict[str, Any], user_id: str, role: str) -> None:
+        """A user joins the hiring team (or takes the new role if already a member)."""
+        user = next((u for u in self.users if u["id"] == user_id), None)
+        if user is None:
+            raise ApiError(400, "USER_NOT_FOUND", f"User {user_id} does not exist")
+        team = [m for m in self.hiring_team.get(job["id"], []) if m["id"] != user_id]
+        member = {"id": user_id, "firstName": user["firstName"], "lastName": user["lastName"]}
+        self.hiring_team[job["id"]] = [*team, {**member, "role": role}]
+        self.touch_job(job)
+        self.record_audit("HIRING_TEAM_MEMBER_ADDED", "JOB", job["id"], {"userId": user_id})
+        self.emit("job.hiring-team.updated", {"id": job["id"]})
+
     def remove_hiring_team_member(self, job: dict[str, Any], user_id: str) -> None:
         team = self.hiring_team.setdefault(job["id"], [])
         if not any(m["id"] == user_id for m in team):

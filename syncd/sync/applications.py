@@ -6,14 +6,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, or_, select, update
+from sqlalchemy import Connection
 
+from syncd.ats import absent_ok
+from syncd.mirror import child_queries as cq
+from syncd.mirror import followup_queries as fq
+from syncd.mirror import history_queries as hq
 from syncd.mirror import records as rec
 from syncd.mirror import schema as s
 from syncd.mirror.records import Invalid, Row
 from syncd.mirror.store import Change
+from syncd.sync.catalogue import flags_of
 from syncd.sync.changes import change_records
-from syncd.sync.followups import FollowUpsMixin, same_application
+from syncd.sync.followups import FollowUpsMixin
 from syncd.sync.passes import PassReport
 
 
@@ -22,7 +27,9 @@ class ApplicationsMixin(FollowUpsMixin):
         self, conn: Connection, rows: list[Row], report: PassReport, *, now: datetime, full: bool
     ) -> None:
         c = report.counts
-        result = self.m.upsert(conn, s.candidates, rows, now=now, touch=full)
+        result = self.m.upsert(
+            conn, s.candidates, rows, now=now, touch=full, on_change=flags_of(s.candidates)
+        )
         c.add(result)
         changes = change_records("candidates", result, full=full)
         apps: list[Row] = []
@@ -45,52 +52,26 @@ class ApplicationsMixin(FollowUpsMixin):
             now=now,
             merge_raw=True,
             touch=full,
-            on_change={
-                "history_pending": True,
-                "details_pending": True,
-                "interviews_pending": True,
-            },
+            on_change=flags_of(s.applications),
         )
         self._fill_from_history(conn, ar.inserted)
         changes += change_records("applications", ar, full=full)
         # A listed candidate shows all its applications: one missing from the list is gone.
-        if listed:
-            a_t = s.applications
-            live = conn.execute(
-                select(a_t.c.candidate_id, a_t.c.job_id).where(
-                    a_t.c.tenant == self.m.tenant,
-                    a_t.c.deleted_at.is_(None),
-                    a_t.c.candidate_id.in_(list(listed)),
-                )
-            ).all()
-            for cid, jid in live:
-                if jid not in listed[cid]:
-                    self.m.tombstone(
-                        conn,
-                        a_t,
-                        and_(a_t.c.candidate_id == cid, a_t.c.job_id == jid),
-                        at=now,
-                        keep_raw=(),
-                    )
-                    changes.append(Change("applications", f"{cid}/{jid}", "deleted"))
+        a_t = s.applications
+        gone = [
+            key
+            for cid, key in cq.live_keys_of(conn, self.m.tenant, a_t, "candidate_id", listed)
+            if key[1] not in listed[cid]
+        ]
+        for g in self.m.tombstone_keys(conn, a_t, gone, at=now, keep_raw=()):
+            changes.append(Change("applications", f"{g['candidate_id']}/{g['job_id']}", "deleted"))
         self.m.emit(conn, changes, run_id=self.run_id, now=now)
 
     def _fill_from_history(self, conn: Connection, inserted: list[Row]) -> None:
         """A new application row takes its id and creation date from history rows the audit feed
         already wrote."""
-        if not inserted:
-            return
-        h = s.application_status_history
         keys = [(r["candidate_id"], r["job_id"]) for r in inserted]
-        found = conn.execute(
-            select(
-                h.c.candidate_id, h.c.job_id, func.min(h.c.changed_on), func.max(h.c.application_id)
-            )
-            .where(h.c.tenant == self.m.tenant, h.c.candidate_id.in_({k[0] for k in keys}))
-            .group_by(h.c.candidate_id, h.c.job_id)
-        ).all()
-        wanted = set(keys)
-        found = [f for f in found if (f[0], f[1]) in wanted]
+        found = hq.history_starts(conn, self.m.tenant, keys)
         self.m.set_columns(
             conn,
             s.applications,
@@ -107,68 +88,9 @@ class ApplicationsMixin(FollowUpsMixin):
         The check runs in the database, two statements for all flagged applications (it was a
         Python loop over every application of a backfill); only the incomplete ones are left
         flagged, and get their call."""
-        a, h = s.applications, s.application_status_history
-        tenant = self.m.tenant
-        h2 = h.alias("h2")
-        newer = (
-            select(h2.c.ordinal)
-            .where(
-                *same_application(h2, h),
-                h2.c.deleted_at.is_(None),
-                or_(
-                    h2.c.changed_on > h.c.changed_on,
-                    and_(h2.c.changed_on == h.c.changed_on, h2.c.ordinal > h.c.ordinal),
-                ),
-            )
-            .exists()
-        )
+        a = s.applications
         with self.m.begin() as conn:
-            # The creation event carries no sub-status: when the newest entry is still the one
-            # the application is in, the listed sub-status completes it.
-            listed = select(a.c.sub_status).where(*same_application(a, h)).scalar_subquery()
-            pending_same = (
-                select(a.c.job_id)
-                .where(
-                    *same_application(a, h),
-                    a.c.history_pending.is_(True),
-                    a.c.deleted_at.is_(None),
-                    a.c.status == h.c.status,
-                    a.c.sub_status.is_not(None),
-                )
-                .exists()
-            )
-            conn.execute(
-                update(h)
-                .where(
-                    h.c.tenant == tenant,
-                    h.c.sub_status.is_(None),
-                    h.c.deleted_at.is_(None),
-                    pending_same,
-                    ~newer,
-                )
-                .values(sub_status=listed)
-            )
-            complete = (
-                select(h.c.status)
-                .where(
-                    *same_application(h, a),
-                    h.c.deleted_at.is_(None),
-                    h.c.status == a.c.status,
-                    or_(h.c.sub_status.is_(None), h.c.sub_status == a.c.sub_status),
-                    ~newer,
-                )
-                .exists()
-            )
-            conn.execute(
-                update(a)
-                .where(
-                    a.c.tenant == tenant,
-                    a.c.history_pending.is_(True),
-                    a.c.deleted_at.is_(None),
-                    complete,
-                )
-                .values(history_pending=False)
-            )
+            fq.complete_histories(conn, self.m.tenant)
 
         def write(conn: Connection, batch: list[Row], got: list[Any], now: datetime) -> None:
             for p, items in zip(batch, got, strict=True):
@@ -176,19 +98,17 @@ class ApplicationsMixin(FollowUpsMixin):
                     self._replace_history(conn, p, items, now=now, report=report)
 
         await self._followup_calls(
-            a, a.c.history_pending, (a.c.application_id,), self._history_of, write
+            a, "history_pending", ("application_id",), self._history_of, write
         )
 
     async def _history_of(self, p: Row) -> list[Any] | None:
-        from syncd.ats import NotFoundError  # the engine wires ats; imported lazily for tests
-
-        try:
-            async with self.sem:
-                return list(
-                    await self.sr.applications.status_history(p["candidate_id"], p["job_id"])
-                )
-        except NotFoundError:
-            return None  # gone since it was listed: the audit feed or a sweep will say so
+        """The application's status history; None when it is gone since it was listed (the
+        audit feed or a sweep will say so)."""
+        async with self.sem:
+            got = await absent_ok(
+                self.sr.applications.status_history(p["candidate_id"], p["job_id"])
+            )
+        return list(got) if got is not None else None
 
     def _replace_history(
         self, conn: Connection, p: Row, items: list[Any], *, now: datetime, report: PassReport
@@ -211,31 +131,13 @@ class ApplicationsMixin(FollowUpsMixin):
                 self._quarantine(
                     conn, "application_status_history", key, str(exc), item, report, now
                 )
-        stored = {
-            (r.changed_on, r.status): r.ordinal
-            for r in conn.execute(
-                select(h.c.changed_on, h.c.status, h.c.ordinal).where(
-                    h.c.tenant == self.m.tenant,
-                    h.c.candidate_id == p["candidate_id"],
-                    h.c.job_id == p["job_id"],
-                )
-            )
-        }
+        stored = hq.stored_history(conn, self.m.tenant, p["candidate_id"], p["job_id"])
         for r in rows:  # keep audit ordinals where we have them: they order same-stamp entries
             r["ordinal"] = stored.get((r["changed_on"], r["status"]), r["ordinal"])
         self.m.upsert(conn, h, rows, now=now)
         keep = {(r["changed_on"], r["status"]) for r in rows}
         extra = [k for k in stored if k not in keep]
-        for changed_on, status in extra:
-            conn.execute(
-                delete(h).where(
-                    h.c.tenant == self.m.tenant,
-                    h.c.candidate_id == p["candidate_id"],
-                    h.c.job_id == p["job_id"],
-                    h.c.changed_on == changed_on,
-                    h.c.status == status,
-                )
-            )
+        hq.delete_history_entries(conn, self.m.tenant, p["candidate_id"], p["job_id"], extra)
 
     async def _resolve_details(self, report: PassReport, *, full: bool) -> None:
         """``GET /candidates/{id}/jobs/{jobId}`` (source, onboarding status, start date) for
@@ -243,19 +145,7 @@ class ApplicationsMixin(FollowUpsMixin):
         statement for all of them)."""
         a = s.applications
         with self.m.begin() as conn:
-            conn.execute(
-                update(a)
-                .where(
-                    a.c.tenant == self.m.tenant,
-                    a.c.details_pending.is_(True),
-                    or_(
-                        a.c.status.is_(None),
-                        a.c.status.not_in(sorted(self.details_statuses)),
-                        a.c.deleted_at.is_not(None),
-                    ),
-                )
-                .values(details_pending=False)
-            )
+            fq.clear_details_outside(conn, self.m.tenant, sorted(self.details_statuses))
 
         def write(conn: Connection, batch: list[Row], got: list[Any], now: datetime) -> None:
             changes: list[Change] = []
@@ -301,5 +191,5 @@ class ApplicationsMixin(FollowUpsMixin):
             self.m.emit(conn, changes, run_id=self.run_id, now=now)
 
         await self._followup_calls(
-            a, a.c.details_pending, (a.c.raw, a.c.content_hash), self._details_of, write
+            a, "details_pending", ("raw", "content_hash"), self._details_of, write
         )

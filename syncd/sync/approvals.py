@@ -16,8 +16,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection
 
+from syncd.ats import absent_ok
+from syncd.mirror import child_queries as cq
 from syncd.mirror import followup_records as fr
 from syncd.mirror import schema as s
 from syncd.mirror.records import Invalid, Row
@@ -54,24 +56,19 @@ class ApprovalsMixin(FollowUpsMixin):
         async def call(p: Row) -> tuple[Any, Any]:
             return await self._job_approval_of(p["id"])
 
-        await self._followup_calls(j, j.c.approval_pending, (), call, write)
+        await self._followup_calls(j, "approval_pending", (), call, write)
 
     async def _job_approval_of(self, job_id: str) -> tuple[Any, Any]:
-        from syncd.ats import NotFoundError  # the engine wires ats; imported lazily for tests
-
-        try:
-            async with self.sem:
-                latest = await self.sr.jobs.latest_approval(job_id)
-        except NotFoundError:
-            return None, None  # APPROVALS_NOT_FOUND: the job has none
+        """(latest, request): None, None when the job has none (404 APPROVALS_NOT_FOUND)."""
+        async with self.sem:
+            latest = await absent_ok(self.sr.jobs.latest_approval(job_id))
+        if latest is None:
+            return None, None
         aid = latest.get("approvalRequestId") if isinstance(latest, dict) else None
         if not isinstance(aid, str) or not aid:
             return latest, None  # quarantined by the mapper
-        try:
-            async with self.sem:
-                return latest, await self.sr.approvals.get(aid)
-        except NotFoundError:
-            return latest, None
+        async with self.sem:
+            return latest, await absent_ok(self.sr.approvals.get(aid))
 
     # ---- offers -----------------------------------------------------------------------------
     async def _read_offer_approvals(self, report: PassReport, *, full: bool) -> None:
@@ -106,17 +103,15 @@ class ApprovalsMixin(FollowUpsMixin):
                     )
             self._store_approvals(conn, "offer", rows, absent, now=now, full=full)
 
-        cols = (o.c.candidate_id, o.c.job_id, o.c.status)
-        await self._followup_calls(o, o.c.approval_pending, cols, call, write)
+        cols = ("candidate_id", "job_id", "status")
+        await self._followup_calls(o, "approval_pending", cols, call, write)
 
     async def _offer_approval_of(self, p: Row) -> Any:
-        from syncd.ats import NotFoundError
-
-        try:
-            async with self.sem:
-                return await self.sr.offers.latest_approval(p["candidate_id"], p["job_id"], p["id"])
-        except NotFoundError:
-            return None  # APPROVALS_NOT_FOUND (or the offer is gone: the audit feed says so)
+        """None: APPROVALS_NOT_FOUND (or the offer is gone: the audit feed says so)."""
+        async with self.sem:
+            return await absent_ok(
+                self.sr.offers.latest_approval(p["candidate_id"], p["job_id"], p["id"])
+            )
 
     # ---- the audit feed's approval events ---------------------------------------------------
     async def _approval_events(self, report: PassReport, *, full: bool) -> None:
@@ -128,17 +123,16 @@ class ApprovalsMixin(FollowUpsMixin):
         not in the mirror yet is left to its own list, which flags it as new."""
         if not self.settings.approvals:
             return
-        a = s.audit_events
-        q = select(a.c.event_name, a.c.entity_id, a.c.event_date).where(
-            a.c.tenant == self.m.tenant,
-            a.c.first_seen_at >= report.started_at,
-            or_(*(a.c.event_name.startswith(p, autoescape=True) for p in APPROVAL_EVENTS)),
-        )
-        if report.cursor_used is not None:  # the feed returned nothing older: use the index
-            q = q.where(a.c.event_date >= report.cursor_used)
         newest: dict[tuple[str, str], datetime | None] = {}
         with self.m.begin() as conn:
-            for name, eid, when in conn.execute(q):
+            events = cq.approval_events_since(
+                conn,
+                self.m.tenant,
+                APPROVAL_EVENTS,
+                first_seen_from=report.started_at,
+                dated_from=report.cursor_used,
+            )
+            for name, eid, when in events:
                 if not eid:
                     continue
                 key = ("job" if name.startswith("JOB_") else "offer", eid)
@@ -156,8 +150,10 @@ class ApprovalsMixin(FollowUpsMixin):
         approval was not read after that event."""
         read = self.m.existing(conn, s.approvals, list(newest))
         seen = {
-            "job": self._live_seen(conn, s.jobs, [i for k, i in newest if k == "job"]),
-            "offer": self._live_seen(conn, s.offers, [i for k, i in newest if k == "offer"]),
+            "job": cq.live_seen(conn, self.m.tenant, s.jobs, [i for k, i in newest if k == "job"]),
+            "offer": cq.live_seen(
+                conn, self.m.tenant, s.offers, [i for k, i in newest if k == "offer"]
+            ),
         }
         due: dict[str, list[str]] = {"job": [], "offer": []}
         for (kind, sid), when in newest.items():
@@ -171,20 +167,6 @@ class ApprovalsMixin(FollowUpsMixin):
             self.m.set_columns(
                 conn, table, [{"id": i, "approval_pending": True} for i in sorted(due[kind])]
             )
-
-    def _live_seen(self, conn: Connection, table: Any, ids: list[str]) -> dict[str, datetime]:
-        """``last_seen_at`` of the live rows among ``ids``."""
-        out: dict[str, datetime] = {}
-        for n in range(0, len(ids), 500):
-            for rid, seen in conn.execute(
-                select(table.c.id, table.c.last_seen_at).where(
-                    table.c.tenant == self.m.tenant,
-                    table.c.deleted_at.is_(None),
-                    table.c.id.in_(ids[n : n + 500]),
-                )
-            ):
-                out[rid] = seen
-        return out
 
     # ---- writing ----------------------------------------------------------------------------
     def _store_approvals(
@@ -203,8 +185,8 @@ class ApprovalsMixin(FollowUpsMixin):
         result = self.m.upsert(conn, t, rows, now=now, touch=True)
         changes = change_records("approvals", result, full=full)
         if absent:
-            gone = self.m.tombstone(
-                conn, t, and_(t.c.subject_type == kind, t.c.subject_id.in_(absent)), at=now
+            gone = self.m.tombstone_in(
+                conn, t, "subject_id", absent, at=now, where={"subject_type": kind}
             )
             changes += [Change("approvals", f"{kind}/{g['subject_id']}", "deleted") for g in gone]
         self.m.emit(conn, changes, run_id=self.run_id, now=now)

@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, update
+from sqlalchemy import Connection
 
+from syncd.mirror import history_queries as hq
 from syncd.mirror import records as rec
 from syncd.mirror import schema as s
 from syncd.mirror.records import Invalid, Row, as_dict
@@ -45,7 +46,7 @@ class AuditEffects:
 
 class AuditMixin(DeletionsMixin):
     def _write_audit(
-        self, conn: Connection, rows: list[Row], report: PassReport, *, now: datetime
+        self, conn: Connection, rows: list[Row], report: PassReport, *, now: datetime, full: bool
     ) -> None:
         # Audit events never change: insert the new ones, leave the rest (no read, no compare).
         inserted = self.m.insert_new(conn, s.audit_events, rows, now=now)
@@ -117,21 +118,7 @@ class AuditMixin(DeletionsMixin):
         if fx.hist:
             # An entry is a fact (this status at this instant): a replayed event adds nothing.
             self.m.insert_new(conn, s.application_status_history, fx.hist, now=now)
-        if fx.prev_fix:
-            h = s.application_status_history
-            conn.execute(
-                update(h)
-                .where(
-                    h.c.tenant == self.m.tenant,
-                    h.c.candidate_id == bindparam("k_c"),
-                    h.c.job_id == bindparam("k_j"),
-                    h.c.status == bindparam("k_s"),
-                    h.c.ordinal < bindparam("k_o"),
-                    h.c.sub_status.is_(None),
-                )
-                .values(sub_status=bindparam("v")),
-                fx.prev_fix,
-            )
+        hq.fill_previous_sub_status(conn, self.m.tenant, fx.prev_fix)
         # Only rows that exist are updated: during a backfill the audit feed runs before the
         # candidates and offers, so these tables are still empty (a new application takes its id
         # and creation date from the history in _fill_from_history).
@@ -153,9 +140,9 @@ class AuditMixin(DeletionsMixin):
         if fx.recheck:
             self.m.set_columns(conn, s.offers, [{"id": o, "recheck": True} for o in fx.recheck])
         for cid in fx.del_cands:
-            self._delete_candidates(conn, [cid], at=fx.at_of[cid], report=report)
+            self._delete(conn, "candidates", [cid], at=fx.at_of[cid], report=report)
         for jid in fx.del_jobs:
-            self._delete_jobs(conn, [jid], at=fx.at_of[jid], report=report)
+            self._delete(conn, "jobs", [jid], at=fx.at_of[jid], report=report)
 
 
 def _entry(cid: str, jid: str, eid: str | None, raw: Row, status: Row, ordinal: int) -> Row:

@@ -1,39 +1,37 @@
-"""What a write tells the outbox: change records and the domain events they imply."""
+"""What a write tells the outbox: change records, and the domain events the catalogue's event
+rules (``EventRule`` on each resource and child) derive from field changes."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from syncd.mirror.records import Row
-from syncd.mirror.store import Change, UpsertResult, key_text
+from syncd.mirror.store import Change, UpsertResult, key_of, key_text
+from syncd.sync.catalogue import EVENTS, TABLES, EventRule
 
 
 def change_records(resource: str, result: UpsertResult, *, full: bool) -> list[Change]:
-    """Outbox records for an upsert: created/updated, plus domain events (status changed, hired,
-    offer accepted) outside complete passes, whose inserts are the mirror catching up."""
+    """Outbox records for an upsert of ``resource`` (a resource or child name): created/updated,
+    plus the domain events of its rules; on inserts only outside complete passes, whose inserts
+    are the mirror catching up."""
     out: list[Change] = []
-    status_col = "status"
+    rules = EVENTS.get(resource, ())
     for new in result.inserted:
         key = record_key(resource, new)
         out.append(Change(resource, key, "created", summary(new)))
         if not full:
-            out.extend(domain_events(resource, key, None, new.get(status_col)))
+            out.extend(domain_events(resource, key, rules, None, new))
     for old, new in result.updated:
         key = record_key(resource, new)
         out.append(Change(resource, key, "updated", summary(new)))
-        if old.get(status_col) != new.get(status_col) or old.get("sub_status") != new.get(
-            "sub_status"
-        ):
-            out.extend(domain_events(resource, key, old.get(status_col), new.get(status_col)))
+        out.extend(domain_events(resource, key, rules, old, new))
     return out
 
 
 def record_key(resource: str, row: Row) -> str:
-    if resource == "applications":
-        return f"{row['candidate_id']}/{row['job_id']}"
-    if resource == "approvals":
-        return f"{row['subject_type']}/{row['subject_id']}"
-    return key_text((row["id"],))
+    """The outbox's key of a row: its primary key without the tenant, ``/``-joined
+    (``candidate/job`` for applications, ``job/user`` for hiring team members)."""
+    return key_text(key_of(TABLES[resource], row))
 
 
 def summary(row: Row) -> dict[str, Any] | None:
@@ -41,15 +39,19 @@ def summary(row: Row) -> dict[str, Any] | None:
     return out or None
 
 
-def domain_events(resource: str, key: str, old: Any, new: Any) -> list[Change]:
+def domain_events(
+    resource: str, key: str, rules: tuple[EventRule, ...], old: Row | None, new: Row
+) -> list[Change]:
+    """The events ``rules`` derive from ``old`` (None: a new record) becoming ``new``."""
     out: list[Change] = []
-    if resource == "applications" and new is not None:
-        if old is not None and old != new:
-            out.append(Change(resource, key, "status_changed", {"from": old, "to": new}))
-        if new == "HIRED" and old != "HIRED":
-            out.append(Change(resource, key, "hired"))
-    if resource == "offers" and new == "ACCEPTED" and old != "ACCEPTED":
-        out.append(Change(resource, key, "offer_accepted"))
-    if resource in ("jobs", "approvals") and old is not None and old != new:
-        out.append(Change(resource, key, "status_changed", {"from": old, "to": new}))
+    for rule in rules:
+        before = old.get(rule.field) if old is not None else None
+        after = new.get(rule.field)
+        if after is None or before == after:
+            continue
+        if rule.to is None:
+            if before is not None:
+                out.append(Change(resource, key, rule.kind, {"from": before, "to": after}))
+        elif after == rule.to:
+            out.append(Change(resource, key, rule.kind))
     return out

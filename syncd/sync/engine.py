@@ -28,10 +28,10 @@ from syncd.mirror.store import utcnow
 from syncd.sync.applications import ApplicationsMixin
 from syncd.sync.approvals import ApprovalsMixin
 from syncd.sync.audit import AuditMixin
-from syncd.sync.catalogue import BY_NAME, CATALOGUE, Resource
+from syncd.sync.catalogue import BY_NAME, CATALOGUE, Resource, flags_of
 from syncd.sync.changes import change_records
+from syncd.sync.children import ChildrenMixin, page_children
 from syncd.sync.interviews import InterviewsMixin
-from syncd.sync.jobs import JobsMixin
 from syncd.sync.offers import OffersMixin
 from syncd.sync.passes import (
     GROUP_PAGES,
@@ -51,7 +51,7 @@ STATS_FIRST = 2000  # records into a pass when planner statistics are first refr
 
 
 class Engine(
-    AuditMixin, ApplicationsMixin, JobsMixin, OffersMixin, InterviewsMixin, ApprovalsMixin
+    AuditMixin, ApplicationsMixin, ChildrenMixin, OffersMixin, InterviewsMixin, ApprovalsMixin
 ):
     """One pass per catalogue resource; each part of the work lives in its mixin's module."""
 
@@ -160,8 +160,8 @@ class Engine(
                     token: str | None = str(offset)
                 else:
                     token = page.next_page_id
-                # Jobs' children cost API calls: fetched on the event loop, before the write.
-                prepared = await self._prepare_jobs(res, items) if res.name == "jobs" else None
+                # Children read with the page cost API calls: on the event loop, before the write.
+                prepared = await self._prepare_children(res, items) if page_children(res) else None
                 # Mapping and the write run in a worker thread while the next page is in flight
                 # (sqlite3 and the network release the GIL). Pages are written one at a time, in
                 # order, each with its checkpoint, into the group's transaction.
@@ -236,10 +236,10 @@ class Engine(
                 bad.append((str(key) if key else None, str(exc), item))
         return {"rows": rows, "bad": bad}
 
-    async def _prepare_jobs(self, res: Resource, items: list[Any]) -> dict[str, Any]:
-        """Map a page of jobs and fetch the children of the changed ones, before the write."""
+    async def _prepare_children(self, res: Resource, items: list[Any]) -> dict[str, Any]:
+        """Map a page and read the ``page`` children of its new and changed records."""
         out = self._map(res, items)
-        out["children"] = await self._job_children(out["rows"])
+        out["children"] = await self._page_children(res, out["rows"])
         return out
 
     def _write(
@@ -255,37 +255,23 @@ class Engine(
         for key, reason, raw in prepared["bad"]:
             self._quarantine(conn, res.name, key, reason, raw, report, now)
         rows: list[Row] = prepared["rows"]
-        if res.name == "audit":
-            self._write_audit(conn, rows, report, now=now)
+        if res.writer:
+            # More than an upsert (audit effects, candidates' applications, offers' rechecks).
+            getattr(self, res.writer)(conn, rows, report, now=now, full=full)
             return
-        if res.name == "offers":
-            self._write_offers(conn, rows, report, now=now, full=full)
-            return
-        if res.name == "candidates":
-            # The page's applications are mapped here: a bad assignment quarantines alone.
-            self._write_candidates(conn, rows, report, now=now, full=full)
-            return
-        result = self.m.upsert(conn, res.table, rows, now=now, touch=full)
+        result = self.m.upsert(
+            conn, res.table, rows, now=now, touch=full, on_change=flags_of(res.table)
+        )
         report.counts.add(result)
         changes = change_records(res.name, result, full=full)
-        if res.name == "jobs":
-            self._write_job_children(conn, prepared["children"], result, report, now=now, full=full)
+        if prepared.get("children"):
+            self._write_page_children(conn, res, prepared["children"], report, now=now, full=full)
         self.m.emit(conn, changes, run_id=self.run_id, now=now)
 
     async def _after_pass(
         self, res: Resource, report: PassReport, *, full: bool, started: datetime
     ) -> None:
-        followups = {
-            "application_histories": self._resolve_histories,
-            "application_details": self._resolve_details,
-            "offer_rechecks": self._recheck_offers,
-            "application_interviews": self._read_interviews,
-            "job_approvals": self._read_job_approvals,
-            "approval_events": self._approval_events,
-            "offer_approvals": self._read_offer_approvals,
-        }
-        for name in res.followups:
-            await followups[name](report, full=full)
+        await self._followups(res, report, full=full)
         now = utcnow()
         with self.m.begin() as conn:
             if full and res.sweep_deletes:

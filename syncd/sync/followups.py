@@ -13,53 +13,40 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Connection, Table, and_, or_, select
+from sqlalchemy import Connection, Table
 
+from syncd.ats import absent_ok
+from syncd.mirror import followup_queries as fq
 from syncd.mirror.records import Row
 from syncd.mirror.store import Key, key_columns, key_of, utcnow
 from syncd.sync.base import EngineBase
-
-FOLLOWUP_BATCH = 400  # rows per batch: one batch's calls overlap the previous batch's write
 
 Call = Callable[[Row], Awaitable[Any]]
 Write = Callable[[Connection, list[Row], list[Any], datetime], None]
 
 
-def _after(keys: Sequence[Column[Any]], after: Key) -> ColumnElement[bool]:
-    """Keys strictly after ``after`` in primary-key order (one or two key columns)."""
-    if len(keys) == 1:
-        return keys[0] > after[0]
-    return or_(keys[0] > after[0], and_(keys[0] == after[0], keys[1] > after[1]))
-
-
 class FollowUpsMixin(EngineBase):
-    def _flagged_batch(
-        self, conn: Connection, table: Table, flag: Any, after: Key | None, cols: Sequence[Any]
-    ) -> list[Row]:
-        """Up to FOLLOWUP_BATCH live rows with ``flag`` set after the key ``after`` (the previous
-        batch's last, whose flags may not be cleared yet)."""
-        keys = key_columns(table)
-        cond = [table.c.tenant == self.m.tenant, flag.is_(True), table.c.deleted_at.is_(None)]
-        if after is not None:
-            cond.append(_after(keys, after))
-        return [
-            dict(r._mapping)
-            for r in conn.execute(
-                select(*keys, *cols).where(*cond).order_by(*keys).limit(FOLLOWUP_BATCH)
-            )
-        ]
-
     async def _followup_calls(
-        self, table: Table, flag: Any, cols: Sequence[Any], call: Call, write: Write
+        self,
+        table: Table,
+        flag: str,
+        cols: Sequence[str],
+        call: Call,
+        write: Write,
+        *,
+        only: fq.Only | None = None,
     ) -> None:
-        """``call`` for each flagged row, ``write`` (connection, batch, answers, now) per batch;
-        the batch's flags are cleared in the same transaction as its write."""
+        """``call`` for each row flagged ``flag`` (and satisfying ``only``), ``write``
+        (connection, batch, answers, now) per batch; the batch's flags are cleared in the same
+        transaction as its write. ``cols``: columns read beside the key."""
         after: Key | None = None
         writing: asyncio.Future[None] | None = None
         try:
             while True:
                 with self.m.begin() as conn:
-                    batch = self._flagged_batch(conn, table, flag, after, cols)
+                    batch = fq.flagged_batch(
+                        conn, self.m.tenant, table, flag, after, cols, only=only
+                    )
                 if not batch:
                     break
                 after = key_of(table, batch[-1])
@@ -74,32 +61,17 @@ class FollowUpsMixin(EngineBase):
                 await writing
 
     def _write_batch(
-        self, table: Table, flag: Any, write: Write, batch: list[Row], got: list[Any]
+        self, table: Table, flag: str, write: Write, batch: list[Row], got: list[Any]
     ) -> None:
         keys = [c.name for c in key_columns(table)]
         with self.m.begin() as conn:
             write(conn, batch, got, utcnow())
             self.m.set_columns(
-                conn, table, [{**{k: p[k] for k in keys}, flag.name: False} for p in batch]
+                conn, table, [{**{k: p[k] for k in keys}, flag: False} for p in batch]
             )
 
     async def _details_of(self, p: Row) -> dict[str, Any] | None:
         """``GET /candidates/{id}/jobs/{jobId}`` of the application ``p``; None when gone."""
-        from syncd.ats import NotFoundError
-
-        try:
-            async with self.sem:
-                body = await self.sr.applications.get(p["candidate_id"], p["job_id"])
-                return dict(body)
-        except NotFoundError:
-            return None
-
-
-def same_application(t: Any, other: Any) -> list[ColumnElement[bool]]:
-    """``t``'s row belongs to the same application as ``other``'s (tenant, candidate, job): the
-    correlation of the set-based follow-up statements."""
-    return [
-        t.c.tenant == other.c.tenant,
-        t.c.candidate_id == other.c.candidate_id,
-        t.c.job_id == other.c.job_id,
-    ]
+        async with self.sem:
+            body = await absent_ok(self.sr.applications.get(p["candidate_id"], p["job_id"]))
+        return dict(body) if body is not None else None

@@ -15,14 +15,17 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection
 
+from syncd.ats import absent_ok
+from syncd.mirror import child_queries as cq
+from syncd.mirror import followup_queries as fq
 from syncd.mirror import followup_records as fr
 from syncd.mirror import schema as s
 from syncd.mirror.records import Invalid, Row
 from syncd.mirror.store import Change, utcnow
 from syncd.sync.changes import change_records
-from syncd.sync.followups import FollowUpsMixin, same_application
+from syncd.sync.followups import FollowUpsMixin
 from syncd.sync.passes import PassReport
 
 log = structlog.get_logger("syncd.sync")
@@ -76,7 +79,7 @@ class InterviewsMixin(FollowUpsMixin):
                 full=full,
             )
 
-        await self._followup_calls(a, a.c.interviews_pending, (a.c.application_id,), call, write)
+        await self._followup_calls(a, "interviews_pending", ("application_id",), call, write)
         now = utcnow()
         with self.m.begin() as conn:
             i = s.interviews
@@ -86,20 +89,9 @@ class InterviewsMixin(FollowUpsMixin):
                 self._tombstone_interviews(conn, stale, now=now)
                 t = s.interview_timeslots
                 slots = self._unseen(conn, t, started, unsure)
-                self._tombstone_timeslots(conn, t.c.id, slots, now=now)
+                self._tombstone_timeslots(conn, "id", slots, now=now)
             # Interviews of applications tombstoned since (left their candidate's list).
-            orphans = [
-                r[0]
-                for r in conn.execute(
-                    select(i.c.id)
-                    .select_from(i.join(a, and_(*same_application(a, i))))
-                    .where(
-                        i.c.tenant == self.m.tenant,
-                        i.c.deleted_at.is_(None),
-                        a.c.deleted_at.is_not(None),
-                    )
-                )
-            ]
+            orphans = fq.orphan_interviews(conn, self.m.tenant)
             self._tombstone_interviews(conn, orphans, now=now)
         log.info("interviews_read", applications=calls, full=full)
 
@@ -108,58 +100,24 @@ class InterviewsMixin(FollowUpsMixin):
     ) -> list[str]:
         """Ids of live rows a complete pass did not see, except under applications whose
         answer had a quarantined payload (absence proves nothing there)."""
-        return [
-            r.id
-            for r in conn.execute(
-                select(table.c.id, table.c.candidate_id, table.c.job_id).where(
-                    table.c.tenant == self.m.tenant,
-                    table.c.deleted_at.is_(None),
-                    table.c.last_seen_at < started,
-                )
-            )
-            if (r.candidate_id, r.job_id) not in unsure
-        ]
+        rows = cq.unseen_of_applications(conn, self.m.tenant, table, started)
+        return [rid for rid, cid, jid in rows if (cid, jid) not in unsure]
 
     def _flag_all_once(self, started: datetime) -> None:
         """A complete pass owes every live application a read: flag them all, once per pass.
         The marker (``sync_state`` row ``MARK``, the pass's start) commits with the flags, so a
         killed pass resumes with the applications it had not read yet."""
-        a = s.applications
         with self.m.begin() as conn:
             if self.m.state(conn, MARK)["pass_started_at"] == started:
                 return
-            conn.execute(
-                update(a)
-                .where(a.c.tenant == self.m.tenant, a.c.deleted_at.is_(None))
-                .values(interviews_pending=True)
-            )
+            fq.flag_all_interviews(conn, self.m.tenant)
             self.m.save_state(conn, MARK, pass_started_at=started)
 
     def _clear_unreached(self, statuses: list[str]) -> None:
         """Flags of applications that neither are in nor ever were in one of ``statuses`` clear
         in one statement: they cost no call (in the sandbox, about half of them)."""
-        a, h = s.applications, s.application_status_history
-        reached = (
-            select(h.c.status)
-            .where(
-                *same_application(h, a),
-                h.c.deleted_at.is_(None),
-                h.c.status.in_(statuses),
-            )
-            .exists()
-        )
         with self.m.begin() as conn:
-            conn.execute(
-                update(a)
-                .where(
-                    a.c.tenant == self.m.tenant,
-                    a.c.interviews_pending.is_(True),
-                    a.c.deleted_at.is_(None),
-                    or_(a.c.status.is_(None), a.c.status.not_in(statuses)),
-                    ~reached,
-                )
-                .values(interviews_pending=False)
-            )
+            fq.clear_unreached_interviews(conn, self.m.tenant, statuses)
 
     async def _application_id_of(self, p: Row) -> str | None:
         body = await self._details_of(p)
@@ -167,13 +125,9 @@ class InterviewsMixin(FollowUpsMixin):
         return str(aid) if aid else None
 
     async def _interviews_of(self, application_id: str) -> list[Any]:
-        from syncd.ats import NotFoundError
-
-        try:
-            async with self.sem:
-                return list(await self.sr.interviews.list(application_id))
-        except NotFoundError:
-            return []  # the application is gone, and its interviews with it
+        """The application's interviews; none when the application is gone (404)."""
+        async with self.sem:
+            return list(await absent_ok(self.sr.interviews.list(application_id)) or [])
 
     def _write_interviews(
         self,
@@ -232,41 +186,29 @@ class InterviewsMixin(FollowUpsMixin):
         self.m.emit(conn, changes, run_id=self.run_id, now=now)
         # What the API no longer returns: interviews of the applications asked about, and
         # timeslots of the interviews it returned.
-        i, t = s.interviews, s.interview_timeslots
-        gone_ivs: list[str] = []
-        if returned:
-            for r in conn.execute(
-                select(i.c.id, i.c.candidate_id, i.c.job_id).where(
-                    i.c.tenant == self.m.tenant,
-                    i.c.deleted_at.is_(None),
-                    i.c.candidate_id.in_({k[0] for k in returned}),
-                )
-            ):
-                k = (r.candidate_id, r.job_id)
-                if k in returned and r.id not in returned[k]:
-                    gone_ivs.append(r.id)
+        t = s.interview_timeslots
+        gone_ivs = [
+            iid
+            for iid, cid, jid in cq.live_application_children(
+                conn, self.m.tenant, s.interviews, {k[0] for k in returned}
+            )
+            if (cid, jid) in returned and iid not in returned[(cid, jid)]
+        ]
         self._tombstone_interviews(conn, gone_ivs, now=now)
-        gone_slots: list[str] = []
-        if slot_ids:
-            for sid, iid in conn.execute(
-                select(t.c.id, t.c.interview_id).where(
-                    t.c.tenant == self.m.tenant,
-                    t.c.deleted_at.is_(None),
-                    t.c.interview_id.in_(list(slot_ids)),
-                )
-            ):
-                if sid not in slot_ids[iid]:
-                    gone_slots.append(sid)
-        self._tombstone_timeslots(conn, t.c.id, gone_slots, now=now)
+        gone_slots = [
+            sid
+            for iid, (sid,) in cq.live_keys_of(conn, self.m.tenant, t, "interview_id", slot_ids)
+            if sid not in slot_ids[iid]
+        ]
+        self._tombstone_timeslots(conn, "id", gone_slots, now=now)
 
     def _tombstone_interviews(self, conn: Connection, ids: list[str], *, now: datetime) -> None:
         """Interviews and all their timeslots; raw keeps ids and dates only (the interview's
         raw names the candidate)."""
-        i = s.interviews
         for n in range(0, len(ids), 500):
             chunk = ids[n : n + 500]
-            gone = self.m.tombstone(
-                conn, i, i.c.id.in_(chunk), at=now, keep_raw=("id", "jobId", "createdOn")
+            gone = self.m.tombstone_in(
+                conn, s.interviews, "id", chunk, at=now, keep_raw=("id", "jobId", "createdOn")
             )
             self.m.emit(
                 conn,
@@ -274,26 +216,26 @@ class InterviewsMixin(FollowUpsMixin):
                 run_id=self.run_id,
                 now=now,
             )
-            self._tombstone_timeslots(conn, s.interview_timeslots.c.interview_id, chunk, now=now)
+            self._tombstone_timeslots(conn, "interview_id", chunk, now=now)
 
     def _tombstone_timeslots(
-        self, conn: Connection, col: Any, ids: list[str], *, now: datetime
+        self, conn: Connection, column: str, ids: list[str], *, now: datetime
     ) -> None:
-        t = s.interview_timeslots
-        for n in range(0, len(ids), 500):
-            gone = self.m.tombstone(
-                conn,
-                t,
-                col.in_(ids[n : n + 500]),
-                at=now,
-                keep_raw=("id", "startsOn", "endsOn"),
-            )
-            self.m.emit(
-                conn,
-                [Change("interview_timeslots", g["id"], "deleted") for g in gone],
-                run_id=self.run_id,
-                now=now,
-            )
+        """Timeslots whose ``column`` (their id, or their interview's) is one of ``ids``."""
+        gone = self.m.tombstone_in(
+            conn,
+            s.interview_timeslots,
+            column,
+            ids,
+            at=now,
+            keep_raw=("id", "startsOn", "endsOn"),
+        )
+        self.m.emit(
+            conn,
+            [Change("interview_timeslots", g["id"], "deleted") for g in gone],
+            run_id=self.run_id,
+            now=now,
+        )
 
 
 def _key(p: Row) -> Row:

@@ -6,13 +6,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, tuple_, update
+from sqlalchemy import Connection
 
+from syncd.ats import absent_ok
+from syncd.mirror import followup_queries as fq
 from syncd.mirror import records as rec
 from syncd.mirror import schema as s
 from syncd.mirror.records import Invalid, Row
 from syncd.mirror.store import utcnow
 from syncd.sync.base import EngineBase
+from syncd.sync.catalogue import flags_of
 from syncd.sync.changes import change_records
 from syncd.sync.passes import PassReport
 
@@ -37,7 +40,7 @@ class OffersMixin(EngineBase):
     ) -> None:
         # A new or changed offer owes a read of its latest approval (approvals.py).
         result = self.m.upsert(
-            conn, s.offers, rows, now=now, touch=full, on_change={"approval_pending": True}
+            conn, s.offers, rows, now=now, touch=full, on_change=flags_of(s.offers)
         )
         report.counts.add(result)
         self.m.set_columns(conn, s.offers, [{"id": r["id"], "recheck": False} for r in rows])
@@ -47,7 +50,6 @@ class OffersMixin(EngineBase):
         """Offers have no updatedAfter. The audit feed names the offers that changed (OFFER_*
         events set ``recheck``); one call per application re-reads them. Without the audit
         resource in the pass, every offer that is not final is re-read through the list."""
-        o = s.offers
         if not self.audit_enabled and not full:
             async for page in self.sr.offers.pages(
                 status=NON_FINAL_OFFER, limit=self.settings.page_size
@@ -60,26 +62,11 @@ class OffersMixin(EngineBase):
                     self._write_offers(conn, rows, report, now=now)
             return
         with self.m.begin() as conn:
-            apps = sorted(
-                {
-                    (r.candidate_id, r.job_id)
-                    for r in conn.execute(
-                        select(o.c.candidate_id, o.c.job_id).where(
-                            o.c.tenant == self.m.tenant,
-                            o.c.recheck.is_(True),
-                            o.c.candidate_id.is_not(None),
-                        )
-                    )
-                }
-            )
-        from syncd.ats import NotFoundError
+            apps = fq.applications_with_recheck(conn, self.m.tenant)
 
         async def one(cid: str, jid: str) -> list[Any]:
-            try:
-                async with self.sem:
-                    return list(await self.sr.offers.for_application(cid, jid))
-            except NotFoundError:
-                return []
+            async with self.sem:
+                return list(await absent_ok(self.sr.offers.for_application(cid, jid)) or [])
 
         for i in range(0, len(apps), 100):
             chunk = apps[i : i + 100]
@@ -90,22 +77,9 @@ class OffersMixin(EngineBase):
                 for key, reason, raw in bad:
                     self._quarantine(conn, "offers", key, reason, raw, report, now)
                 self._write_offers(conn, rows, report, now=now)
-                conn.execute(
-                    update(o)
-                    .where(
-                        o.c.tenant == self.m.tenant,
-                        # Leading column first: SQLite plans a row-value IN as a table scan.
-                        o.c.candidate_id.in_({c for c, _ in chunk}),
-                        tuple_(o.c.candidate_id, o.c.job_id).in_(chunk),
-                    )
-                    .values(recheck=False)
-                )
+                fq.clear_rechecks(conn, self.m.tenant, chunk)
         with self.m.begin() as conn:  # rechecks for offers whose application is unknown
-            conn.execute(
-                update(o)
-                .where(o.c.tenant == self.m.tenant, o.c.recheck.is_(True))
-                .values(recheck=False)
-            )
+            fq.clear_rechecks(conn, self.m.tenant)
 
 
 def _offer_rows(items: list[Any]) -> tuple[list[Row], list[tuple[None, str, Any]]]:

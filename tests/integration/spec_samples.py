@@ -7,8 +7,8 @@ against the operation's response schema. To cover a new endpoint, append a row t
 
 Builders of writes first create what they need through the API (a job, a candidate, an
 interview, a subscription, ...); destructive rows only delete or change objects they created,
-except ``DELETE /jobs/{jobId}/hiring-team/{userId}``: a new job's team is its creator alone and
-the API cannot add members, so that row removes a member of a generated job's team.
+except ``DELETE /jobs/{jobId}/hiring-team/{userId}``: a new job's team is its creator alone (who
+cannot be removed), so that row removes a member of a generated job's team.
 """
 
 from __future__ import annotations
@@ -554,6 +554,13 @@ SAMPLES: list[Sample] = [
         202,
     ),
     Sample("GET", "/jobs/{jobId}/hiring-team", lambda c: Req(f"/jobs/{c.job_id}/hiring-team")),
+    Sample(
+        "POST",
+        "/jobs/{jobId}/hiring-team",
+        lambda c: Req(
+            f"/jobs/{c.new_job()['id']}/hiring-team", json={"id": c.users()[0], "role": "RECRUITER"}
+        ),
+    ),
     Sample(
         "DELETE",
         "/jobs/{jobId}/hiring-team/{userId}",

@@ -74,7 +74,7 @@ def test_status_quarantine_and_reports_after_a_backfill(
     assert rows["positions"]["live"] == len(good)
     # A complete backfill leaves no follow-up owed.
     assert st["pending"] and set(st["pending"].values()) == {0}
-    assert st["quarantined"] == {"jobs": 1}
+    assert st["quarantined"] == {"positions": 1}
 
     human = cli(env, "status")
     for word in ("jobs", "audit", "candidates", "offers", "rows in the mirror", "quarantined"):
@@ -83,12 +83,12 @@ def test_status_quarantine_and_reports_after_a_backfill(
 
     q = json.loads(cli(env, "quarantine", "--json"))
     assert [(x["resource"], x["key"], x["reason"]) for x in q] == [
-        ("jobs", bad_job, "position: missing or empty 'id'")
+        ("positions", bad_job, "position: missing or empty 'id'")
     ]
-    assert set(q[0]["raw"]) == {"statusHistory", "positions"}
+    assert isinstance(q[0]["raw"], list) and {"positionId", "type"} <= set(q[0]["raw"][0])
     assert "nothing in quarantine" in cli(env, "quarantine", "--resource", "audit")
     raw = cli(env, "quarantine", "--raw")
-    assert bad_job in raw and '"positions"' in raw
+    assert bad_job in raw and '"positionId"' in raw
 
     # Reports: the README's queries, by name, against the sandbox's truth.
     listed = cli(env, "report")

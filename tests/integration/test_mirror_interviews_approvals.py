@@ -218,8 +218,9 @@ def test_backfill_equals_snapshot_at_the_documented_cost(
         ("job", j) for j in snap["jobs"]
     }
     by = {r.resource: r for r in reports}
-    # Jobs: the list, then status history, positions, latest approval and its request per job.
-    assert by["jobs"].counts.api_calls == by["jobs"].pages + 4 * len(snap["jobs"])
+    # Jobs: the list, then status history, positions, hiring team, latest approval and its
+    # request per job.
+    assert by["jobs"].counts.api_calls == by["jobs"].pages + 5 * len(snap["jobs"])
     # Offers: the list, then one latest approval per offer past CREATED.
     past_created = sum(1 for o in snap["offers"].values() if o["status"] != "CREATED")
     assert by["offers"].counts.api_calls == by["offers"].pages + past_created
@@ -439,7 +440,8 @@ def test_bad_payloads_are_quarantined_and_the_rest_goes_on(
     t.approvals[t.offer_approvals[offer]]["id"] = ""
     job = sorted(t.job_approvals)[0]
     t.approvals[t.job_approvals[job]]["id"] = ""
-    # A job whose positions list has an entry without an id: its children wait in quarantine.
+    # A job whose positions list has an entry without an id: its positions wait in quarantine
+    # (its other children are written).
     pos_job = next(j for j in sorted(t.positions) if t.positions[j] and j != job)
     next(iter(t.positions[pos_job].values()))["id"] = ""
     reports = run_pass(settings_for(tenant, db_url), db, "backfill")
@@ -455,8 +457,8 @@ def test_bad_payloads_are_quarantined_and_the_rest_goes_on(
     assert q[("approvals", f"job/{job}")].reason == (
         "job approval: missing or empty 'approvalRequestId'"
     )
-    assert q[("jobs", pos_job)].reason == "position: missing or empty 'id'"
-    assert set(q[("jobs", pos_job)].raw) == {"statusHistory", "positions"}
+    assert q[("positions", pos_job)].reason == "position: missing or empty 'id'"
+    assert len(q[("positions", pos_job)].raw) == len(t.positions[pos_job])
     assert len(q) == 5
     assert {r.resource: r.counts.quarantined for r in reports} == {
         "jobs": 2,
@@ -470,10 +472,12 @@ def test_bad_payloads_are_quarantined_and_the_rest_goes_on(
         slot_no_id["timeslots"]
     ) - 1
     assert ("job", job) not in mine["approvals"] and ("offer", offer) not in mine["approvals"]
-    with db.connect() as conn:  # the job itself is mirrored, without the quarantined children
+    with db.connect() as conn:  # the job itself is mirrored, without the quarantined positions
         assert conn.execute(select(s.jobs.c.id).where(s.jobs.c.id == pos_job)).scalar() == pos_job
         held = select(func.count()).where(s.positions.c.job_id == pos_job)
         assert conn.execute(held).scalar() == 0
+        history = select(func.count()).where(s.job_status_history.c.job_id == pos_job)
+        assert conn.execute(history).scalar() == len(t.job_history[pos_job])
     assert len(mine["interviews"]) == len(ivs) - 1
 
 
@@ -509,7 +513,8 @@ def test_settings_turn_reads_off_and_back_on(tenant: ThreadServer, db: Engine, d
     off = settings_for(tenant, db_url, interview_statuses=[], approvals=False)
     reports = run_pass(off, db, "backfill")
     by = {r.resource: r for r in reports}
-    assert by["jobs"].counts.api_calls == by["jobs"].pages + 2 * len(snapshot(tenant)["jobs"])
+    # Status history, positions and hiring team of each job; no approval reads.
+    assert by["jobs"].counts.api_calls == by["jobs"].pages + 3 * len(snapshot(tenant)["jobs"])
     assert by["offers"].counts.api_calls == by["offers"].pages
     mine = mirror_view(db)
     assert mine == {"interviews": {}, "timeslots": {}, "approvals": {}}

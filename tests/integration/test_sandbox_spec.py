@@ -1,9 +1,11 @@
 """Spec conformance: real sandbox responses validated against the response schemas of
 ``smartrecruiters-openapi.prefixed.yaml``.
 
-Every spec operation becomes one test case. Operations the sandbox does not route are skipped
-with that reason; operations it routes but that have no row in ``spec_samples.py`` are skipped
-asking for one; every sampled response must match its schema.
+Every spec operation the sandbox serves is one test case: it needs a row in ``spec_samples.py``
+(a served operation without one fails) and its response must match its schema. The operations
+the sandbox does not serve are one test holding the checked-in list ``spec_unserved.txt``: it
+fails when the sandbox starts serving a listed one, or when the spec has an unserved operation
+the list lacks. Nothing is skipped (except without the reference material).
 """
 
 from __future__ import annotations
@@ -43,12 +45,11 @@ METHODS = ("get", "put", "post", "patch", "delete")
 KNOWN_DEVIATIONS: tuple[tuple[re.Pattern[str], str], ...] = ()
 
 
-def _operations() -> list[tuple[str, str]]:
-    path = SHARED / SPEC
-    if not path.is_file():
-        # Collected without the reference material: one case that the shared_dir fixture skips.
-        return [("-", "-")]
-    spec = load_spec(path)
+UNSERVED = Path(__file__).with_name("spec_unserved.txt")
+
+
+def _all_operations(spec_path: Path) -> list[tuple[str, str]]:
+    spec = load_spec(spec_path)
     return [(m.upper(), p) for p, item in spec["paths"].items() for m in item if m in METHODS]
 
 
@@ -56,6 +57,21 @@ def served(method: str, path: str) -> bool:
     concrete = path.replace("{", "x-").replace("}", "")
     scope = {"type": "http", "method": method, "path": concrete, "root_path": ""}
     return any(route.matches(scope)[0] == Match.FULL for route in ROUTES)
+
+
+def _operations() -> list[tuple[str, str]]:
+    """The spec operations the sandbox serves (each a test case)."""
+    path = SHARED / SPEC
+    if not path.is_file():
+        # Collected without the reference material: one case that the shared_dir fixture skips.
+        return [("-", "-")]
+    return [(m, p) for m, p in _all_operations(path) if served(m, p)]
+
+
+def unserved_list() -> list[str]:
+    """``spec_unserved.txt``: ``METHOD path`` per line; ``#`` starts a comment."""
+    lines = (line.split("#", 1)[0].strip() for line in UNSERVED.read_text().splitlines())
+    return [line for line in lines if line]
 
 
 SAMPLE_BY_OP: dict[tuple[str, str], Sample] = {(s.method, s.path): s for s in SAMPLES}
@@ -121,11 +137,8 @@ def send(ctx: Ctx, sample: Sample) -> httpx.Response:
 def test_response_matches_spec(shared_dir: Path, ctx: Ctx, method: str, path: str) -> None:
     spec_path = shared_dir / SPEC
     spec = load_spec(spec_path)
-    if not served(method, path):
-        pytest.skip(f"sandbox does not serve {method} {path}")
     sample = SAMPLE_BY_OP.get((method, path))
-    if sample is None:
-        pytest.skip(f"served, but no sample row for {method} {path} in spec_samples.py")
+    assert sample is not None, f"served, but no sample row for {method} {path} in spec_samples.py"
     op = spec["paths"][path][method.lower()]
     r = send(ctx, sample)
     assert r.status_code == sample.status, r.text[:500]
@@ -140,6 +153,22 @@ def test_response_matches_spec(shared_dir: Path, ctx: Ctx, method: str, path: st
     assert not others, f"{method} {path} does not match the spec:\n" + "\n".join(others[:20])
     if known:
         pytest.xfail("known sandbox deviation: " + "; ".join(sorted(known)))
+
+
+def test_unserved_operations_are_the_checked_in_list(shared_dir: Path) -> None:
+    listed = unserved_list()
+    assert len(listed) == len(set(listed)), "spec_unserved.txt names an operation twice"
+    unserved = {f"{m} {p}" for m, p in _all_operations(shared_dir / SPEC) if not served(m, p)}
+    now_served = sorted(set(listed) - unserved)
+    missing = sorted(unserved - set(listed))
+    assert not now_served, (
+        "the sandbox serves (or the spec dropped) these listed operations: remove them from "
+        "spec_unserved.txt and add sample rows:\n" + "\n".join(now_served)
+    )
+    assert not missing, (
+        "spec operations the sandbox does not serve, missing from spec_unserved.txt:\n"
+        + "\n".join(missing)
+    )
 
 
 def test_sample_rows_name_spec_operations(shared_dir: Path) -> None:

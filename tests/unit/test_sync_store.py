@@ -130,6 +130,9 @@ class FakeJobs:
     async def status_history(self, jid: str) -> list[Any]:
         return [{"changedOn": "2024-01-01T00:00:00Z", "status": "CREATED"}]
 
+    async def hiring_team(self, jid: str) -> list[Any]:
+        return []
+
     async def positions(self, jid: str) -> list[Any]:
         return []
 

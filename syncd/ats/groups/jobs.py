@@ -94,6 +94,14 @@ class Jobs(Group):
     async def hiring_team(self, job_id: str) -> list[Json]:
         return await self._list(P("/jobs/{jobId}/hiring-team", job_id))
 
+    async def add_hiring_team_member(self, job_id: str, user_id: str, role: str) -> Json:
+        """``POST /jobs/{jobId}/hiring-team``: ``role`` is HIRING_MANAGER, RECRUITER,
+        INTERVIEW_TEAM, EXECUTIVE or COORDINATOR."""
+        body = await self._c.request(
+            "POST", P("/jobs/{jobId}/hiring-team", job_id), json={"id": user_id, "role": role}
+        )
+        return as_json_object(body)
+
     async def remove_hiring_team_member(self, job_id: str, user_id: str) -> None:
         await self._c.request("DELETE", P("/jobs/{jobId}/hiring-team/{userId}", job_id, user_id))
 

@@ -321,6 +321,29 @@ async def get_hiring_team(request: Request) -> Response:
     return json_response(listing(members))
 
 
+HIRING_TEAM_ROLES = ("HIRING_MANAGER", "INTERVIEW_TEAM", "RECRUITER", "EXECUTIVE", "COORDINATOR")
+
+
+async def post_hiring_team_member(request: Request) -> Response:
+    """``POST /jobs/{jobId}/hiring-team`` (``HiringTeamMember``: the user's id and role)."""
+    t = tenant_of(request)
+    job = t.job(request.path_params["jobId"])
+    body = check(
+        await read_json(request),
+        {
+            "id": Field(str, required=True),
+            "role": Field(str, required=True, enum=HIRING_TEAM_ROLES),
+        },
+    )
+    t.add_hiring_team_member(job, body["id"], body["role"])
+    member = {
+        "id": body["id"],
+        "role": body["role"],
+        "actions": {"details": action(request, f"/user-api/v201804/users/{body['id']}")},
+    }
+    return json_response(member)
+
+
 async def delete_hiring_team_member(request: Request) -> Response:
     t = tenant_of(request)
     job = t.job(request.path_params["jobId"])
@@ -567,6 +590,7 @@ ROUTES = [
     Route(f"{J}/candidates", post_job_candidate, methods=["POST"]),
     Route(f"{J}/headcount", patch_headcount, methods=["PATCH"]),
     Route(f"{J}/hiring-team", get_hiring_team, methods=["GET"]),
+    Route(f"{J}/hiring-team", post_hiring_team_member, methods=["POST"]),
     Route(f"{J}/hiring-team/{{userId}}", delete_hiring_team_member, methods=["DELETE"]),
     Route(f"{J}/jobads", post_job_ad, methods=["POST"]),
     Route(f"{J}/jobads/{{jobAdId}}", put_job_ad, methods=["PUT"]),
