@@ -89,8 +89,9 @@ def _run(settings: Settings, mode: str, resources: list[str], since: datetime | 
             USAGE,
         )
     configure_logging(settings.log_level, settings.log_format)
-    # Before the lock: a mirror that was never migrated is not created by this command.
-    db = make_engine(settings.database_url)
+    # Before the lock: a mirror that was never migrated is not created by this command (the
+    # check only reads; the lock then says when the file or its folder cannot be written).
+    db = make_engine(settings.database_url, read_only=True)
     try:
         require_schema(db)
     finally:

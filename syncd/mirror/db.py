@@ -50,6 +50,17 @@ def writable(path: Path) -> bool:
     return os.access(folder, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
 
 
+def _read_only_query(path: Path) -> str:
+    """How to open a SQLite file this process cannot write. In WAL mode a reader needs the -shm
+    file: in a folder it cannot write, and with no write-ahead log left to read (a writer that
+    ended cleanly folds it back), the file is opened as ``immutable`` (no -shm, no locks);
+    otherwise read-only (SQLite docs, "WAL mode on read-only media")."""
+    wal = path.with_name(path.name + "-wal")
+    if not os.access(path.parent, os.W_OK) and not (wal.exists() and wal.stat().st_size > 0):
+        return "mode=ro&immutable=1"
+    return "mode=ro"
+
+
 def make_engine(url: str, *, read_only: bool = False, **kw: Any) -> Engine:
     """An engine for the mirror at ``url`` (SQLite or PostgreSQL through psycopg 3).
 
@@ -65,7 +76,7 @@ def make_engine(url: str, *, read_only: bool = False, **kw: Any) -> Engine:
         path = sqlite_path(parsed)
         ro = read_only and path is not None and path.exists() and not writable(path)
         if ro and path is not None:
-            url = f"sqlite:///file:{path}?mode=ro&uri=true"
+            url = f"sqlite:///file:{path}?{_read_only_query(path)}&uri=true"
         args = kw.setdefault("connect_args", {})
         args.setdefault("timeout", 60)
         # sqlite3 keeps up to this many prepared statements per connection. The multi-row
