@@ -146,7 +146,7 @@ def classify(exc: BaseException) -> tuple[int, str] | None:
         ConfigurationError as AtsConfigurationError,
     )
     from syncd.config import ConfigError
-    from syncd.mirror.db import SchemaError, describe_db_error, sqlite_error_kind
+    from syncd.mirror.db import SchemaError, describe_db_error, driver_error, sqlite_error_kind
     from syncd.mirror.lock import MirrorBusyError, MirrorNotWritableError
 
     if isinstance(exc, CommandError):
@@ -166,7 +166,7 @@ def classify(exc: BaseException) -> tuple[int, str] | None:
         return REFUSED, f"SmartRecruiters refused the credentials or their role: {exc}"
     if isinstance(exc, AtsError):
         return FAILED, f"the SmartRecruiters API call failed: {exc}; rerun to resume"
-    if isinstance(exc, DBAPIError):
+    if isinstance(exc, DBAPIError) or driver_error(exc) is not None:
         where = _database_where()
         kind = sqlite_error_kind(exc)
         if kind == "readonly":
@@ -180,7 +180,7 @@ def classify(exc: BaseException) -> tuple[int, str] | None:
                 f"cannot open the mirror database {where} ({describe_db_error(exc)}): does its "
                 "folder exist and can this user read it? Is SYNCD_DATABASE_URL right?"
             )
-        if exc.connection_invalidated or exc.statement is None:
+        if isinstance(exc, DBAPIError) and (exc.connection_invalidated or exc.statement is None):
             return DATABASE, (
                 f"cannot connect to the mirror database {where} ({describe_db_error(exc)}): is "
                 "the database running and SYNCD_DATABASE_URL right?"
@@ -202,10 +202,11 @@ def log_unexpected(exc: BaseException) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from syncd.logging import get_logger
-    from syncd.mirror.db import describe_db_error
+    from syncd.mirror.db import describe_db_error, driver_error
 
     # Another exception's message may quote a value it choked on: only its type is logged.
-    what = describe_db_error(exc) if isinstance(exc, SQLAlchemyError) else type(exc).__name__
+    database = isinstance(exc, SQLAlchemyError) or driver_error(exc) is not None
+    what = describe_db_error(exc) if database else type(exc).__name__
     frames = [f"{f.filename}:{f.lineno} {f.name}" for f in traceback.extract_tb(exc.__traceback__)]
     get_logger().error(
         "unexpected_error",

@@ -177,10 +177,10 @@ def describe_db_error(exc: BaseException) -> str:
     driver's primary message only, never SQLAlchemy's statement and parameters nor PostgreSQL's
     DETAIL (which quotes row values), and a value quoted at the end of the message is elided.
     Errors raised while binding a value (no driver error) show only their type."""
-    from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
+    from sqlalchemy.exc import SQLAlchemyError, StatementError
 
-    if isinstance(exc, DBAPIError) and exc.orig is not None:
-        orig = exc.orig
+    orig = driver_error(exc)
+    if orig is not None:
         diag = getattr(orig, "diag", None)
         text = getattr(diag, "message_primary", None) or (str(orig).splitlines() or [""])[0]
         return f"{type(exc).__name__}: {_QUOTED_VALUE.sub(': (value hidden)', text.strip())}"
@@ -192,10 +192,22 @@ def describe_db_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
+def driver_error(exc: BaseException) -> BaseException | None:
+    """The database driver's own error inside ``exc`` (SQLAlchemy wraps it; the bulk insert
+    paths raise it bare), or None."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, DBAPIError):
+        return exc.orig
+    if type(exc).__module__.split(".")[0] in ("sqlite3", "psycopg"):
+        return exc
+    return None
+
+
 def sqlite_error_kind(exc: BaseException) -> str | None:
     """``readonly`` (the file or its folder cannot be written), ``cannot_open`` (missing folder,
     no access), or None, for a SQLite driver error."""
-    orig = getattr(exc, "orig", None)
+    orig = driver_error(exc)
     if orig is None or type(orig).__module__ != "sqlite3":
         return None
     text = str(orig).lower()
