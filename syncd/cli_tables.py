@@ -27,7 +27,7 @@ def print_table(
 
     console = Console()
     text = [["" if v is None else str(v) for v in r] for r in rows]
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for c in columns:
         table.add_column(c, justify="right" if c in right else "left", no_wrap=True)
     for r in text:
