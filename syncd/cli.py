@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from syncd.cli_api import api as api_command
-from syncd.cli_errors import SyncdGroup
+from syncd.cli_errors import SyncdGroup, exit_codes_help
 from syncd.cli_inspect import quarantine_cmd, report_cmd, status_cmd
 from syncd.cli_sync import backfill_cmd, migrate_cmd, sync_cmd
 from syncd.config import Settings, load_settings
@@ -33,14 +33,10 @@ def _early_logging() -> None:
     )
 
 
-@click.group(cls=SyncdGroup)
+@click.group(cls=SyncdGroup, epilog=exit_codes_help())
 @click.version_option(package_name="syncd")
 def main() -> None:
-    """syncd keeps a SmartRecruiters tenant and your HRIS in step.
-
-    Exit codes: 0 done, 1 a pass or request failed (rerun resumes), 2 bad settings or
-    arguments, 3 credential refused, 4 walk incomplete, 5 mirror held by another syncd,
-    6 database unreachable or not writable, 130/143 stopped by SIGINT/SIGTERM."""
+    """syncd keeps a SmartRecruiters tenant and your HRIS in step."""
     _early_logging()
 
 

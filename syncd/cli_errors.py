@@ -49,6 +49,11 @@ EXIT_CODES: dict[int, str] = {
 }
 
 
+def exit_codes_help() -> str:
+    """The exit-code table for ``syncd --help`` (``\\b``: click keeps the lines as they are)."""
+    return "\b\nExit codes:\n" + "\n".join(f"{c:>5}  {w}" for c, w in EXIT_CODES.items())
+
+
 class CommandError(Exception):
     """A failure syncd understands: ``message`` is the one line shown, ``code`` the exit code."""
 

@@ -430,7 +430,12 @@ def test_readme_exit_code_table_is_the_code() -> None:
         (int(code), what.strip())
         for code, what in re.findall(r"^\| `(\d+)` \| (.+?) \|$", readme, re.M)
     )
-    assert set(table) == set(EXIT_CODES), table
+    assert table == EXIT_CODES, table
+    # And `syncd --help` ends with the same table.
+    r = syncd(base_env(), "--help")
+    assert r.code == OK
+    for code, what in EXIT_CODES.items():
+        assert f"{code:>5}  {what}\n" in r.out, r.out
 
 
 def test_database_errors_are_classified_without_text(tmp_path: Path) -> None:
