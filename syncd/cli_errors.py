@@ -158,7 +158,10 @@ def classify(exc: BaseException) -> tuple[int, str] | None:
         return exc.code, exc.message
     if isinstance(exc, Interrupted):
         name = signal.Signals(exc.signum).name
-        return exc.code, f"stopped by {name}; the run is recorded `interrupted`, rerun to resume"
+        return exc.code, (
+            f"stopped by {name}; a pass in progress is recorded `interrupted` and the next run "
+            "resumes it"
+        )
     if isinstance(exc, KeyboardInterrupt):
         return INTERRUPTED_INT, "stopped by SIGINT"
     if isinstance(exc, ConfigError | SchemaError | AtsConfigurationError):
