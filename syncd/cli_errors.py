@@ -225,6 +225,12 @@ def log_unexpected(exc: BaseException) -> None:
 
 def fail(exc: BaseException) -> NoReturn:
     """Print one line for ``exc`` on stderr and exit with its code."""
+    if isinstance(exc, BrokenPipeError):
+        # The reader of stdout went away (`| head`): the work is done, nothing more to say.
+        # Python's recipe: point stdout at /dev/null so the exit's flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(FAILED)
     known = classify(exc)
     if known is None:
         log_unexpected(exc)

@@ -5,6 +5,7 @@ issue's "Seen" list, each with real ``syncd`` subprocesses, real files and datab
 from __future__ import annotations
 
 import json
+import os
 import re
 import select
 import signal
@@ -292,6 +293,22 @@ def test_row10_tables_fit_80_columns_and_logs_stay_on_stderr(
         r = syncd(env, *args)
         assert r.code == OK
         json.loads(r.out)  # stdout holds the JSON alone
+    # A reader that went away (`| head -1`) ends the output quietly, without a traceback: the
+    # pipe's read end is closed before the command starts, so its first write fails.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        pipe = subprocess.run(
+            [sys.executable, "-m", "syncd", "status", "--json"],
+            env=env,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert pipe.returncode == FAILED
+    assert pipe.stderr.decode() == ""
 
 
 # ---- 11. retries are logged and counted --------------------------------------------------------
