@@ -9,12 +9,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
@@ -146,7 +148,23 @@ def test_a_stopped_backfill_is_interrupted_and_resumes(
     assert "running" not in statuses
     assert statuses[-1] == "interrupted"
     # The rerun resumes from the checkpoint and ends equal to the sandbox.
-    rc, _, err2 = finish({**env, "SYNCD_SMARTRECRUITERS__RATE_LIMIT": "1000"}, "backfill")
+    interrupted = runs(db)[-1][0]
+    rerun = {
+        **env,
+        "SYNCD_SMARTRECRUITERS__RATE_LIMIT": "1000",
+        "SYNCD_LOG_LEVEL": "info",
+        "SYNCD_LOG_FORMAT": "json",
+    }
+    rc, _, err2 = finish(rerun, "backfill")
     assert rc == 0, err2
+    events = [json.loads(line) for line in err2.splitlines() if line.startswith("{")]
+    started = {e["resource"]: e["resumed"] for e in events if e["event"] == "pass_started"}
+    assert started[interrupted] is True  # the interrupted pass resumed from its checkpoint
     assert_equal(db, tenant)
+    with db.connect() as conn:
+        created = Counter(
+            (r.resource, r.record_key)
+            for r in conn.execute(select(s.changes).where(s.changes.c.kind == "created"))
+        )
+    assert not [k for k, n in created.items() if n > 1]  # resumed, nothing written twice
     db.dispose()
