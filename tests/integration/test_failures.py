@@ -238,6 +238,7 @@ def test_row08_json_logs_show_iso_times_with_z(tenant: ThreadServer, tmp_path: P
     assert syncd(env, "backfill").code == OK
     r = syncd(env, "sync", "--once")
     assert r.code == OK
+    assert_clean(r, forbidden=personal_data(tenant))
     events = [json.loads(line) for line in r.err.splitlines() if line.startswith("{")]
     started = [e for e in events if e["event"] == "pass_started"]
     assert len(started) == 4
@@ -277,8 +278,10 @@ def test_row10_tables_fit_80_columns_and_logs_stay_on_stderr(
     assert syncd(env, "migrate").code == OK
     outs = [syncd(env, "backfill"), syncd(env, "sync", "--once"), syncd(env, "status")]
     outs += [syncd(env, "quarantine"), syncd(env, "report", "pipeline_by_status")]
+    pii = personal_data(tenant)
     for r in outs:
         assert r.code == OK, r.err
+        assert_clean(r, forbidden=pii)  # debug logs included
         assert "…" not in r.out, r.out
         assert all(len(line) <= 80 for line in r.out.splitlines()), r.out
         assert not any(line.startswith("{") for line in r.out.splitlines()), r.out
@@ -320,9 +323,11 @@ def test_row11_retries_logged_with_reason_and_wait_and_counted(tmp_path: Path) -
         env = env_for(srv, sqlite_url(tmp_path), SYNCD_LOG_FORMAT="json", COLUMNS="200")
         assert syncd(env, "migrate").code == OK
         r = syncd(env, "backfill")
+        pii = personal_data(srv)
     finally:
         srv.stop()
     assert r.code == OK, r.err
+    assert_clean(r, forbidden=pii)
     events = [json.loads(line) for line in r.err.splitlines() if line.startswith("{")]
     retries = [e for e in events if e["event"] == "api_retry"]
     assert retries, "the faults caused no retry"
