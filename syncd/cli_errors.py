@@ -183,6 +183,12 @@ def classify(exc: BaseException) -> tuple[int, str] | None:
                 "writable (SQLite writes -wal and -shm files beside it), or use a read-only "
                 "command (status, quarantine, report)"
             )
+        if getattr(driver_error(exc), "sqlstate", None) == "42501":  # insufficient_privilege
+            return DATABASE, (
+                f"the database user of {where} may not do this ({describe_db_error(exc)}): "
+                "grant it the mirror's tables, or use a read-only command (status, quarantine, "
+                "report)"
+            )
         if kind == "cannot_open":
             return DATABASE, (
                 f"cannot open the mirror database {where} ({describe_db_error(exc)}): does its "

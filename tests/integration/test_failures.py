@@ -482,3 +482,40 @@ def test_database_errors_are_classified_without_text(tmp_path: Path) -> None:
         "rerun to resume from the last checkpoint"
     )
     assert "jane@example.com" not in str(caught.value)  # hide_parameters
+
+
+def test_a_postgresql_user_without_write_rights_is_told(
+    tenant: ThreadServer, postgres_url: str
+) -> None:
+    """Row 5 on PostgreSQL: a role that may only read the mirror gets the reading commands, and
+    the writing ones say it may not write (exit 6)."""
+    from tests.integration.conftest import drop_pg_schema, pg_schema_url
+
+    url, schema = pg_schema_url(postgres_url)
+    role = f"reader_{schema}"
+    admin = make_engine(postgres_url)
+    try:
+        env = env_for(tenant, url)
+        assert syncd(env, "migrate").code == OK
+        assert syncd(env, "backfill").code == OK
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN")
+            conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
+            conn.exec_driver_sql(f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}")
+        reader = url.replace("://postgres@", f"://{role}@", 1)
+        assert reader != url
+        renv = {**env, "SYNCD_DATABASE_URL": reader}
+        for args in (["status"], ["report", "time_to_hire"]):
+            r = syncd(renv, *args)
+            assert_clean(r)
+            assert r.code == OK, r.err
+        r = syncd(renv, "sync", "--once")
+        assert_clean(r, forbidden=personal_data(tenant))
+        assert r.code == DATABASE, r.err
+        assert "may not do this (" in r.line and "permission denied" in r.line
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP OWNED BY {role}")
+            conn.exec_driver_sql(f"DROP ROLE IF EXISTS {role}")
+        admin.dispose()
+        drop_pg_schema(postgres_url, schema)
