@@ -183,7 +183,13 @@ def classify(exc: BaseException) -> tuple[int, str] | None:
                 "writable (SQLite writes -wal and -shm files beside it), or use a read-only "
                 "command (status, quarantine, report)"
             )
-        if getattr(driver_error(exc), "sqlstate", None) == "42501":  # insufficient_privilege
+        sqlstate = getattr(driver_error(exc), "sqlstate", None)
+        if kind == "full" or sqlstate == "53100":  # SQLite's SQLITE_FULL, PostgreSQL's disk_full
+            return DATABASE, (
+                f"the disk holding the mirror {where} is full ({describe_db_error(exc)}): free "
+                "space and rerun; the pass resumes from its last checkpoint"
+            )
+        if sqlstate == "42501":  # insufficient_privilege
             return DATABASE, (
                 f"the database user of {where} may not do this ({describe_db_error(exc)}): "
                 "grant it the mirror's tables, or use a read-only command (status, quarantine, "

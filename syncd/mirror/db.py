@@ -206,7 +206,7 @@ def driver_error(exc: BaseException) -> BaseException | None:
 
 def sqlite_error_kind(exc: BaseException) -> str | None:
     """``readonly`` (the file or its folder cannot be written), ``cannot_open`` (missing folder,
-    no access), or None, for a SQLite driver error."""
+    no access), ``full`` (no space left), or None, for a SQLite driver error."""
     orig = driver_error(exc)
     if orig is None or type(orig).__module__ != "sqlite3":
         return None
@@ -215,4 +215,6 @@ def sqlite_error_kind(exc: BaseException) -> str | None:
         return "readonly"
     if "unable to open database file" in text:
         return "cannot_open"
+    if "database or disk is full" in text:
+        return "full"
     return None

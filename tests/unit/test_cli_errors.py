@@ -143,3 +143,14 @@ def test_wide_tables_fold_instead_of_cutting(
     print_table("narrow", ["table", "live"], [["jobs", 20]])
     out = capsys.readouterr().out
     assert out.splitlines()[0] == "narrow" and "table" in out and "jobs" in out
+
+
+def test_a_full_disk_is_a_database_error() -> None:
+    import sqlite3
+
+    exc = OperationalError("INSERT ...", None, sqlite3.OperationalError("database or disk is full"))
+    known = classify(exc)
+    assert known is not None and known[0] == DATABASE
+    assert (
+        "is full (OperationalError: database or disk is full): free space and rerun" in (known[1])
+    )
