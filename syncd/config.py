@@ -10,6 +10,7 @@ import difflib
 import os
 import re
 import tomllib
+import types
 import typing
 from pathlib import Path
 from typing import Any, Literal
@@ -171,15 +172,23 @@ def _env_name(loc: tuple[int | str, ...]) -> str:
 
 
 # ---- names: every SYNCD_ variable and TOML key must be a setting --------------------------------
+def _variants(annotation: Any) -> tuple[Any, ...]:
+    """The types of ``X | None`` and other unions; the annotation itself otherwise."""
+    args = typing.get_args(annotation)
+    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    return tuple(a for a in args if a is not type(None)) if union else (annotation,)
+
+
 def _submodel(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
+    for a in _variants(annotation):
+        if isinstance(a, type) and issubclass(a, BaseModel):
+            return a
     return None
 
 
 def _open_ended(annotation: Any) -> bool:
     """A dict-typed setting (e.g. a table of named sinks) takes any key below it."""
-    return annotation is dict or typing.get_origin(annotation) is dict or annotation is Any
+    return any(a is dict or typing.get_origin(a) is dict or a is Any for a in _variants(annotation))
 
 
 def _closest(word: str, choices: list[str]) -> str | None:

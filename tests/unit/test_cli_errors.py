@@ -154,3 +154,26 @@ def test_a_full_disk_is_a_database_error() -> None:
     assert (
         "is full (OperationalError: database or disk is full): free space and rerun" in (known[1])
     )
+
+
+def test_optional_and_dict_settings_are_walked() -> None:
+    """Settings added later as ``Model | None`` or ``dict[str, ...]`` (a table of named sinks)
+    are checked the same way: known below a model, anything below a dict."""
+    from typing import Any
+
+    from pydantic import BaseModel
+
+    from syncd.config import _unknown_path
+
+    class Sink(BaseModel):
+        url: str = ""
+
+    class Root(BaseModel):
+        sink: Sink | None = None
+        sinks: dict[str, Sink] = {}
+        extra: dict[str, Any] | None = None
+
+    assert _unknown_path(["sink", "url"], Root) is None
+    assert _unknown_path(["sink", "ulr"], Root) == (1, "url")
+    assert _unknown_path(["sinks", "bamboohr", "url"], Root) is None
+    assert _unknown_path(["extra", "anything"], Root) is None
