@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,8 @@ def base_env(**values: str | None) -> dict[str, str]:
 
 def syncd(env: dict[str, str], *args: str, timeout: float = 300, as_user: bool = False) -> Result:
     """``syncd ARGS`` as a subprocess; ``as_user``: as a user file permissions apply to."""
-    python, extra = sys.executable, {}
+    python = sys.executable
+    extra: dict[str, Any] = {}
     if as_user:
         python, env, extra = unprivileged(env)
     proc = subprocess.run(
@@ -62,7 +64,7 @@ def syncd(env: dict[str, str], *args: str, timeout: float = 300, as_user: bool =
     return Result(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
 
 
-def assert_clean(r: Result, *, forbidden: list[str] = ()) -> None:  # type: ignore[assignment]
+def assert_clean(r: Result, *, forbidden: Sequence[str] = ()) -> None:
     """No traceback, a documented exit code, and nothing forbidden in stdout or stderr."""
     text = r.text()
     assert "Traceback" not in text, text

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -78,10 +78,10 @@ def changes(db: Engine) -> int:
         return int(conn.execute(select(func.count()).select_from(s.changes)).scalar_one())
 
 
-def wait_for(proc: subprocess.Popen[bytes], what: str, ready: object) -> None:
+def wait_for(proc: subprocess.Popen[bytes], what: str, ready: Callable[[], bool]) -> None:
     """Poll until ``ready()`` holds (the subprocess has reached a state), or fail."""
     deadline = time.monotonic() + 120
-    while not ready():  # type: ignore[operator]
+    while not ready():
         assert proc.poll() is None, (
             f"ended before {what}: {proc.stderr.read() if proc.stderr else ''!r}"
         )
