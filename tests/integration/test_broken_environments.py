@@ -7,6 +7,7 @@ environments; commands that serve until stopped are listed in ``LONG_RUNNING``."
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,6 +75,7 @@ def mirror(srv: ThreadServer) -> Iterator[Path]:
     assert syncd(env, "migrate").code == OK
     assert syncd(env, "backfill").code == OK
     yield db
+    shutil.rmtree(folder)
 
 
 def broken(name: str, srv: ThreadServer, mirror: Path, tmp: Path) -> dict[str, str]:

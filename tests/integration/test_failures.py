@@ -8,6 +8,7 @@ import json
 import os
 import re
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -196,6 +197,7 @@ def test_row05_read_only_mirror_reads_and_refuses_writes(tenant: ThreadServer) -
     finally:
         folder.chmod(0o755)
         db_file.chmod(0o644)
+        shutil.rmtree(folder)
 
 
 # ---- 6. a refused credential exits 3 from every command ----------------------------------------
