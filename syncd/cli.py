@@ -2,31 +2,44 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
 import click
 
 from syncd.cli_api import api as api_command
+from syncd.cli_errors import SyncdGroup, exit_codes_help
 from syncd.cli_hris_sandbox import hris_sandbox as hris_sandbox_command
 from syncd.cli_inspect import quarantine_cmd, report_cmd, status_cmd
 from syncd.cli_refresh import refresh_cmd
 from syncd.cli_sync import backfill_cmd, migrate_cmd, sync_cmd
-from syncd.config import ConfigError, Settings, load_settings
+from syncd.config import Settings, load_settings
 
 
 def settings_or_exit(**overrides: Any) -> Settings:
-    try:
-        return load_settings(**overrides)
-    except ConfigError as exc:
-        click.echo(f"syncd: {exc}", err=True)
-        sys.exit(2)
+    """The settings; a ConfigError ends in the error boundary (one line per bad setting, exit 2)."""
+    return load_settings(**overrides)
 
 
-@click.group()
+def _early_logging() -> None:
+    """Logs on stderr from the first line, at the configured level and format when those two
+    settings are valid (a bad one is reported by the settings' own check)."""
+    from syncd.logging import configure_logging
+
+    level = os.environ.get("SYNCD_LOG_LEVEL", "info").lower()
+    fmt = os.environ.get("SYNCD_LOG_FORMAT", "auto").lower()
+    configure_logging(
+        level if level in ("debug", "info", "warning", "error") else "info",
+        fmt if fmt in ("auto", "json", "console") else "auto",
+    )
+
+
+@click.group(cls=SyncdGroup, epilog=exit_codes_help())
 @click.version_option(package_name="syncd")
 def main() -> None:
     """syncd keeps a SmartRecruiters tenant and your HRIS in step."""
+    _early_logging()
 
 
 @main.group()
@@ -118,6 +131,7 @@ def sandbox_serve(
     log_level: str,
 ) -> None:
     """Serve a generated tenant over HTTP."""
+    import socket
     import time
 
     import uvicorn
@@ -145,12 +159,26 @@ def sandbox_serve(
     )
     started = time.perf_counter()
     app = create_app(options)
+    # Bound here, not by uvicorn, so that the line names the port the system gave for --port 0.
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise click.BadParameter(
+            f"cannot listen on {host}:{port} ({exc.strerror}); choose another port, or 0 for any "
+            "free one",
+            param_hint="--port",
+        ) from None
+    bound = sock.getsockname()[1]
     click.echo(
         f"sandbox: seed={seed} jobs={jobs} candidates={candidates} generated in "
-        f"{time.perf_counter() - started:.1f}s; serving http://{host}:{port}",
+        f"{time.perf_counter() - started:.1f}s; serving http://{host}:{bound}",
         err=True,
     )
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+    config = uvicorn.Config(app, log_level=log_level, access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 @main.command()

@@ -8,7 +8,6 @@ client (limits, retries, auth) syncd itself uses.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -31,42 +30,44 @@ CHECKS: list[tuple[str, str, dict[str, Any]]] = [
 
 
 def _settings() -> Any:
-    from syncd.config import ConfigError, load_settings
+    from syncd.cli import settings_or_exit
+    from syncd.cli_errors import USAGE, CommandError
 
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        click.echo(f"syncd: {exc}", err=True)
-        sys.exit(2)
+    settings = settings_or_exit()
     if not settings.smartrecruiters.has_credentials:
-        click.echo(
-            "syncd: no SmartRecruiters credentials: set SYNCD_SMARTRECRUITERS__API_KEY, or "
+        raise CommandError(
+            "no SmartRecruiters credentials: set SYNCD_SMARTRECRUITERS__API_KEY, or "
             "SYNCD_SMARTRECRUITERS__CLIENT_ID and SYNCD_SMARTRECRUITERS__CLIENT_SECRET",
-            err=True,
+            USAGE,
         )
-        sys.exit(2)
     return settings.smartrecruiters
 
 
 def _run(work: Callable[[Any], Awaitable[T]]) -> T:
-    from syncd.ats import AtsError, ConfigurationError, SmartRecruitersClient
+    """Run ``work`` with a client. A refused credential or a missing scope ends in the error
+    boundary (exit 3); another API error prints the request and its answer (exit 1)."""
+    from syncd.ats import (
+        AtsError,
+        AuthenticationError,
+        PermissionDeniedError,
+        SmartRecruitersClient,
+    )
+    from syncd.cli_errors import FAILED, run_until_signal
 
     settings = _settings()
-    try:
-        SmartRecruitersClient(settings)
-    except ConfigurationError as exc:
-        click.echo(f"syncd: {exc}", err=True)
-        sys.exit(2)
+    SmartRecruitersClient(settings)  # a ConfigurationError (empty key ...) before any call
 
     async def go() -> T:
         async with SmartRecruitersClient(settings) as sr:
             return await work(sr)
 
     try:
-        return asyncio.run(go())
+        return run_until_signal(go())
+    except (AuthenticationError, PermissionDeniedError):
+        raise
     except AtsError as exc:
         click.echo(f"syncd api: {exc}", err=True)
-        sys.exit(1)
+        sys.exit(FAILED)
 
 
 def _parse_params(values: tuple[str, ...]) -> dict[str, Any]:
@@ -187,6 +188,7 @@ def check() -> None:
         NotFoundError,
         PermissionDeniedError,
     )
+    from syncd.cli_errors import REFUSED
 
     async def work(sr: Any) -> int:
         click.echo(f"credential: {sr.auth.kind} at {sr.base_url}")
@@ -203,7 +205,7 @@ def check() -> None:
                     "check that it is valid and active",
                     err=True,
                 )
-                return 1
+                return REFUSED
             except PermissionDeniedError:
                 missing.append(scope)
                 click.echo(f"  MISSING  {scope:<24} GET {path} -> 403")
@@ -217,7 +219,7 @@ def check() -> None:
                 "grant them to the credential in SmartRecruiters",
                 err=True,
             )
-            return 1
+            return REFUSED
         click.echo(f"credential OK ({sr.calls} requests)")
         return 0
 

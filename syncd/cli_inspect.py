@@ -36,30 +36,17 @@ STATUS_COLUMNS = [
 
 @contextmanager
 def _mirror() -> Iterator[tuple[Connection, str]]:
-    """A read connection to the configured mirror, or a clear exit when it cannot be read."""
-    from sqlalchemy.exc import SQLAlchemyError
-
+    """A read connection to the configured mirror. A SQLite file this user cannot write is
+    opened read-only; an unreachable or unmigrated mirror ends in the error boundary."""
     from syncd.cli import settings_or_exit
-    from syncd.mirror.db import SchemaError, make_engine, require_schema
+    from syncd.mirror.db import make_engine, require_schema
 
     settings = settings_or_exit()
-    engine = make_engine(settings.database_url)
-    where = engine.url.render_as_string(hide_password=True)
+    engine = make_engine(settings.database_url, read_only=True)
     try:
         require_schema(engine)
         with engine.connect() as conn:
             yield conn, settings.tenant
-    except SchemaError as exc:
-        click.echo(f"syncd: {exc}", err=True)
-        sys.exit(2)
-    except SQLAlchemyError as exc:
-        # The driver's message can quote the URL: only its kind is shown.
-        click.echo(
-            f"syncd: cannot read the mirror {where} ({type(exc).__name__}): is the database "
-            "running and SYNCD_DATABASE_URL right?",
-            err=True,
-        )
-        sys.exit(1)
     finally:
         engine.dispose()
 
@@ -70,16 +57,25 @@ def _print_json(value: Any) -> None:
 
 
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from syncd.cli_tables import print_table
 
-    click.echo(title)
-    t = Table()
-    for c in columns:
-        t.add_column(c)
-    for r in rows:
-        t.add_row(*("" if v is None else str(v) for v in r))
-    Console(width=200).print(t)
+    print_table(title, columns, rows)
+
+
+def _quarantine_resources() -> list[str]:
+    """What a quarantined record's ``resource`` can be: a catalogue resource or a table its
+    passes write (applications, interviews, approvals ...)."""
+    from syncd.mirror import schema as s
+    from syncd.sync.catalogue import BY_NAME
+
+    return list(dict.fromkeys([*BY_NAME, *(t.name for t in s.RECORD_TABLES)]))
+
+
+def _check_resource(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    names = _quarantine_resources()
+    if value is not None and value not in names:
+        raise click.BadParameter(f"unknown resource {value!r}; choose from {', '.join(names)}")
+    return value
 
 
 @click.command("status")
@@ -141,7 +137,11 @@ def status_cmd(as_json: bool) -> None:
 
 
 @click.command("quarantine")
-@click.option("--resource", help="Only records of this resource (jobs, candidates, audit ...).")
+@click.option(
+    "--resource",
+    callback=_check_resource,
+    help="Only records of this resource (jobs, candidates, audit ...).",
+)
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--raw", is_flag=True, help="Also print each payload as received.")
 @click.option("--json", "as_json", is_flag=True, help="Print the records as JSON (with payloads).")

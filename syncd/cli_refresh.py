@@ -54,6 +54,7 @@ def refresh_cmd(resource: str, ids: tuple[str, ...]) -> None:
     from syncd.cli import settings_or_exit
     from syncd.logging import configure_logging
     from syncd.mirror.db import SchemaError
+    from syncd.mirror.lock import writer_lock
     from syncd.sync.refresh import refresh_records
 
     settings = settings_or_exit()
@@ -65,7 +66,9 @@ def refresh_cmd(resource: str, ids: tuple[str, ...]) -> None:
         )
     configure_logging(settings.log_level, settings.log_format)
     try:
-        out = asyncio.run(refresh_records(settings, resource, ids))
+        # A refresh writes rows and outbox records: one writer per mirror, as for a pass.
+        with writer_lock(settings.database_url, settings.tenant):
+            out = asyncio.run(refresh_records(settings, resource, ids))
     except SchemaError as exc:
         _fail(str(exc), 2)
         return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
 from datetime import UTC, datetime
@@ -17,11 +16,6 @@ def _settings() -> Settings:
     from syncd.cli import settings_or_exit
 
     return settings_or_exit()
-
-
-def _fail(message: str, code: int = 1) -> None:
-    click.echo(f"syncd: {message}", err=True)
-    sys.exit(code)
 
 
 def _parse_since(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
@@ -52,17 +46,15 @@ def _resources(ctx: click.Context, param: click.Parameter, value: tuple[str, ...
 @click.command("migrate")
 def migrate_cmd() -> None:
     """Create or upgrade the mirror's tables (Alembic) in SYNCD_DATABASE_URL."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     from syncd.mirror.db import make_engine, migrate
+    from syncd.mirror.lock import writer_lock
 
     settings = _settings()
     engine = make_engine(settings.database_url)
     where = engine.url.render_as_string(hide_password=True)
     try:
-        before, after = migrate(engine)
-    except SQLAlchemyError as exc:
-        _fail(f"cannot migrate {where}: {type(exc).__name__}: {exc.args[0] if exc.args else ''}")
+        with writer_lock(settings.database_url, settings.tenant):
+            before, after = migrate(engine)
     finally:
         engine.dispose()
     if before == after:
@@ -72,6 +64,8 @@ def migrate_cmd() -> None:
 
 
 def _run(settings: Settings, mode: str, resources: list[str], since: datetime | None) -> int:
+    """One job under the mirror's writer lock; SIGTERM/SIGINT end it cleanly (exit 143/130).
+    Failures end in the error boundary (``syncd.cli_errors``); returns the exit code."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -82,19 +76,26 @@ def _run(settings: Settings, mode: str, resources: list[str], since: datetime | 
         TimeRemainingColumn,
     )
 
-    from syncd.ats import AtsError, AuthenticationError, ConfigurationError, PermissionDeniedError
-    from syncd.mirror.db import SchemaError
+    from syncd.cli_errors import INCOMPLETE, OK, USAGE, CommandError, run_until_signal
+    from syncd.logging import configure_logging
+    from syncd.mirror.db import make_engine, require_schema
+    from syncd.mirror.lock import writer_lock
     from syncd.sync.runner import run_job
 
     if not settings.smartrecruiters.has_credentials:
-        _fail(
+        raise CommandError(
             "no SmartRecruiters credentials: set SYNCD_SMARTRECRUITERS__API_KEY, or "
             "SYNCD_SMARTRECRUITERS__CLIENT_ID and SYNCD_SMARTRECRUITERS__CLIENT_SECRET",
-            2,
+            USAGE,
         )
-    from syncd.logging import configure_logging
-
     configure_logging(settings.log_level, settings.log_format)
+    # Before the lock: a mirror that was never migrated is not created by this command (the
+    # check only reads; the lock then says when the file or its folder cannot be written).
+    db = make_engine(settings.database_url, read_only=True)
+    try:
+        require_schema(db)
+    finally:
+        db.dispose()
     console = Console(stderr=True)
     progress = Progress(
         TextColumn("{task.description:<11}"),
@@ -120,42 +121,45 @@ def _run(settings: Settings, mode: str, resources: list[str], since: datetime | 
         rate = done / max(1e-6, time.perf_counter() - started[resource])
         progress.update(t, advance=n, pages=task.fields["pages"] + pages, rate=rate)
 
-    try:
-        with progress:
-            reports, calls = asyncio.run(
-                run_job(settings, mode, resources, since, progress=on_page)
-            )
-    except SchemaError as exc:
-        _fail(str(exc), 2)
-        return 2
-    except (AuthenticationError, PermissionDeniedError, ConfigurationError) as exc:
-        _fail(f"SmartRecruiters refused the credentials or their role: {exc}", 3)
-        return 3
-    except AtsError as exc:
-        _fail(f"the pass stopped and will resume from its checkpoint: {exc}", 1)
-        return 1
-    _summary(console, reports, calls)
-    return 0
+    with writer_lock(settings.database_url, settings.tenant), progress:
+        reports, calls = run_until_signal(
+            run_job(settings, mode, resources, since, progress=on_page)
+        )
+    _summary(reports, calls)
+    return INCOMPLETE if any(r.status == "incomplete" for r in reports) else OK
 
 
-def _summary(console: Any, reports: list[Any], calls: int) -> None:
-    from rich.table import Table
+SUMMARY_COLUMNS = (
+    "resource", "mode", "fetched", "inserted", "updated", "unchanged", "deleted",
+    "quarantined", "calls", "retries", "seconds", "status",
+)  # fmt: skip
+_TEXT_COLUMNS = ("resource", "mode", "status")
 
-    table = Table(title=f"syncd: {calls} API calls")
-    for col in (
-        "resource", "mode", "fetched", "inserted", "updated", "unchanged", "deleted",
-        "quarantined", "calls", "seconds", "status",
-    ):  # fmt: skip
-        table.add_column(col, justify="left" if col in ("resource", "mode", "status") else "right")
+
+def _summary_rows(reports: list[Any]) -> list[list[str]]:
+    rows = []
     for r in reports:
         c = r.counts
-        table.add_row(
-            r.resource, r.mode, str(c.fetched), str(c.inserted), str(c.updated), str(c.unchanged),
-            str(c.deleted), str(c.quarantined), str(c.api_calls), f"{r.seconds:.1f}", r.status,
-        )  # fmt: skip
-    from rich.console import Console
+        rows.append([
+            r.resource, r.mode, str(c.fetched), str(c.inserted), str(c.updated),
+            str(c.unchanged), str(c.deleted), str(c.quarantined), str(c.api_calls),
+            str(r.retries), f"{r.seconds:.1f}", r.status,
+        ])  # fmt: skip
+    return rows
 
-    Console().print(table)
+
+def _summary(reports: list[Any], calls: int) -> None:
+    """The passes as a table on stdout when it fits the width (a terminal's, else 80 columns);
+    folded to one block per pass when it does not, never cut."""
+    from syncd.cli_tables import print_table
+
+    retries = sum(r.retries for r in reports)
+    print_table(
+        f"syncd: {calls} API calls, {retries} retried",
+        list(SUMMARY_COLUMNS),
+        _summary_rows(reports),
+        right=[c for c in SUMMARY_COLUMNS if c not in _TEXT_COLUMNS],
+    )
 
 
 @click.command("backfill")
@@ -181,5 +185,7 @@ def backfill_cmd(resources: list[str], since: datetime | None) -> None:
 def sync_cmd(once: bool, sweep: bool) -> None:
     """Incremental sync from each resource's cursor."""
     if not once:
-        _fail("only `syncd sync --once` is available here; schedule it (cron, systemd timer)", 2)
+        raise click.UsageError(
+            "only `syncd sync --once` is available here; schedule it (cron, systemd timer)"
+        )
     sys.exit(_run(_settings(), "sweep" if sweep else "incremental", [], None))

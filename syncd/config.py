@@ -6,7 +6,12 @@ Precedence, highest first: init arguments, environment, ``*_FILE`` variables, TO
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
+import tomllib
+import types
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,6 +25,11 @@ from pydantic_settings import (
 
 ENV_PREFIX = "SYNCD_"
 NESTED = "__"
+DATABASE_URL_FORMS = (
+    "syncd supports SQLite (sqlite:///path/to/mirror.db, sqlite:////absolute/path.db) and "
+    "PostgreSQL (postgresql://user:password@host:5432/database)"
+)
+_SUPPORTED_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgres", "postgresql+psycopg")
 
 
 class ConfigError(Exception):
@@ -91,6 +101,22 @@ class Settings(BaseSettings):
     smartrecruiters: SmartRecruitersSettings = SmartRecruitersSettings()
     sync: SyncSettings = SyncSettings()
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, v: str) -> str:
+        scheme, sep, _ = v.partition("://")
+        if not sep or scheme.lower() not in _SUPPORTED_SCHEMES:
+            got = f"'{scheme}'" if sep else "no scheme"
+            raise ValueError(f"unsupported database URL ({got}); {DATABASE_URL_FORMS}")
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            make_url(v)
+        except ArgumentError:
+            raise ValueError(f"not a database URL; {DATABASE_URL_FORMS}") from None
+        return v
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -145,32 +171,185 @@ def _env_name(loc: tuple[int | str, ...]) -> str:
     return ENV_PREFIX + NESTED.join(str(p).upper() for p in loc)
 
 
-def describe_validation_error(exc: ValidationError) -> str:
+# ---- names: every SYNCD_ variable and TOML key must be a setting --------------------------------
+def _variants(annotation: Any) -> tuple[Any, ...]:
+    """The types of ``X | None`` and other unions; the annotation itself otherwise."""
+    args = typing.get_args(annotation)
+    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    return tuple(a for a in args if a is not type(None)) if union else (annotation,)
+
+
+def _submodel(annotation: Any) -> type[BaseModel] | None:
+    for a in _variants(annotation):
+        if isinstance(a, type) and issubclass(a, BaseModel):
+            return a
+    return None
+
+
+def _open_ended(annotation: Any) -> bool:
+    """A dict-typed setting (e.g. a table of named sinks) takes any key below it."""
+    return any(a is dict or typing.get_origin(a) is dict or a is Any for a in _variants(annotation))
+
+
+def _closest(word: str, choices: list[str]) -> str | None:
+    found = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if not found:  # RATELIMIT for rate_limit: compare without the separators too
+        plain = {c.replace("_", ""): c for c in choices}
+        hit = difflib.get_close_matches(word.replace("_", ""), list(plain), n=1, cutoff=0.6)
+        found = [plain[hit[0]]] if hit else []
+    return found[0] if found else None
+
+
+def _unknown_path(parts: list[str], model: type[BaseModel]) -> tuple[int, str | None] | None:
+    """None when ``parts`` names a setting of ``model``; else (index of the first unknown part,
+    the closest valid name at that level)."""
+    for i, part in enumerate(parts):
+        fields = model.model_fields
+        if part not in fields:
+            return i, _closest(part, list(fields))
+        annotation = fields[part].annotation
+        if _open_ended(annotation):
+            return None
+        sub = _submodel(annotation)
+        if sub is None:
+            return None if i == len(parts) - 1 else (i + 1, None)
+        model = sub
+    return None
+
+
+def check_environment(environ: typing.Mapping[str, str]) -> list[str]:
+    """One line per ``SYNCD_`` variable that is no setting, with the closest valid name.
+    ``SYNCD_CONFIG`` (the file) and ``SYNCD_TEST_*`` (the test suite's own) are not settings."""
+    lines = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX):
+            continue
+        rest = upper[len(ENV_PREFIX) :]
+        if rest == "CONFIG" or rest.startswith("TEST_"):
+            continue
+        file_suffix = rest.endswith("_FILE")
+        parts = (rest[: -len("_FILE")] if file_suffix else rest).lower().split(NESTED)
+        bad = _unknown_path(parts, Settings)
+        if bad is None:
+            continue
+        i, near = bad
+        hint = "remove it or check its spelling"
+        if near is not None:
+            fixed = [*parts[:i], near, *parts[i + 1 :]]
+            hint = f"did you mean {_env_name(tuple(fixed))}{'_FILE' if file_suffix else ''}?"
+        lines.append(f"{name}: unknown setting; {hint}")
+    return lines
+
+
+def check_toml_keys(data: dict[str, Any], path: str) -> list[str]:
+    """One line per key of the TOML file that is no setting, with the closest valid key."""
+    lines: list[str] = []
+
+    def walk(node: dict[str, Any], model: type[BaseModel], where: list[str]) -> None:
+        fields = model.model_fields
+        for key, value in node.items():
+            table = f"[{'.'.join(where)}] " if where else ""
+            if key not in fields:
+                near = _closest(key, list(fields))
+                hint = f"did you mean {near}?" if near else "remove it or check its spelling"
+                lines.append(f"SYNCD_CONFIG ({path}): {table}{key}: unknown key; {hint}")
+                continue
+            annotation = fields[key].annotation
+            sub = _submodel(annotation)
+            if sub is not None and isinstance(value, dict):
+                walk(value, sub, [*where, key])
+
+    walk(data, Settings, [])
+    return lines
+
+
+def read_toml(path: str) -> dict[str, Any]:
+    """The TOML file named by SYNCD_CONFIG, or ConfigError naming the file, line and column."""
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{ENV_PREFIX}CONFIG: no such file {path!r}; point it at a TOML file"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"{ENV_PREFIX}CONFIG ({path}): cannot read it ({exc.strerror}); make it readable"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc)
+        at = re.search(r"\(at line (\d+), column (\d+)\)", msg)
+        what = re.sub(r"\s*\(at line \d+, column \d+\)", "", msg)
+        where = f"line {at.group(1)}, column {at.group(2)}: " if at else ""
+        raise ConfigError(
+            f"{ENV_PREFIX}CONFIG ({path}): {where}{what}; fix the file's TOML syntax"
+        ) from None
+
+
+def _in_toml(data: dict[str, Any], loc: tuple[int | str, ...]) -> bool:
+    node: Any = data
+    for part in loc:
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and part < len(node)
+        if not (in_dict or in_list):
+            return False
+        node = node[part]
+    return True
+
+
+def _source_name(
+    loc: tuple[int | str, ...], toml: dict[str, Any] | None, toml_path: str | None
+) -> str:
+    """Where a bad value came from: the environment variable if set, else the file and key."""
+    keys = tuple(p for p in loc if isinstance(p, str))
+    env = {n.upper() for n in os.environ}
+    for i in range(len(keys), 0, -1):
+        name = _env_name(keys[:i])
+        if name in env or f"{name}_FILE" in env:
+            return name
+    if toml is not None and toml_path and keys and _in_toml(toml, keys):
+        table = f"[{'.'.join(keys[:-1])}] " if len(keys) > 1 else ""
+        return f"SYNCD_CONFIG ({toml_path}): {table}{keys[-1]}"
+    return _env_name(keys) if keys else "settings"
+
+
+def describe_validation_error(
+    exc: ValidationError, toml: dict[str, Any] | None = None, toml_path: str | None = None
+) -> str:
     lines = []
     for err in exc.errors():
         loc = tuple(p for p in err["loc"] if p != "__root__")
-        name = _env_name(loc) if loc else "settings"
+        name = _source_name(loc, toml, toml_path) if loc else "settings"
         got = err.get("input")
-        # Never echo what was given for anything that may hold a credential.
+        # Never echo what was given for anything that may hold a credential (a database URL
+        # may carry a password).
         hidden = isinstance(got, dict) or any(
-            word in str(p).lower() for p in loc for word in ("secret", "key", "token", "password")
+            word in str(p).lower()
+            for p in loc
+            for word in ("secret", "key", "token", "password", "database_url")
         )
         shown = "" if hidden else f" (got {got!r})"
         if err["type"] == "extra_forbidden":
             lines.append(f"{name}: unknown setting; remove it or check its spelling")
         else:
-            lines.append(f"{name}: {err['msg']}{shown}")
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{name}: {msg}{shown}")
     return "invalid settings:\n  " + "\n  ".join(lines)
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Load settings or raise ConfigError with one line per bad setting."""
+    """Load settings or raise ConfigError with one line per bad setting: a malformed TOML file
+    (file, line, column), an unknown ``SYNCD_`` variable or TOML key (with the closest valid
+    name), a bad value (named by the variable or the file and key it came from)."""
     toml_path = os.environ.get(f"{ENV_PREFIX}CONFIG")
-    if toml_path and not Path(toml_path).is_file():
-        raise ConfigError(
-            f"{ENV_PREFIX}CONFIG: no such file {toml_path!r}; point it at a TOML file"
-        )
+    toml = read_toml(toml_path) if toml_path else None
+    unknown = check_environment(os.environ)
+    if toml is not None and toml_path:
+        unknown += check_toml_keys(toml, toml_path)
+    if unknown:
+        raise ConfigError("invalid settings:\n  " + "\n  ".join(unknown))
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        raise ConfigError(describe_validation_error(exc)) from None
+        raise ConfigError(describe_validation_error(exc, toml, toml_path)) from None

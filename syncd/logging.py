@@ -1,5 +1,6 @@
-"""structlog setup: JSON lines when stdout is not a terminal, readable console output when it is.
-Secrets never reach a log line: SecretStr values render masked, and keys that look like
+"""structlog setup: log lines go to stderr (stdout carries a command's output alone), JSON lines
+when stderr is not a terminal, readable console output when it is. Times are ISO 8601 UTC with
+``Z``. Secrets never reach a log line: SecretStr values render masked, and keys that look like
 credentials are redacted whatever their type."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import MutableMapping
+from datetime import UTC, date, datetime
 from typing import Any
 
 import structlog
@@ -41,12 +43,37 @@ def redact_secrets(
     return event_dict
 
 
+def iso_time(value: datetime) -> str:
+    """ISO 8601 in UTC with ``Z``; the mirror's naive datetimes are UTC."""
+    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return aware.isoformat().replace("+00:00", "Z")
+
+
+def _times(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso_time(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _times(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_times(v) for v in value]
+    return value
+
+
+def render_times(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key, value in event_dict.items():
+        event_dict[key] = _times(value)
+    return event_dict
+
+
 def configure_logging(level: str = "info", fmt: str = "auto") -> None:
-    use_json = fmt == "json" or (fmt == "auto" and not sys.stdout.isatty())
+    out = sys.stderr
+    use_json = fmt == "json" or (fmt == "auto" and not out.isatty())
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if use_json
-        else structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())
+        else structlog.dev.ConsoleRenderer(colors=out.isatty())
     )
     structlog.configure(
         processors=[
@@ -54,13 +81,14 @@ def configure_logging(level: str = "info", fmt: str = "auto") -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             redact_secrets,
+            render_times,
             structlog.processors.format_exc_info,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
 

@@ -5,7 +5,6 @@ live here; the API groups (``sr.candidates``, ``sr.jobs`` …) are thin typed wr
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from types import TracebackType
@@ -19,12 +18,10 @@ from syncd.ats import errors as E
 from syncd.ats.auth import ApiKeyAuth, ClientCredentialsAuth
 from syncd.ats.limiter import CredentialLimiter, LimitSettings, limiter_for
 from syncd.ats.paging import MAX_PAGE, Page, cursor_pages, items_of, offset_pages
-from syncd.ats.retry import IDEMPOTENT, Backoff, RetryPolicy, retry_after_seconds
+from syncd.ats.retry import IDEMPOTENT, Backoff, RetryPolicy, log_retry, retry_after_seconds
 from syncd.ats.scopes import required_scope
 from syncd.ats.transport import LimitedTransport
 from syncd.config import SmartRecruitersSettings
-
-log = logging.getLogger("syncd.ats")
 
 # Raised before a byte left: safe to retry for any method.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -289,14 +286,7 @@ class SmartRecruitersClient:
                 failure.args = (failure._render(),)
                 raise failure
             self.retries += 1
-            log.info(
-                "ats_retry method=%s path=%s attempt=%d wait=%.2f reason=%s",
-                method,
-                path,
-                attempt,
-                wait,
-                type(failure).__name__,
-            )
+            log_retry(method, path, attempt, wait, failure.status, failure.message)
             await self._sleep(wait)
 
     def _http_error(self, method: str, path: str, response: httpx.Response) -> E.HttpError:

@@ -16,6 +16,10 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from time import time as wall_time
 
+import structlog
+
+log = structlog.get_logger("syncd.ats")
+
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
@@ -54,3 +58,18 @@ class RetryPolicy:
 
     def allows(self, retries_done: int, elapsed: float, next_wait: float) -> bool:
         return retries_done < self.max_retries and elapsed + next_wait <= self.max_seconds
+
+
+def log_retry(
+    method: str, path: str, attempt: int, wait: float, status: int | None, reason: str
+) -> None:
+    """One info line per retry: the request (method and path; never the query or headers),
+    which attempt failed, why (``HTTP 429``, or the transport's reason) and the wait."""
+    log.info(
+        "api_retry",
+        method=method,
+        path=path,
+        attempt=attempt,
+        reason=f"HTTP {status}" if status is not None else reason,
+        wait_seconds=round(wait, 2),
+    )

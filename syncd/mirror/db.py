@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 from typing import Any
 
 import orjson
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -29,12 +31,52 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
-def make_engine(url: str, **kw: Any) -> Engine:
+def sqlite_path(url: str | URL) -> Path | None:
+    """The file of a SQLite URL (None for another database or an in-memory one)."""
+    parsed = make_url(normalize_url(url)) if isinstance(url, str) else url
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    name = parsed.database or ""
+    if name.startswith("file:"):
+        name = name[len("file:") :].partition("?")[0]
+    if not name or name == ":memory:" or parsed.query.get("mode") == "memory":
+        return None
+    return Path(name)
+
+
+def writable(path: Path) -> bool:
+    """Can this process write the SQLite file ``path`` and create files beside it?"""
+    folder = path.parent
+    return os.access(folder, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
+
+
+def _read_only_query(path: Path) -> str:
+    """How to open a SQLite file this process cannot write. In WAL mode a reader needs the -shm
+    file: in a folder it cannot write, and with no write-ahead log left to read (a writer that
+    ended cleanly folds it back), the file is opened as ``immutable`` (no -shm, no locks);
+    otherwise read-only (SQLite docs, "WAL mode on read-only media")."""
+    wal = path.with_name(path.name + "-wal")
+    if not os.access(path.parent, os.W_OK) and not (wal.exists() and wal.stat().st_size > 0):
+        return "mode=ro&immutable=1"
+    return "mode=ro"
+
+
+def make_engine(url: str, *, read_only: bool = False, **kw: Any) -> Engine:
+    """An engine for the mirror at ``url`` (SQLite or PostgreSQL through psycopg 3).
+
+    Statement parameters never appear in an error's message (``hide_parameters``): they hold
+    personal data. ``read_only``: a SQLite file this process cannot write is opened read-only
+    (``mode=ro``), so that the commands that only read work on a read-only mirror."""
     url = normalize_url(url)
     parsed = make_url(url)
     kw.setdefault("json_serializer", _json_dumps)
     kw.setdefault("json_deserializer", orjson.loads)
+    kw.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
+        path = sqlite_path(parsed)
+        ro = read_only and path is not None and path.exists() and not writable(path)
+        if ro and path is not None:
+            url = f"sqlite:///file:{path}?{_read_only_query(path)}&uri=true"
         args = kw.setdefault("connect_args", {})
         args.setdefault("timeout", 60)
         # sqlite3 keeps up to this many prepared statements per connection. The multi-row
@@ -46,6 +88,8 @@ def make_engine(url: str, **kw: Any) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            if ro:
+                return  # nothing to set on a file this process only reads
             cur = dbapi_conn.cursor()
             # WAL lets readers (reports, tests) run beside the writer; NORMAL is durable at
             # every commit boundary in WAL mode, which is what checkpoints need.
@@ -101,12 +145,19 @@ def migrate(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
 
 
 def require_schema(engine: Engine) -> None:
-    """Raise SchemaError unless the database is at the head revision."""
+    """Raise SchemaError unless the database is at the head revision. A SQLite file that does
+    not exist is not created (connecting would leave an empty file behind)."""
+    where = engine.url.render_as_string(hide_password=True)
+    path = sqlite_path(engine.url)
+    if path is not None and not path.exists():
+        raise SchemaError(
+            f"no mirror database at {path} yet: run `syncd migrate` first "
+            "(or set SYNCD_DATABASE_URL to the mirror you meant)"
+        )
     head = head_revision(engine)
     current = current_revision(engine)
     if current == head:
         return
-    where = engine.url.render_as_string(hide_password=True)
     if current is None:
         raise SchemaError(
             f"the mirror database {where} has no syncd schema yet; run `syncd migrate` first"
@@ -115,3 +166,55 @@ def require_schema(engine: Engine) -> None:
         f"the mirror database {where} is at schema revision {current}, this syncd needs {head}; "
         "run `syncd migrate`"
     )
+
+
+# A value the database quotes back in its message: `invalid input syntax for type x: "..."`.
+_QUOTED_VALUE = re.compile(r':\s*"[^"]*"\s*$')
+
+
+def describe_db_error(exc: BaseException) -> str:
+    """``Kind: first line`` of an error, safe for a log or a message: for database errors the
+    driver's primary message only, never SQLAlchemy's statement and parameters nor PostgreSQL's
+    DETAIL (which quotes row values), and a value quoted at the end of the message is elided.
+    Errors raised while binding a value (no driver error) show only their type."""
+    from sqlalchemy.exc import SQLAlchemyError, StatementError
+
+    orig = driver_error(exc)
+    if orig is not None:
+        diag = getattr(orig, "diag", None)
+        text = getattr(diag, "message_primary", None) or (str(orig).splitlines() or [""])[0]
+        return f"{type(exc).__name__}: {_QUOTED_VALUE.sub(': (value hidden)', text.strip())}"
+    if isinstance(exc, StatementError):
+        inner = type(exc.orig).__name__ if exc.orig is not None else "statement"
+        return f"{type(exc).__name__}: {inner} while binding a value (value hidden)"
+    if isinstance(exc, SQLAlchemyError):
+        return f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def driver_error(exc: BaseException) -> BaseException | None:
+    """The database driver's own error inside ``exc`` (SQLAlchemy wraps it; the bulk insert
+    paths raise it bare), or None."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, DBAPIError):
+        return exc.orig
+    if type(exc).__module__.split(".")[0] in ("sqlite3", "psycopg"):
+        return exc
+    return None
+
+
+def sqlite_error_kind(exc: BaseException) -> str | None:
+    """``readonly`` (the file or its folder cannot be written), ``cannot_open`` (missing folder,
+    no access), ``full`` (no space left), or None, for a SQLite driver error."""
+    orig = driver_error(exc)
+    if orig is None or type(orig).__module__ != "sqlite3":
+        return None
+    text = str(orig).lower()
+    if "readonly" in text or "read-only" in text:
+        return "readonly"
+    if "unable to open database file" in text:
+        return "cannot_open"
+    if "database or disk is full" in text:
+        return "full"
+    return None

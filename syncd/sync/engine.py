@@ -23,6 +23,7 @@ import structlog
 from sqlalchemy import Connection, update
 
 from syncd.mirror import schema as s
+from syncd.mirror.db import describe_db_error
 from syncd.mirror.records import Invalid, Row
 from syncd.mirror.store import utcnow
 from syncd.sync.applications import ApplicationsMixin
@@ -78,7 +79,7 @@ class Engine(
     async def run_resource(
         self, res: Resource, mode: str, since: datetime | None = None
     ) -> PassReport:
-        calls0 = self.sr.calls
+        calls0, retries0 = self.sr.calls, getattr(self.sr, "retries", 0)
         with self.m.begin() as conn:
             st = self.m.state(conn, res.name)
         resumed = st["pass_mode"] is not None
@@ -108,18 +109,26 @@ class Engine(
             await self._pages(res, report, cursor, full=cursor is None, resume=st)
             await self._after_pass(res, report, full=cursor is None, started=started)
             report.status = "ok"
+        except asyncio.CancelledError:
+            # SIGTERM/SIGINT: the write group committed or rolled back on the way out; a
+            # rerun resumes from the checkpoint.
+            report.status = "interrupted"
+            raise
         except Exception as exc:
             report.status = "failed"
-            report.error = f"{type(exc).__name__}: {exc}"
+            report.error = describe_db_error(exc)  # never a statement's parameters
             report.counts.errors += 1
             log.warning("pass_failed", resource=res.name, error=report.error)
             raise
         finally:
             report.ended_at = utcnow()
             report.counts.api_calls = self.sr.calls - calls0
+            report.retries = getattr(self.sr, "retries", 0) - retries0
             c = asdict(report.counts)
             self.m.finish_run(run_row, status=report.status, error=report.error, **c)
-            log.info("pass_ended", resource=res.name, status=report.status, **c)
+            log.info(
+                "pass_ended", resource=res.name, status=report.status, retries=report.retries, **c
+            )
         return report
 
     def _mark_interrupted(self, resource: str) -> None:

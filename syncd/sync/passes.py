@@ -100,12 +100,16 @@ class PassReport:
     ended_at: datetime | None = None
     counts: Counts = field(default_factory=Counts)
     pages: int = 0
+    retries: int = 0  # API requests retried during this run of the pass (429, 5xx, timeouts)
     error: str | None = None
+    # When this run took the pass up: a resumed pass keeps the original ``started_at`` (its
+    # cursor is computed from it) but reports only its own time.
+    run_started_at: datetime = field(default_factory=utcnow)
 
     @property
     def seconds(self) -> float:
         end = self.ended_at or utcnow()
-        return (end - self.started_at).total_seconds()
+        return (end - self.run_started_at).total_seconds()
 
 
 def aware(dt: datetime | None) -> datetime | None:

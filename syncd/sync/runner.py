@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from syncd.config import Settings
 from syncd.mirror.db import make_engine, require_schema
 from syncd.mirror.store import Mirror
+from syncd.sync.catalogue import BY_NAME, CATALOGUE
 from syncd.sync.engine import Engine, PassReport, ProgressFn
+
+
+async def check_credential(sr: Any, resources: Sequence[str] | None) -> None:
+    """One cheap read of the first resource's list before anything is written: a refused
+    credential (or a missing scope) raises here, so it leaves no run and no checkpoint behind.
+    Costs one API call per job."""
+    first = BY_NAME[resources[0]] if resources else CATALOGUE[0]
+    await sr.request("GET", first.path, params={"limit": 1})
 
 
 async def run_job(
@@ -28,6 +38,7 @@ async def run_job(
         require_schema(db)
         mirror = Mirror(db, settings.tenant)
         async with SmartRecruitersClient(settings.smartrecruiters) as sr:
+            await check_credential(sr, resources)
             engine = Engine(
                 mirror,
                 sr,

@@ -99,8 +99,9 @@ def test_check_ok_with_api_key_and_oauth(srv: ThreadServer) -> None:
 
 
 def test_check_names_refused_credential_and_missing_scope(srv: ThreadServer) -> None:
+    # A refused credential or a missing scope exits 3, like every command (issue 13, row 6).
     r = cli(srv, "check", SYNCD_SMARTRECRUITERS__API_KEY="wrong-key-xyz")
-    assert r.exit_code == 1
+    assert r.exit_code == 3
     assert "API key sha256:" in r.stderr and "was refused (Invalid API key)" in r.stderr
     assert "wrong-key-xyz" not in r.output
     httpx.post(
@@ -108,7 +109,7 @@ def test_check_names_refused_credential_and_missing_scope(srv: ThreadServer) -> 
         json={"apiKey": "cli-limited", "scopes": ["jobs_read", "candidates_read"]},
     ).raise_for_status()
     r = cli(srv, "check", SYNCD_SMARTRECRUITERS__API_KEY="cli-limited")
-    assert r.exit_code == 1
+    assert r.exit_code == 3
     assert "ok       jobs_read" in r.stdout
     assert "MISSING  webhooks_read" in r.stdout  # a scope the sandbox enforces
     assert "lacks the scope(s)" in r.stderr and "webhooks_read" in r.stderr
@@ -119,7 +120,7 @@ def test_check_names_refused_credential_and_missing_scope(srv: ThreadServer) -> 
         SYNCD_SMARTRECRUITERS__CLIENT_ID=CLIENT_ID,
         SYNCD_SMARTRECRUITERS__CLIENT_SECRET="not-the-secret",
     )
-    assert r.exit_code == 1 and f"OAuth client '{CLIENT_ID}'" in r.stderr
+    assert r.exit_code == 3 and f"OAuth client '{CLIENT_ID}'" in r.stderr
     assert "not-the-secret" not in r.output
 
 

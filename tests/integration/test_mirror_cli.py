@@ -42,6 +42,7 @@ def test_refused_credentials_and_a_real_run(open_sandbox: ThreadServer, tmp_path
         runs = [
             (r.mode, r.status) for r in conn.execute(select(s.sync_runs).order_by(s.sync_runs.c.id))
         ]
-    # The refused run is on record (failed, nothing written); then a backfill and a pass.
-    assert runs == [("backfill", "failed")] + [("backfill", "ok")] * 4 + [("incremental", "ok")] * 4
+    # The refused credential left no run and no checkpoint (issue 13, row 7); then a backfill
+    # and a pass.
+    assert runs == [("backfill", "ok")] * 4 + [("incremental", "ok")] * 4
     db.dispose()

@@ -105,12 +105,13 @@ def test_secret_value_never_echoed_in_errors(
     with pytest.raises(ConfigError) as exc:
         load_settings()
     assert "hunter2" not in str(exc.value) and "12345" not in str(exc.value)
-    assert "SYNCD_SMARTRECRUITERS__CLIENT_SECRET" in str(exc.value)
+    # A bad value from the file is named by the file and the key it came from.
+    assert f"SYNCD_CONFIG ({toml}): [smartrecruiters] client_secret" in str(exc.value)
 
 
 def test_unknown_setting_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     toml = tmp_path / "syncd.toml"
     toml.write_text('databse_url = "typo"\n')
     monkeypatch.setenv("SYNCD_CONFIG", str(toml))
-    with pytest.raises(ConfigError, match="SYNCD_DATABSE_URL: unknown setting"):
+    with pytest.raises(ConfigError, match="databse_url: unknown key; did you mean database_url"):
         load_settings()

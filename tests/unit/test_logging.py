@@ -20,7 +20,7 @@ def test_json_lines_and_redaction(capsys: pytest.CaptureFixture[str]) -> None:
         headers={"X-SmartToken": "key-123", "Accept": "application/json"},
         records=3,
     )
-    out = capsys.readouterr().out.strip().splitlines()
+    out = capsys.readouterr().err.strip().splitlines()
     assert len(out) == 1
     line = json.loads(out[0])
     assert line["event"] == "token_fetched" and line["tenant"] == "acme" and line["records"] == 3
@@ -35,5 +35,24 @@ def test_level_filter(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging("warning", "json")
     get_logger().info("quiet")
     get_logger().warning("loud")
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert "quiet" not in out and "loud" in out
+
+
+def test_times_are_iso_8601_with_z(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 13, row 8: a cursor (a naive UTC datetime in the mirror) logs as ISO 8601 with Z,
+    like the line's own timestamp; and logs go to stderr, never stdout."""
+    from datetime import UTC, datetime
+
+    configure_logging("info", "json")
+    get_logger().info(
+        "pass_started",
+        cursor=datetime(2026, 11, 29, 10, 27, 55, 750491),
+        nested={"at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)},
+    )
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    line = json.loads(captured.err)
+    assert line["cursor"] == "2026-11-29T10:27:55.750491Z"
+    assert line["nested"]["at"] == "2026-01-02T03:04:05Z"
+    assert line["timestamp"].endswith("Z")

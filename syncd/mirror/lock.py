@@ -1,0 +1,213 @@
+"""One writer per mirror: the lock a writing command (``backfill``, ``sync``, ``migrate``) holds
+for its whole run (DESIGN invariant 5).
+
+- **SQLite**: an exclusive ``flock`` on ``<database>.lock`` beside the database file. The file
+  holds the holder as JSON (host, pid, since); the lock is the kernel's, so a holder killed with
+  SIGKILL frees it by itself (the file stays; its content is only read while the lock is held).
+  One writer per SQLite file, whatever the tenant: SQLite itself allows one writer at a time.
+- **PostgreSQL**: a session advisory lock (``pg_try_advisory_lock``) keyed by the schema and the
+  tenant, held on a connection of its own for the run. Its ``application_name`` is
+  ``syncd writer PID@HOST``; a refused process reads the holder from ``pg_locks`` and
+  ``pg_stat_activity`` (since = the holder connection's ``backend_start``). A killed holder's
+  connection closes and PostgreSQL frees the lock.
+
+A refused process raises ``MirrorBusyError`` naming the holder; a mirror this process cannot
+write raises ``MirrorNotWritableError`` naming the file or folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from syncd.mirror.db import make_engine, normalize_url, sqlite_path
+
+
+@dataclass(frozen=True)
+class Holder:
+    host: str
+    pid: int
+    since: str  # ISO 8601, UTC, with Z
+
+    def __str__(self) -> str:
+        return f"pid {self.pid} on {self.host}, since {self.since}"
+
+
+class MirrorBusyError(Exception):
+    """Another syncd holds this mirror's writer lock."""
+
+    def __init__(self, where: str, holder: Holder | None) -> None:
+        self.where = where
+        self.holder = holder
+        who = str(holder) if holder else "holder not known yet"
+        super().__init__(
+            f"another syncd is writing to the mirror {where} ({who}); wait for it to end or stop "
+            "it (a killed process frees the lock by itself)"
+        )
+
+
+class MirrorNotWritableError(Exception):
+    """The SQLite file or its folder cannot be written by this process."""
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _me() -> Holder:
+    return Holder(socket.gethostname(), os.getpid(), _iso(datetime.now(UTC)))
+
+
+def lock_key(schema: str, tenant: str) -> int:
+    """The advisory lock's signed 64-bit key for a mirror (schema, tenant)."""
+    digest = hashlib.sha256(f"syncd-writer:{schema}:{tenant}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class _SqliteLock:
+    def __init__(self, db: Path) -> None:
+        self.db = db
+        self.path = db.with_name(db.name + ".lock")
+        self.fd: int | None = None
+
+    def acquire(self) -> None:
+        folder = self.db.parent.resolve()
+        if not folder.is_dir():
+            raise MirrorNotWritableError(
+                f"the folder {folder} of the mirror does not exist: create it, or fix "
+                "SYNCD_DATABASE_URL"
+            )
+        if not os.access(folder, os.W_OK):
+            raise MirrorNotWritableError(
+                f"the folder {folder} holding the mirror is not writable by this user; SQLite "
+                "writes its -wal, -shm and lock files beside the database: make it writable"
+            )
+        if self.db.exists() and not os.access(self.db, os.W_OK):
+            raise MirrorNotWritableError(
+                f"the mirror file {self.db} is not writable by this user: make it writable, "
+                "or use a read-only command (status, quarantine, report)"
+            )
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except PermissionError:
+            raise MirrorNotWritableError(
+                f"the lock file {self.path} is not writable by this user: make it writable"
+            ) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = self._read_holder(fd)
+            os.close(fd)
+            raise MirrorBusyError(str(self.db), holder) from None
+        me = _me()
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps({"host": me.host, "pid": me.pid, "since": me.since}).encode(), 0)
+        self.fd = fd
+
+    @staticmethod
+    def _read_holder(fd: int) -> Holder | None:
+        try:
+            data = json.loads(os.pread(fd, 4096, 0) or b"null")
+            return Holder(str(data["host"]), int(data["pid"]), str(data["since"]))
+        except (ValueError, TypeError, KeyError):
+            return None  # the holder has not written itself yet
+
+    def release(self) -> None:
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self.fd, 0)
+            os.close(self.fd)  # closing the descriptor releases the flock
+            self.fd = None
+
+
+class _PostgresLock:
+    def __init__(self, url: str, tenant: str) -> None:
+        self.url = url
+        self.tenant = tenant
+        self.where = make_url(url).render_as_string(hide_password=True)
+        self.engine = make_engine(url, poolclass=NullPool)
+        self.conn: Connection | None = None
+
+    def acquire(self) -> None:
+        conn = self.engine.connect()
+        try:
+            me = _me()
+            name = f"syncd writer {me.pid}@{me.host}"[:63]  # NAMEDATALEN - 1
+            schema = conn.execute(text("SELECT current_schema()")).scalar_one()
+            key = lock_key(str(schema), self.tenant)
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar_one()
+            if not got:
+                holder = self._holder(conn, key)
+                conn.rollback()
+                raise MirrorBusyError(self.where, holder)
+            conn.execute(text("SELECT set_config('application_name', :n, false)"), {"n": name})
+            conn.commit()  # the session lock outlives the transaction; nothing stays open
+        except BaseException:
+            conn.close()
+            self.engine.dispose()
+            raise
+        self.conn = conn
+
+    @staticmethod
+    def _holder(conn: Connection, key: int) -> Holder | None:
+        # A bigint advisory key is stored as classid (high 32 bits) and objid (low 32 bits).
+        row = conn.execute(
+            text(
+                "SELECT a.application_name, a.client_hostname, host(a.client_addr), a.pid, "
+                "a.backend_start FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+                "AND l.classid::bigint = :hi AND l.objid::bigint = :lo "
+                "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            ),
+            {"hi": (key >> 32) & 0xFFFFFFFF, "lo": key & 0xFFFFFFFF},
+        ).first()
+        if row is None:
+            return None  # released between our attempt and this read
+        app, client_host, client_addr, backend_pid, started = row
+        pid, host = backend_pid, client_host or client_addr or "?"
+        if app and app.startswith("syncd writer "):
+            who, _, where = app[len("syncd writer ") :].partition("@")
+            with contextlib.suppress(ValueError):
+                pid, host = int(who), where or host
+        return Holder(str(host), int(pid), _iso(started))
+
+    def release(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(Exception):
+                self.conn.close()  # ending the session releases its advisory locks
+            self.conn = None
+        self.engine.dispose()
+
+
+@contextlib.contextmanager
+def writer_lock(url: str, tenant: str) -> Iterator[None]:
+    """Hold the mirror's writer lock for the block; raise ``MirrorBusyError`` at once when
+    another process holds it. An in-memory SQLite database needs no lock."""
+    url = normalize_url(url)
+    lock: Any
+    db = sqlite_path(url)
+    if db is not None:
+        lock = _SqliteLock(db)
+    elif make_url(url).get_backend_name() == "postgresql":
+        lock = _PostgresLock(url, tenant)
+    else:
+        yield
+        return
+    lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()

@@ -1,0 +1,170 @@
+"""One writer per mirror, and a clean stop: real ``syncd`` subprocesses on SQLite and PostgreSQL.
+
+- A second ``backfill`` / ``sync --once`` on a mirror in use is refused at start (exit 5) naming
+  the holder's host, pid and start; after the holder is SIGKILLed a new run proceeds (no stale
+  lock).
+- SIGTERM / SIGINT during a backfill: exit 143 / 130 within 10 s, the run row is
+  ``interrupted`` (none left ``running``), and a rerun resumes and ends equal to the sandbox.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from syncd.mirror import schema as s
+from syncd.mirror.db import make_engine
+from syncd.sandbox.limits import LimitConfig
+from syncd.sandbox.runner import ThreadServer, serve_in_thread
+from tests.conftest import TOKEN, sandbox_options
+from tests.integration.test_mirror_sync import TENANT, assert_equal
+
+
+@pytest.fixture
+def tenant() -> Iterator[ThreadServer]:
+    srv = serve_in_thread(sandbox_options(candidates=120, limits=LimitConfig(enabled=False)))
+    yield srv
+    srv.stop()
+
+
+def environment(srv: ThreadServer, url: str, rate: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "SYNCD_DATABASE_URL": url,
+        "SYNCD_TENANT": TENANT,
+        "SYNCD_SMARTRECRUITERS__BASE_URL": srv.base_url,
+        "SYNCD_SMARTRECRUITERS__API_KEY": TOKEN,
+        "SYNCD_SMARTRECRUITERS__RATE_LIMIT": rate,  # slow: the run is still going when tested
+        "SYNCD_SYNC__PAGE_SIZE": "10",
+        "SYNCD_LOG_LEVEL": "warning",
+    }
+
+
+def start(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "syncd", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def finish(env: dict[str, str], *args: str, timeout: float = 300) -> tuple[int, str, str]:
+    proc = start(env, *args)
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out.decode(), err.decode()
+
+
+def runs(db: Engine) -> list[tuple[str, str]]:
+    with db.connect() as conn:
+        return [
+            (r.resource, r.status)
+            for r in conn.execute(select(s.sync_runs).order_by(s.sync_runs.c.id))
+        ]
+
+
+def changes(db: Engine) -> int:
+    with db.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(s.changes)).scalar_one())
+
+
+def wait_for(proc: subprocess.Popen[bytes], what: str, ready: Callable[[], bool]) -> None:
+    """Poll until ``ready()`` holds (the subprocess has reached a state), or fail."""
+    deadline = time.monotonic() + 120
+    while not ready():
+        assert proc.poll() is None, (
+            f"ended before {what}: {proc.stderr.read() if proc.stderr else ''!r}"
+        )
+        assert time.monotonic() < deadline, f"never reached: {what}"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("command", [["backfill"], ["sync", "--once"]])
+def test_second_writer_is_refused_and_a_killed_holder_frees_the_lock(
+    tenant: ThreadServer, db_url: str, command: list[str]
+) -> None:
+    env = environment(tenant, db_url, rate="15")
+    assert finish(env, "migrate")[0] == 0
+    db = make_engine(db_url)
+    holder = start(env, "backfill")
+    try:
+        wait_for(holder, "a pass started", lambda: ("jobs", "running") in runs(db))
+        code, out, err = finish(env, *command)
+        assert code == 5, err
+        line = err.strip()
+        assert len(line.splitlines()) == 1 and "Traceback" not in err
+        assert "another syncd is writing to the mirror" in line
+        assert f"pid {holder.pid} on {socket.gethostname()}, since 20" in line
+        assert line.endswith("(a killed process frees the lock by itself)")
+        assert out == ""
+        before = runs(db)
+        assert before.count(("jobs", "running")) == 1  # the refused run wrote no run row
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+    # No stale lock: the next run takes it at once and finishes the backfill.
+    code, out, err = finish({**env, "SYNCD_SMARTRECRUITERS__RATE_LIMIT": "1000"}, "backfill")
+    assert code == 0, err
+    assert_equal(db, tenant)
+    db.dispose()
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_stopped_backfill_is_interrupted_and_resumes(
+    tenant: ThreadServer, db_url: str, signum: int, code: int
+) -> None:
+    env = environment(tenant, db_url, rate="15")
+    assert finish(env, "migrate")[0] == 0
+    db = make_engine(db_url)
+    proc = start(env, "backfill")
+    try:
+        wait_for(proc, "pages committed", lambda: changes(db) > 0)
+        proc.send_signal(signum)
+        sent = time.monotonic()
+        _, err = proc.communicate(timeout=10)  # raises TimeoutExpired past 10 s
+        assert time.monotonic() - sent < 10
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == code, err.decode()
+    text = err.decode()
+    assert "Traceback" not in text
+    assert f"syncd: stopped by {signal.Signals(signum).name}" in text
+    statuses = [st for _, st in runs(db)]
+    assert "running" not in statuses
+    assert statuses[-1] == "interrupted"
+    # The rerun resumes from the checkpoint and ends equal to the sandbox.
+    interrupted = runs(db)[-1][0]
+    rerun = {
+        **env,
+        "SYNCD_SMARTRECRUITERS__RATE_LIMIT": "1000",
+        "SYNCD_LOG_LEVEL": "info",
+        "SYNCD_LOG_FORMAT": "json",
+    }
+    rc, _, err2 = finish(rerun, "backfill")
+    assert rc == 0, err2
+    events = [json.loads(line) for line in err2.splitlines() if line.startswith("{")]
+    started = {e["resource"]: e["resumed"] for e in events if e["event"] == "pass_started"}
+    assert started[interrupted] is True  # the interrupted pass resumed from its checkpoint
+    assert_equal(db, tenant)
+    with db.connect() as conn:
+        created = Counter(
+            (r.resource, r.record_key)
+            for r in conn.execute(select(s.changes).where(s.changes.c.kind == "created"))
+        )
+    assert not [k for k, n in created.items() if n > 1]  # resumed, nothing written twice
+    db.dispose()
