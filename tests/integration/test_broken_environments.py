@@ -34,6 +34,7 @@ LONG_RUNNING = ("serve", "demo")
 ARGS: dict[str, list[str]] = {
     "sync": ["--once"],
     "report": ["time_to_hire"],
+    "refresh": ["jobs", "no-such-job"],
     "api get": ["/jobs"],
     "api post": ["/jobs/nope/notes", "--json", "{}"],
     "api put": ["/jobs/nope/notes", "--json", "{}"],
