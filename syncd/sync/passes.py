@@ -101,6 +101,10 @@ class PassReport:
     counts: Counts = field(default_factory=Counts)
     pages: int = 0
     error: str | None = None
+    # Why the walk could not prove it saw every record (status "incomplete"), else None.
+    incomplete: str | None = None
+    # What this run did with a pass an earlier run left (resumed it, or found it finished).
+    note: str | None = None
 
     @property
     def seconds(self) -> float:

@@ -1,0 +1,82 @@
+"""One record the database refuses never stops the rest: a batch is written inside a savepoint,
+and when the database refuses it for something one record holds (a value it cannot store, a
+constraint), the batch is split in halves, each retried in its own savepoint, down to the single
+records it refuses. An error that is not about a record (connection lost, disk full, a lock)
+propagates: the caller's transaction rolls back and its checkpoint stays where it was.
+
+The reason kept for a refused record is the error's class and the first line of the database's
+message with quoted values cut out: no SQL, no parameters, no row detail (a refused record can
+hold personal data).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection
+from sqlalchemy import exc as sa_exc
+
+T = TypeVar("T")
+
+# The DB-API classes (PEP 249) of errors caused by the data of the statement, not by the
+# connection or the server: both SQLAlchemy's wrappers and the drivers' own classes (psycopg's
+# pipelined executemany raises the driver's).
+_RECORD_CLASSES = ("DataError", "IntegrityError")
+_QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'|\([^()]*\)=\([^()]*\)")
+
+
+def refusal(exc: BaseException) -> str | None:
+    """The reason when ``exc`` is the database refusing the data it was given; None when it is
+    about something else (which must fail the write)."""
+    if isinstance(exc, OverflowError):  # sqlite3: an integer beyond 64 bits
+        return "OverflowError: an integer does not fit the database's integer type"
+    orig = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
+    if not any(c.__name__ in _RECORD_CLASSES for c in type(orig).__mro__):
+        return None
+    text = str(orig).strip().splitlines()
+    first = _QUOTED.sub("…", text[0]) if text else ""
+    return f"{type(orig).__name__}: {first}"[:300]
+
+
+def write_isolated(
+    conn: Connection,
+    items: Sequence[T],
+    write: Callable[[Sequence[T]], None],
+    refused: Callable[[T, str], None],
+) -> None:
+    """``write(items)`` in a savepoint of ``conn``'s transaction; on a refusal, the halves
+    again, down to single items, and ``refused(item, reason)`` for each item the database
+    refuses alone. ``write`` must leave no effect outside the database when it raises (the
+    caller restores its own counters). Other errors propagate."""
+    if not items:
+        return
+    try:
+        with conn.begin_nested():
+            write(items)
+        return
+    except Exception as exc:
+        why = refusal(exc)
+        if why is None:
+            raise
+    if len(items) == 1:
+        refused(items[0], why)
+        return
+    mid = len(items) // 2
+    write_isolated(conn, items[:mid], write, refused)
+    write_isolated(conn, items[mid:], write, refused)
+
+
+def in_savepoint(conn: Connection, write: Callable[[], Any]) -> str | None:
+    """``write()`` in a savepoint; the refusal's reason when the database refused its data
+    (its effects rolled back), None when it was written. Other errors propagate."""
+    try:
+        with conn.begin_nested():
+            write()
+        return None
+    except Exception as exc:
+        why = refusal(exc)
+        if why is None:
+            raise
+        return why
