@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Table, select, update
 from sqlalchemy import exc as sa_exc
+
+from syncd.mirror import schema as s
 
 T = TypeVar("T")
 
 # The DB-API classes (PEP 249) of errors caused by the data of the statement, not by the
 # connection or the server: both SQLAlchemy's wrappers and the drivers' own classes (psycopg's
-# pipelined executemany raises the driver's).
-_RECORD_CLASSES = ("DataError", "IntegrityError")
+# pipelined executemany raises the driver's); and fit.Unstorable, the same check on both.
+_RECORD_CLASSES = ("DataError", "IntegrityError", "Unstorable")
 _QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'|\([^()]*\)=\([^()]*\)")
 
 
@@ -80,3 +83,30 @@ def in_savepoint(conn: Connection, write: Callable[[], Any]) -> str | None:
         if why is None:
             raise
         return why
+
+
+def quarantined_keys(
+    conn: Connection, tenant: str, resource: str, since: datetime
+) -> list[str | None]:
+    """Keys of ``resource``'s records quarantined since ``since`` (None: a record whose key could
+    not be read)."""
+    q = s.quarantine
+    return [
+        r[0]
+        for r in conn.execute(
+            select(q.c.record_key).where(
+                q.c.tenant == tenant, q.c.resource == resource, q.c.created_at >= since
+            )
+        )
+    ]
+
+
+def keep_seen(conn: Connection, table: Table, tenant: str, ids: list[str], now: datetime) -> None:
+    """Mark the live rows ``ids`` of ``table`` seen at ``now``: a record the API listed but the
+    mirror quarantined was not proven gone, so a sweep must not tombstone its stored row."""
+    for i in range(0, len(ids), 500):
+        conn.execute(
+            update(table)
+            .where(table.c.tenant == tenant, table.c.id.in_(ids[i : i + 500]))
+            .values(last_seen_at=now)
+        )

@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 
 from syncd.mirror import schema as s
+from syncd.mirror.fit import fit
 from syncd.mirror.records import Row, content_hash
 
 Key = tuple[Any, ...]
@@ -127,6 +128,7 @@ class Mirror:
         batch: dict[Key, Row] = {}
         for row in rows:
             batch[key_of(table, row)] = row  # last one wins within a page
+        fit(table, batch.values())  # the same on SQLite and PostgreSQL (fit.py)
         result = UpsertResult()
         if not batch:
             return result
@@ -184,6 +186,7 @@ class Mirror:
         batch: dict[Key, Row] = {}
         for row in rows:
             batch[key_of(table, row)] = row  # last one wins within a page, as in upsert
+        fit(table, batch.values())
         if not batch:
             return []
         base = {

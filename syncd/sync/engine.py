@@ -33,7 +33,7 @@ from sqlalchemy import Connection, update
 
 from syncd.ats.paging import Walk
 from syncd.mirror import schema as s
-from syncd.mirror.isolate import write_isolated
+from syncd.mirror.isolate import keep_seen, quarantined_keys, write_isolated
 from syncd.mirror.records import Invalid, Row
 from syncd.mirror.store import utcnow
 from syncd.sync import backfills
@@ -321,7 +321,7 @@ class Engine(
                 raise
 
         def refused(row: Row, reason: str) -> None:
-            key = "/".join(str(row.get(k)) for k in res.key)
+            key = "/".join(str(row.get(k)) for k in res.key)[:160]
             log.warning("record_refused", resource=res.name, key=key, reason=reason)
             self._quarantine(conn, res.name, key, reason, row.get("raw"), report, now)
 
@@ -414,7 +414,7 @@ class Engine(
                 # next pass walks again from the same cursor.
                 self.m.save_state(conn, res.name, **_NO_PASS)
                 return
-            if full and res.sweep_deletes:
+            if full and res.sweep_deletes and self._sweep_safe(conn, res, started, report, now):
                 self._sweep(conn, res, started, report, now=now)
             st = self.m.state(conn, res.name)
             # Start of this pass minus the lag window: the window absorbs late commits and a
@@ -429,6 +429,20 @@ class Engine(
                 last_sweep_at=started if full else st["last_sweep_at"],
                 **_NO_PASS,
             )
+
+    def _sweep_safe(
+        self, conn: Connection, res: Resource, started: datetime, report: PassReport, now: datetime
+    ) -> bool:
+        """Records of this pass that went to quarantine were listed, not gone: their stored rows
+        are kept from the sweep. One whose key could not be read leaves the pass unable to tell
+        which row it was: no sweep this time."""
+        keys = quarantined_keys(conn, self.m.tenant, res.name, started)
+        if None in keys:
+            report.note = "no deletion sweep: a listed record without a readable key"
+            log.warning("sweep_skipped", resource=res.name, reason="quarantined record without key")
+            return False
+        keep_seen(conn, res.table, self.m.tenant, [k for k in keys if k is not None], now)
+        return True
 
 
 # sync_state columns of a pass in progress, cleared when it ends.
