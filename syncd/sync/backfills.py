@@ -82,14 +82,14 @@ def plan(m: Mirror, conn: Connection, names: Sequence[str]) -> Plan:
     return found
 
 
-def finished(m: Mirror, p: Plan, resource: str) -> None:
-    """``resource``'s pass of the backfill ended complete; the record goes with the last."""
+def finished(m: Mirror, conn: Connection, p: Plan, resource: str) -> None:
+    """``resource``'s pass of the backfill ended complete (written in ``conn``, the transaction
+    that closes the pass); the record goes with the last resource."""
     p.done.add(resource)
-    with m.begin() as conn:
-        if set(p.resources) <= p.done:
-            m.save_state(conn, ROW, **dict.fromkeys(NO_PASS))
-        else:
-            _write(m, conn, p)
+    if set(p.resources) <= p.done:
+        m.save_state(conn, ROW, **dict.fromkeys(NO_PASS))
+    else:
+        _write(m, conn, p)
 
 
 def restart(m: Mirror, names: Sequence[str]) -> list[str]:

@@ -92,6 +92,7 @@ class Engine(
             for res in chosen:  # every checkpoint is read before the first call
                 ck.load(res.name, res.paginator, self.m.state(conn, res.name)["pass_page"])
             plan = backfills.plan(self.m, conn, names) if mode == "backfill" else None
+        self.backfill = plan
         reports = []
         for res in chosen:
             if plan is not None and res.name in plan.done:
@@ -100,8 +101,6 @@ class Engine(
                 report.note = "backfill finished before the interruption; incremental pass"
             else:
                 report = await self.run_resource(res, mode, since)
-            if plan is not None and report.status == "ok":
-                backfills.finished(self.m, plan, res.name)
             reports.append(report)
         return reports
 
@@ -429,6 +428,9 @@ class Engine(
                 last_sweep_at=started if full else st["last_sweep_at"],
                 **_NO_PASS,
             )
+            if self.backfill is not None and report.mode == "backfill":
+                # In the transaction that closes the pass: a kill cannot fall between the two.
+                backfills.finished(self.m, conn, self.backfill, res.name)
 
     def _sweep_safe(
         self, conn: Connection, res: Resource, started: datetime, report: PassReport, now: datetime
