@@ -102,6 +102,13 @@ class Engine(
             else:
                 report = await self.run_resource(res, mode, since)
             reports.append(report)
+            if report.resumed and report.status == "ok":
+                # The resumed pass shows the tenant as it was when that pass began (records
+                # changed since, behind its checkpoint, were not walked again): one more pass
+                # from its new cursor brings the resource up to this run's start.
+                catch_up = await self.run_resource(res, "incremental")
+                catch_up.note = "changes since the resumed pass began"
+                reports.append(catch_up)
         return reports
 
     async def run_resource(
@@ -118,7 +125,7 @@ class Engine(
         else:
             started = utcnow()
             cursor = st["cursor"] if mode == "incremental" else naive(since)
-        report = PassReport(res.name, mode, "running", cursor, started)
+        report = PassReport(res.name, mode, "running", cursor, started, resumed=resumed)
         if resumed:
             where = "its walk" if not isinstance(ckpt, ck.FollowUpsCheckpoint) else "follow-ups"
             report.note = f"resumed the interrupted {mode} pass at {where}"

@@ -97,6 +97,7 @@ class PassReport:
     status: str
     cursor_used: datetime | None
     started_at: datetime
+    resumed: bool = False  # the pass an earlier run left, continued from its checkpoint
     ended_at: datetime | None = None
     counts: Counts = field(default_factory=Counts)
     pages: int = 0
