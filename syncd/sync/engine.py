@@ -125,8 +125,11 @@ class Engine(
         else:
             started = utcnow()
             cursor = st["cursor"] if mode == "incremental" else naive(since)
-        report = PassReport(res.name, mode, "running", cursor, started, resumed=resumed)
-        if resumed:
+        # Resumed from a checkpoint: a pass that never committed a page starts its walk afresh.
+        report = PassReport(
+            res.name, mode, "running", cursor, started, resumed=resumed and ckpt is not None
+        )
+        if report.resumed:
             where = "its walk" if not isinstance(ckpt, ck.FollowUpsCheckpoint) else "follow-ups"
             report.note = f"resumed the interrupted {mode} pass at {where}"
         self._mark_interrupted(res.name)
