@@ -222,6 +222,7 @@ class Mirror:
     ) -> None:
         """Partial updates keyed by the primary key (bookkeeping columns, no hash change)."""
         if rows:
+            fit(table, rows)
             _update_many(conn, table, self.tenant, list(rows))
 
     # ---- deletions ------------------------------------------------------------------------
