@@ -15,6 +15,7 @@ from sqlalchemy import Table
 from syncd.ats.paging import CursorPaginator, OffsetPaginator, Page, Paginator, Position, Walk
 from syncd.mirror import records
 from syncd.mirror import schema as s
+from syncd.sync.passes import GROUP_PAGES
 
 # (client, the resource, query parameters, where to start, the walk's outcome) -> pages
 ListFn = Callable[[Any, "Resource", Mapping[str, Any], Position | None, Walk], AsyncIterator[Page]]
@@ -80,6 +81,11 @@ class Resource:
     # Work owed after the walk, in order, by name (the engine maps each to its method): records
     # the walk flagged get their follow-up calls here, outside the page transactions.
     followups: tuple[str, ...] = ()
+    # Pages per write transaction (each with its checkpoint). Grouped: the audit feed (most
+    # pages, small rows, measured 20 % faster) and offers. Jobs read the mirror on another
+    # connection while preparing a page (which jobs changed), so they commit page by page;
+    # candidates showed no gain.
+    write_group: int = 1
 
 
 # The audit feed's default window is 7 days; a backfill asks for everything it keeps.
@@ -117,6 +123,7 @@ AUDIT = Resource(
     table=s.audit_events,
     mapper=records.audit_row,
     sweep_deletes=False,  # events are history, never deleted
+    write_group=GROUP_PAGES,
     # Approval decisions change neither the job nor (before the last step) the offer.
     followups=("approval_events",),
 )
@@ -167,6 +174,7 @@ OFFERS = Resource(
     ),
     # Offset paging shifts when offers vanish mid-pass; offers leave with their candidate.
     sweep_deletes=False,
+    write_group=GROUP_PAGES,
     followups=("offer_rechecks", "offer_approvals"),
 )
 

@@ -2,8 +2,8 @@
 
 Per page, in one transaction: the page's rows (hash-compared upserts), their outbox records, any
 quarantined records and the checkpoint (the paginator's position after the page, highest cursor
-value seen). A transaction holds up to ``GROUP_PAGES`` consecutive pages (each with its
-checkpoint); a killed run resumes at the last committed page of the same pass. A record the
+value seen). A transaction holds up to the resource's ``write_group`` consecutive pages (each
+with its checkpoint); a killed run resumes at the last committed page of the same pass. A record the
 database refuses is quarantined alone (``syncd.mirror.isolate``); the rest of its page is written.
 
 When the walk ends the checkpoint becomes the follow-ups phase (``syncd.sync.checkpoints``), and
@@ -47,7 +47,6 @@ from syncd.sync.interviews import InterviewsMixin
 from syncd.sync.jobs import JobsMixin
 from syncd.sync.offers import OffersMixin
 from syncd.sync.passes import (
-    GROUP_PAGES,
     Counts,
     PassReport,
     ProgressFn,
@@ -217,10 +216,7 @@ class Engine(
         walk = Walk()
         params = {"limit": self.settings.page_size, **res.incremental.params(aware(cursor))}
         pages = res.list(self.sr, res, params, start, walk)
-        # Grouped: the audit feed (most pages, small rows, measured 20 % faster) and offers.
-        # Jobs read the mirror on another connection while preparing a page (which jobs
-        # changed), so they commit page by page; candidates showed no gain.
-        group = WriteGroup(self.m, pages=GROUP_PAGES if res.name in ("audit", "offers") else 1)
+        group = WriteGroup(self.m, pages=res.write_group)
         next_stats = STATS_FIRST
         first = True
         try:

@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import Engine, func, select
 
@@ -265,4 +266,28 @@ def test_an_unreadable_checkpoint_stops_with_one_line_and_restart_clears_it(
     for name in ("jobs", "audit", "candidates"):
         assert f"{name}: backfill finished before the interruption; incremental pass" in err
     assert_truth(db, tenant)
+    db.dispose()
+
+
+def test_a_sweep_killed_at_every_phase_boundary_resumes(tenant: ThreadServer, db_url: str) -> None:
+    """``sync --once --sweep`` killed at each boundary of every resource's pass, each run
+    resuming the last, with a candidate deleted and others updated in between: the sweep that
+    ends deletes only what is gone, and the mirror equals the snapshot."""
+    env = env_for(tenant, db_url)
+    finish(env, "migrate")
+    finish(env, "backfill")
+    snap = httpx.get(f"{tenant.base_url}/_sandbox/snapshot", timeout=60).json()
+    gone = sorted(snap["candidates"])[0]
+    control(tenant, f"candidates/{gone}/delete")
+    for at in BOUNDARIES:
+        control(tenant, "activity", {"steps": 2})
+        proc = syncd({**env, KILL_AT: at}, "sync", "--once", "--sweep")
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == -signal.SIGKILL, (at, err)
+    finish(env, "sync", "--once", "--sweep")
+    db = make_engine(db_url)
+    assert_truth(db, tenant)
+    with db.connect() as conn:
+        row = conn.execute(select(s.candidates).where(s.candidates.c.id == gone)).one()
+    assert row.deleted_at is not None and row.first_name is None
     db.dispose()
