@@ -46,6 +46,11 @@ class Plan:
     done: set[str] = field(default_factory=set)
 
 
+def current(m: Mirror, conn: Connection) -> Plan | None:
+    """The backfill in progress, if any. Raises UnreadableBackfill."""
+    return _read(m, conn)
+
+
 def _read(m: Mirror, conn: Connection) -> Plan | None:
     st = m.state(conn, ROW)
     if st["pass_mode"] is None:

@@ -90,11 +90,15 @@ class Engine(
         with self.m.begin() as conn:
             for res in chosen:  # every checkpoint is read before the first call
                 ck.load(res.name, res.paginator, self.m.state(conn, res.name)["pass_page"])
-            plan = backfills.plan(self.m, conn, names) if mode == "backfill" else None
+            plan: backfills.Plan | None
+            if mode == "backfill":
+                plan = backfills.plan(self.m, conn, names)
+            else:  # a backfill pass this run resumes still counts for its backfill
+                plan = backfills.current(self.m, conn)
         self.backfill = plan
         reports = []
         for res in chosen:
-            if plan is not None and res.name in plan.done:
+            if mode == "backfill" and plan is not None and res.name in plan.done:
                 # Finished earlier in the backfill this run resumes: only what changed since.
                 report = await self.run_resource(res, "incremental")
                 report.note = "backfill finished before the interruption; incremental pass"

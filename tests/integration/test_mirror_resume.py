@@ -291,3 +291,22 @@ def test_a_sweep_killed_at_every_phase_boundary_resumes(tenant: ThreadServer, db
         row = conn.execute(select(s.candidates).where(s.candidates.c.id == gone)).one()
     assert row.deleted_at is not None and row.first_name is None
     db.dispose()
+
+
+def test_a_backfill_pass_finished_by_sync_once_counts_for_the_backfill(
+    tenant: ThreadServer, db_url: str
+) -> None:
+    env = env_for(tenant, db_url)
+    finish(env, "migrate")
+    proc = syncd({**env, KILL_AT: "candidates:page"}, "backfill")
+    proc.communicate(timeout=300)
+    assert proc.returncode == -signal.SIGKILL
+    err = finish(env, "sync", "--once")
+    assert "candidates: resumed the interrupted backfill pass at its walk" in err
+    err = finish(env, "backfill")
+    for name in ("jobs", "audit", "candidates"):
+        assert f"{name}: backfill finished before the interruption; incremental pass" in err
+    assert "offers: backfill finished" not in err  # sync --once gave it an incremental pass
+    db = make_engine(db_url)
+    assert_truth(db, tenant)
+    db.dispose()
