@@ -43,6 +43,15 @@ def refusal(exc: BaseException) -> str | None:
     return f"{type(orig).__name__}: {first}"[:300]
 
 
+def _in_transaction(conn: Connection) -> None:
+    """sqlite3 opens its transaction at the first write, not at SAVEPOINT; a savepoint taken
+    before it would open (and its RELEASE commit) a transaction of its own, outside the caller's.
+    So the caller's transaction is opened first."""
+    dbapi = conn.connection.dbapi_connection
+    if conn.dialect.name == "sqlite" and not getattr(dbapi, "in_transaction", True):
+        conn.exec_driver_sql("BEGIN")
+
+
 def write_isolated(
     conn: Connection,
     items: Sequence[T],
@@ -55,6 +64,7 @@ def write_isolated(
     caller restores its own counters). Other errors propagate."""
     if not items:
         return
+    _in_transaction(conn)
     try:
         with conn.begin_nested():
             write(items)
@@ -74,6 +84,7 @@ def write_isolated(
 def in_savepoint(conn: Connection, write: Callable[[], Any]) -> str | None:
     """``write()`` in a savepoint; the refusal's reason when the database refused its data
     (its effects rolled back), None when it was written. Other errors propagate."""
+    _in_transaction(conn)
     try:
         with conn.begin_nested():
             write()

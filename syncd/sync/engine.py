@@ -290,8 +290,6 @@ class Engine(
         with group.lock:
             try:
                 conn = group.connection()
-                # The checkpoint first: its UPDATE opens the transaction on every driver before
-                # the page's savepoint (sqlite3 does not open one for a SAVEPOINT).
                 self.m.save_state(conn, res.name, pass_page=token, pass_max_seen=max_seen)
                 self._write_records(conn, res, prepared, report, now=now, full=full)
                 group.page_written()

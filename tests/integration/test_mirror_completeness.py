@@ -299,8 +299,17 @@ def test_a_database_refusal_quarantines_one_record(mirror_db: Engine) -> None:
         conn.execute(insert(s.candidates), [row("zq9x", "Stored")])
     refused: list[tuple[str, str]] = []
     batch = [row(f"n{i}", f"Name{i}") for i in range(7)] + [row("zq9x", "Secretname")]
+    # The savepoints nest in the caller's transaction: when it rolls back, so does every part.
+    with pytest.raises(RuntimeError, match="rolled back"), mirror_db.begin() as conn:
+        write_isolated(
+            conn,
+            batch[:7],
+            lambda part: conn.execute(insert(s.candidates), list(part)),
+            lambda r, why: None,
+        )
+        raise RuntimeError("rolled back")
+    assert live_ids(mirror_db) == {"zq9x"}
     with mirror_db.begin() as conn:
-        conn.execute(text("SELECT 1"))
         write_isolated(
             conn,
             batch,
