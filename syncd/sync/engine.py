@@ -33,7 +33,7 @@ from sqlalchemy import Connection, update
 
 from syncd.ats.paging import Walk
 from syncd.mirror import schema as s
-from syncd.mirror.isolate import keep_seen, quarantined_keys, write_isolated
+from syncd.mirror.isolate import in_savepoint, keep_seen, quarantined_keys, write_isolated
 from syncd.mirror.records import Invalid, Row
 from syncd.mirror.store import utcnow
 from syncd.sync import backfills
@@ -330,7 +330,11 @@ class Engine(
         def refused(row: Row, reason: str) -> None:
             key = "/".join(str(row.get(k)) for k in res.key)[:160]
             log.warning("record_refused", resource=res.name, key=key, reason=reason)
-            self._quarantine(conn, res.name, key, reason, row.get("raw"), report, now)
+            raw = row.get("raw")
+            if in_savepoint(
+                conn, lambda: self._quarantine(conn, res.name, key, reason, raw, report, now)
+            ):  # the payload itself cannot be stored: the reason and the key still are
+                self._quarantine(conn, res.name, key, reason, None, report, now)
 
         write_isolated(conn, rows, write, refused)
 
