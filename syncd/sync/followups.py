@@ -15,8 +15,9 @@ from typing import Any
 
 from sqlalchemy import Column, ColumnElement, Connection, Table, and_, or_, select
 
+from syncd.mirror.isolate import write_isolated
 from syncd.mirror.records import Row
-from syncd.mirror.store import Key, key_columns, key_of, utcnow
+from syncd.mirror.store import Key, key_columns, key_of, key_text, utcnow
 from syncd.sync.base import EngineBase
 
 FOLLOWUP_BATCH = 400  # rows per batch: one batch's calls overlap the previous batch's write
@@ -77,8 +78,18 @@ class FollowUpsMixin(EngineBase):
         self, table: Table, flag: Any, write: Write, batch: list[Row], got: list[Any]
     ) -> None:
         keys = [c.name for c in key_columns(table)]
+        now = utcnow()
         with self.m.begin() as conn:
-            write(conn, batch, got, utcnow())
+
+            def part(pairs: Sequence[tuple[Row, Any]]) -> None:
+                write(conn, [p for p, _ in pairs], [g for _, g in pairs], now)
+
+            def refused(pair: tuple[Row, Any], why: str) -> None:
+                # One record the database refuses never stops the batch (syncd.mirror.isolate).
+                key = key_text(key_of(table, pair[0]))
+                self.m.quarantine(conn, table.name, key, why, None, run_id=self.run_id, now=now)
+
+            write_isolated(conn, list(zip(batch, got, strict=True)), part, refused)
             self.m.set_columns(
                 conn, table, [{**{k: p[k] for k in keys}, flag.name: False} for p in batch]
             )

@@ -68,6 +68,8 @@ class CraftedApi:
     candidates: CursorPages = field(default_factory=dict)
     offers: OffsetPages = field(default_factory=lambda: offsets([]))
     calls: list[str] = field(default_factory=list)
+    # application id -> the interviews GET /interviews-api/v201904/interviews returns for it
+    interviews: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def app(self) -> Starlette:
         async def candidates(request: Request) -> JSONResponse:
@@ -90,6 +92,19 @@ class CraftedApi:
                 {"offset": off, "limit": lim, "totalFound": total, "content": items}
             )
 
+        async def application(request: Request) -> JSONResponse:
+            cid, jid = request.path_params["cid"], request.path_params["jid"]
+            return JSONResponse({"applicationId": f"a-{cid}-{jid}", "status": "INTERVIEW"})
+
+        async def history(request: Request) -> JSONResponse:
+            return JSONResponse(
+                {"content": [{"changedOn": "2024-01-02T00:00:00.000Z", "status": "INTERVIEW"}]}
+            )
+
+        async def interviews(request: Request) -> JSONResponse:
+            aid = request.query_params.get("applicationId", "")
+            return JSONResponse({"content": self.interviews.get(aid, [])})
+
         async def empty(request: Request) -> JSONResponse:
             return JSONResponse({"content": [], "totalFound": 0})
 
@@ -100,6 +115,9 @@ class CraftedApi:
             routes=[
                 Route("/candidates", candidates),
                 Route("/offers", offers),
+                Route("/candidates/{cid}/jobs/{jid}", application),
+                Route("/candidates/{cid}/jobs/{jid}/status/history", history),
+                Route("/interviews-api/v201904/interviews", interviews),
                 Route("/jobs", empty),
                 Route("/audit-api/v201910/audit-events", empty),
                 Route("/health", health),

@@ -327,3 +327,31 @@ def test_a_database_refusal_quarantines_one_record(mirror_db: Engine) -> None:
     with pytest.raises(Exception, match="no_such_table"), mirror_db.begin() as conn:
         write_isolated(conn, batch[:2], broken, lambda r, why: refused.append((r["id"], why)))
     assert len(refused) == 1
+
+
+def test_one_bad_record_never_stops_a_follow_up_batch(
+    api: CraftedApi, mirror_db: Engine, db_url: str
+) -> None:
+    """Interviews read after the walk: an interview whose id no column can hold quarantines its
+    application's answer; the other applications of the batch get their interviews."""
+    interviewing = {"job": {"id": "j1", "title": "T"}, "status": "INTERVIEW"}
+    api.candidates = honest([candidate(n, primaryAssignment=interviewing) for n in (1, 2, 3)], 3)
+    api.interviews = {
+        f"a-c{n}-j1": [{"id": "i" * 70 if n == 2 else f"i{n}", "createdOn": "2024-01-03T00:00Z"}]
+        for n in (1, 2, 3)
+    }
+    st = settings_for(api, db_url, approvals=False)  # type: ignore[arg-type]
+    (report,) = run_pass(st, mirror_db, "backfill", resources=["candidates"])
+    assert report.status == "ok"
+    with mirror_db.connect() as conn:
+        ivs = {r.id: r.candidate_id for r in conn.execute(select(s.interviews))}
+        q = conn.execute(select(s.quarantine)).one()
+        owed = conn.execute(
+            select(s.applications.c.candidate_id).where(
+                s.applications.c.interviews_pending.is_(True)
+            )
+        ).all()
+    assert ivs == {"i1": "c1", "i3": "c3"}
+    assert (q.resource, q.record_key) == ("applications", "c2/j1")
+    assert q.reason == "Unstorable: interviews.id holds 70 characters, the column 64"
+    assert owed == []  # the batch ended: no call is owed again
