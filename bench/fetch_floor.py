@@ -18,6 +18,7 @@ from typing import Any
 from backfill import TOKEN, cpu_seconds, start_sandbox  # this folder, beside the script
 
 from syncd.ats import SmartRecruitersClient
+from syncd.ats.paging import Walk
 from syncd.config import SmartRecruitersSettings, SyncSettings
 from syncd.mirror import records as rec
 from syncd.sync.catalogue import AUDIT, CANDIDATES, JOBS, OFFERS
@@ -39,7 +40,8 @@ async def walk(base_url: str, mapping: bool) -> dict[str, Any]:
             t0 = time.perf_counter()
             n = 0
             wanted: list[tuple[str, str]] = []
-            async for page in res.list(sr, None, None, sync.page_size):
+            params = {"limit": sync.page_size, **res.incremental.params(None)}
+            async for page in res.list(sr, res, params, None, Walk()):
                 n += len(page.items)
                 if res is JOBS:
                     await asyncio.gather(

@@ -39,7 +39,10 @@ INTERRUPTED_TERM = 128 + signal.SIGTERM  # 143: stopped by SIGTERM; the run is `
 EXIT_CODES: dict[int, str] = {
     OK: "done",
     FAILED: "a pass or an API request failed, or an unexpected error (logged); rerun to resume",
-    USAGE: "bad settings, config file, command-line arguments or database URL; mirror not migrated",
+    USAGE: (
+        "bad settings, config file, command-line arguments or database URL; mirror not migrated; "
+        "a checkpoint this syncd cannot read"
+    ),
     REFUSED: "SmartRecruiters refused the credential, or it lacks a scope syncd needs",
     INCOMPLETE: (
         "a walk could not prove it saw every record (nothing was deleted, rerun), or ids given "
@@ -156,6 +159,7 @@ def classify(exc: BaseException) -> tuple[int, str] | None:
     from syncd.config import ConfigError
     from syncd.mirror.db import SchemaError, describe_db_error, driver_error, sqlite_error_kind
     from syncd.mirror.lock import MirrorBusyError, MirrorNotWritableError
+    from syncd.sync.checkpoints import UnreadableCheckpoint
 
     if isinstance(exc, CommandError):
         return exc.code, exc.message
@@ -167,7 +171,7 @@ def classify(exc: BaseException) -> tuple[int, str] | None:
         )
     if isinstance(exc, KeyboardInterrupt):
         return INTERRUPTED_INT, "stopped by SIGINT"
-    if isinstance(exc, ConfigError | SchemaError | AtsConfigurationError):
+    if isinstance(exc, ConfigError | SchemaError | AtsConfigurationError | UnreadableCheckpoint):
         return USAGE, str(exc)
     if isinstance(exc, MirrorBusyError):
         return BUSY, str(exc)

@@ -126,7 +126,17 @@ def _run(settings: Settings, mode: str, resources: list[str], since: datetime | 
             run_job(settings, mode, resources, since, progress=on_page)
         )
     _summary(reports, calls)
-    return INCOMPLETE if any(r.status == "incomplete" for r in reports) else OK
+    for r in reports:
+        if r.note:
+            click.echo(f"{r.resource}: {r.note}", err=True)
+    incomplete = [r for r in reports if r.status == "incomplete"]
+    for r in incomplete:
+        click.echo(
+            f"syncd: {r.resource}: incomplete: {r.incomplete}; nothing was deleted and the "
+            "cursor did not move: the next pass walks it again",
+            err=True,
+        )
+    return INCOMPLETE if incomplete else OK
 
 
 SUMMARY_COLUMNS = (
@@ -174,9 +184,38 @@ def _summary(reports: list[Any], calls: int) -> None:
     callback=_parse_since,
     help="Only records changed since this ISO 8601 time (default: everything).",
 )
-def backfill_cmd(resources: list[str], since: datetime | None) -> None:
-    """Copy the tenant into the mirror; resumes a killed backfill at its last page."""
-    sys.exit(_run(_settings(), "backfill", resources, since))
+@click.option(
+    "--restart",
+    is_flag=True,
+    help="Discard the checkpoints of the backfill in progress (of --resources, default all) and "
+    "start those passes from the first page; the mirror's rows stay.",
+)
+def backfill_cmd(resources: list[str], since: datetime | None, restart: bool) -> None:
+    """Copy the tenant into the mirror; a backfill run after a kill continues where it stopped."""
+    settings = _settings()
+    if restart:
+        _restart(settings, resources)
+    sys.exit(_run(settings, "backfill", resources, since))
+
+
+def _restart(settings: Settings, resources: list[str]) -> None:
+    """Discard the pass checkpoints of ``resources`` under the writer lock (a schema behind or a
+    busy mirror end in the error boundary: exit 2 or 5)."""
+    from syncd.mirror.db import make_engine, require_schema
+    from syncd.mirror.lock import writer_lock
+    from syncd.mirror.store import Mirror
+    from syncd.sync.backfills import restart
+    from syncd.sync.catalogue import BY_NAME
+
+    db = make_engine(settings.database_url)
+    try:
+        require_schema(db)
+        with writer_lock(settings.database_url, settings.tenant):
+            dropped = restart(Mirror(db, settings.tenant), resources or list(BY_NAME))
+    finally:
+        db.dispose()
+    what = ", ".join(dropped) if dropped else "no pass was in progress"
+    click.echo(f"syncd: restart: checkpoints discarded ({what}); the mirror's rows stay", err=True)
 
 
 @click.command("sync")

@@ -17,7 +17,16 @@ import orjson
 from syncd.ats import errors as E
 from syncd.ats.auth import ApiKeyAuth, ClientCredentialsAuth
 from syncd.ats.limiter import CredentialLimiter, LimitSettings, limiter_for
-from syncd.ats.paging import MAX_PAGE, Page, cursor_pages, items_of, offset_pages
+from syncd.ats.paging import (
+    MAX_PAGE,
+    Page,
+    Paginator,
+    Position,
+    Walk,
+    cursor_pages,
+    items_of,
+    offset_pages,
+)
 from syncd.ats.retry import IDEMPOTENT, Backoff, RetryPolicy, log_retry, retry_after_seconds
 from syncd.ats.scopes import required_scope
 from syncd.ats.transport import LimitedTransport
@@ -330,6 +339,19 @@ class SmartRecruitersClient:
     ) -> AsyncIterator[Page]:
         return offset_pages(self._fetch, path, params, limit=limit, offset=offset)
 
+    def paged(
+        self,
+        paginator: Paginator,
+        path: str,
+        params: Mapping[str, Any],
+        *,
+        start: Position | None = None,
+        walk: Walk | None = None,
+    ) -> AsyncIterator[Page]:
+        """The pages of ``GET path`` walked by ``paginator`` from ``start`` (None: the first
+        page); ``walk`` receives whether the walk saw every record (``syncd.ats.paging``)."""
+        return paginator.pages(self._fetch, path, params, start=start, walk=walk)
+
     async def get_list(self, path: str, params: Mapping[str, Any] | None = None) -> list[Any]:
         """A single-list answer (``{totalFound, content}`` or a bare list) as its items."""
         return items_of(await self.request("GET", path, params=params))
@@ -360,7 +382,25 @@ def _decode(response: httpx.Response) -> Any:
     content = response.content
     if response.status_code == 204 or not content.strip():
         return None
-    return orjson.loads(content)  # raises JSONDecodeError, a ValueError
+    body = orjson.loads(content)  # raises JSONDecodeError, a ValueError
+    # U+0000 means nothing in any field, and PostgreSQL can store it in neither text nor jsonb:
+    # removed from every string here, before anything is stored, so that SQLite and PostgreSQL
+    # mirror the same values (docs/mirror.md, "NUL characters"). JSON can only hold it escaped.
+    return without_nul(body) if _NUL in content else body
+
+
+_NUL = b"\\u0000"
+
+
+def without_nul(value: Any) -> Any:
+    """``value`` (decoded JSON) with U+0000 removed from every string, keys included."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    return value
 
 
 def _describe(exc: Exception) -> str:

@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 
 from syncd.mirror import schema as s
+from syncd.mirror.fit import fit
 from syncd.mirror.records import Row, content_hash
 
 Key = tuple[Any, ...]
@@ -127,6 +128,7 @@ class Mirror:
         batch: dict[Key, Row] = {}
         for row in rows:
             batch[key_of(table, row)] = row  # last one wins within a page
+        fit(table, batch.values())  # the same on SQLite and PostgreSQL (fit.py)
         result = UpsertResult()
         if not batch:
             return result
@@ -184,6 +186,7 @@ class Mirror:
         batch: dict[Key, Row] = {}
         for row in rows:
             batch[key_of(table, row)] = row  # last one wins within a page, as in upsert
+        fit(table, batch.values())
         if not batch:
             return []
         base = {
@@ -219,6 +222,7 @@ class Mirror:
     ) -> None:
         """Partial updates keyed by the primary key (bookkeeping columns, no hash change)."""
         if rows:
+            fit(table, rows)
             _update_many(conn, table, self.tenant, list(rows))
 
     # ---- deletions ------------------------------------------------------------------------
@@ -411,6 +415,17 @@ class Mirror:
                 update(s.sync_runs)
                 .where(s.sync_runs.c.id == row_id)
                 .values(status=status, ended_at=utcnow(), error_message=error, **counts)
+            )
+
+    def mark_interrupted(self, resource: str) -> None:
+        """Runs of ``resource`` still recorded ``running`` ended without recording it (a kill, a
+        crash): they become ``interrupted``."""
+        t = s.sync_runs
+        with self.begin() as conn:
+            conn.execute(
+                update(t)
+                .where(t.c.tenant == self.tenant, t.c.resource == resource, t.c.status == "running")
+                .values(status="interrupted")
             )
 
     def refresh_statistics(self) -> None:

@@ -35,6 +35,7 @@ class EngineBase:
         self.lag = timedelta(seconds=settings.lag_window_seconds)
         self.details_statuses = frozenset(settings.application_details_statuses)
         self.audit_enabled = True
+        self.backfill: Any = None  # the backfill this run belongs to (sync.backfills.Plan)
 
     async def _gather(self, coros: Iterable[Awaitable[Any]]) -> list[Any]:
         return list(await asyncio.gather(*coros))

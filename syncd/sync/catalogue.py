@@ -18,21 +18,24 @@ Adding a resource of an existing kind is a declaration here, a table (migration 
 from __future__ import annotations
 
 import graphlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table
 
 from syncd.ats import absent_ok
+from syncd.ats.paging import CursorPaginator, OffsetPaginator, Page, Paginator, Position, Walk
 from syncd.mirror import followup_queries as fq
 from syncd.mirror import followup_records as fr
 from syncd.mirror import records
 from syncd.mirror import schema as s
 from syncd.mirror.records import Row
+from syncd.sync.passes import GROUP_PAGES
 
-ListFn = Callable[[Any, datetime | None, str | None, int], AsyncIterator[Any]]
+# (client, the resource, query parameters, where to start, the walk's outcome) -> pages
+ListFn = Callable[[Any, "Resource", Mapping[str, Any], Position | None, Walk], AsyncIterator[Page]]
 # (client, id) -> the record (raises NotFoundError when the API answers 404).
 GetFn = Callable[[Any, str], Awaitable[Any]]
 # (client, parent row) -> the answer for that parent, or None when absent (404).
@@ -149,18 +152,51 @@ class FollowUp:
     method: str | None = None
 
 
+# The smallest step of the API's timestamps: a strict filter moved back by it includes the value.
+TICK = timedelta(milliseconds=1)
+
+
+@dataclass(frozen=True)
+class Incremental:
+    """How a listing is filtered to what changed since a cursor: the API's filter ``param``, the
+    record ``field`` it compares (``column`` is the mirror column that holds it), and whether the
+    API compares with ``>=`` (``inclusive``) or ``>``. ``initial`` is sent when there is no
+    cursor (the audit feed's default window is 7 days; a complete pass asks for everything)."""
+
+    param: str
+    field: str
+    column: str
+    inclusive: bool
+    initial: datetime | None = None
+
+    def params(self, cursor: datetime | None) -> dict[str, Any]:
+        """The filter for records stamped at or after ``cursor`` (an aware datetime): a strict
+        filter gets the cursor minus one tick, so that a record stamped at the cursor is read."""
+        value = cursor if cursor is not None else self.initial
+        if value is None:
+            return {}
+        return {self.param: value if self.inclusive or cursor is None else value - TICK}
+
+
+def api_list(
+    sr: Any, res: Resource, params: Mapping[str, Any], start: Position | None, walk: Walk
+) -> AsyncIterator[Page]:
+    """``GET res.path`` with ``params``, walked by the resource's paginator."""
+    return sr.paged(res.paginator, res.path, {**res.params, **params}, start=start, walk=walk)
+
+
 @dataclass(frozen=True)
 class Resource:
     name: str
     path: str
-    paginator: str  # "cursor" (pageId / nextPageId) or "offset"
-    cursor_param: str  # the API's filter for the cursor
-    cursor_field: str  # the record field the cursor follows
-    cursor_inclusive: bool  # does the API filter with >= (True) or > (False)?
+    paginator: Paginator
+    incremental: Incremental
     key: tuple[str, ...]
     table: Table
     mapper: Callable[[Any], records.Row]
-    list: ListFn
+    # Query parameters sent with every list call (besides the page size and the filter).
+    params: Mapping[str, Any] = field(default_factory=dict)
+    list: ListFn = api_list
     children: tuple[Child, ...] = ()
     # Deletions from a complete pass: safe only when the listing cannot skip live records.
     sweep_deletes: bool = True
@@ -175,6 +211,11 @@ class Resource:
     no_get: str = ""
     # The engine's method that writes a page when more than an upsert is needed ("": upsert).
     writer: str = ""
+    # Pages per write transaction (each with its checkpoint). Grouped: the audit feed (most
+    # pages, small rows, measured 20 % faster) and offers. Jobs read the mirror on another
+    # connection while preparing a page (which jobs changed), so they commit page by page;
+    # candidates showed no gain.
+    write_group: int = 1
 
 
 # The audit feed's default window is 7 days; a backfill asks for everything it keeps.
@@ -185,22 +226,7 @@ PERSONAL = ("first_name", "last_name", "email", "city", "country_code")
 CANDIDATE_DETAILS_PERSONAL = ("phone_number", "location", "web", "education", "experience")
 
 
-def _jobs(sr: Any, cursor: datetime | None, start: str | None, limit: int) -> AsyncIterator[Any]:
-    return sr.jobs.pages(updated_after=cursor, limit=limit, page_id=start)
-
-
-def _candidates(
-    sr: Any, cursor: datetime | None, start: str | None, limit: int
-) -> AsyncIterator[Any]:
-    return sr.candidates.pages(updated_after=cursor, limit=limit, page_id=start)
-
-
-def _offers(sr: Any, cursor: datetime | None, start: str | None, limit: int) -> AsyncIterator[Any]:
-    return sr.offers.pages(created_after=cursor, limit=limit, offset=int(start or 0))
-
-
-def _audit(sr: Any, cursor: datetime | None, start: str | None, limit: int) -> AsyncIterator[Any]:
-    return sr.audit.pages(event_date_after=cursor or EPOCH, limit=limit, page_id=start)
+UPDATED_AFTER = Incremental("updatedAfter", "updatedOn", "updated_on", inclusive=False)
 
 
 # ---- the records as the list gives them (a refreshed record hashes like a listed one) ---------
@@ -292,14 +318,12 @@ def _candidate_details_rows(parent: Row, body: Any) -> list[Row]:
 JOBS = Resource(
     name="jobs",
     path="/jobs",
-    paginator="cursor",
-    cursor_param="updatedAfter",
-    cursor_field="updatedOn",
-    cursor_inclusive=False,
+    paginator=CursorPaginator("pageId"),
+    incremental=UPDATED_AFTER,
+    params={"sort": "job_id"},
     key=("id",),
     table=s.jobs,
     mapper=records.job_row,
-    list=_jobs,
     followups=(FollowUp("job_approvals", method="_read_job_approvals"),),
     children=(
         Child(
@@ -381,15 +405,15 @@ JOBS = Resource(
 AUDIT = Resource(
     name="audit",
     path="/audit-api/v201910/audit-events",
-    paginator="cursor",
-    cursor_param="eventDateAfter",
-    cursor_field="eventDate",
-    cursor_inclusive=False,
+    paginator=CursorPaginator("nextPageId"),
+    incremental=Incremental(
+        "eventDateAfter", "eventDate", "event_date", inclusive=False, initial=EPOCH
+    ),
     key=("id",),
     table=s.audit_events,
     mapper=records.audit_row,
-    list=_audit,
     sweep_deletes=False,  # events are history, never deleted
+    write_group=GROUP_PAGES,
     # Approval decisions change neither the job nor (before the last step) the offer; their
     # events flag the job's approval, so the jobs are in the mirror first.
     followups=(FollowUp("approval_events", method="_approval_events"),),
@@ -404,14 +428,11 @@ AUDIT = Resource(
 CANDIDATES = Resource(
     name="candidates",
     path="/candidates",
-    paginator="cursor",
-    cursor_param="updatedAfter",
-    cursor_field="updatedOn",
-    cursor_inclusive=False,
+    paginator=CursorPaginator("pageId"),
+    incremental=UPDATED_AFTER,
     key=("id",),
     table=s.candidates,
     mapper=records.candidate_row,
-    list=_candidates,
     children=(
         Child(
             "applications",
@@ -527,14 +548,11 @@ CANDIDATES = Resource(
 OFFERS = Resource(
     name="offers",
     path="/offers",
-    paginator="offset",
-    cursor_param="createdAfter",
-    cursor_field="createdOn",
-    cursor_inclusive=True,
+    paginator=OffsetPaginator(),
+    incremental=Incremental("createdAfter", "createdOn", "created_on", inclusive=True),
     key=("id",),
     table=s.offers,
     mapper=records.offer_row,
-    list=_offers,
     children=(
         Child(
             "approvals",
@@ -553,6 +571,7 @@ OFFERS = Resource(
     ),
     # Offset paging shifts when offers vanish mid-pass; offers leave with their candidate.
     sweep_deletes=False,
+    write_group=GROUP_PAGES,
     followups=(
         FollowUp("offer_rechecks", method="_recheck_offers"),
         FollowUp("offer_approvals", needs=("offer_rechecks",), method="_read_offer_approvals"),

@@ -1,41 +1,52 @@
-"""The poller engine: one pass per catalogue resource, page by page.
+"""The poller engine: one pass per catalogue resource, page by page, then the pass's follow-ups.
 
 Per page, in one transaction: the page's rows (hash-compared upserts), their outbox records, any
-quarantined records and the checkpoint (next page token, highest cursor value seen). A transaction
-holds up to ``GROUP_PAGES`` consecutive pages (each with its checkpoint); a killed run resumes at
-the last committed page of the same pass. At the end of a pass the cursor becomes
-``pass start - lag window`` (the API filters with a strict ``>``; the window makes it ``>=`` and
-covers late commits and a server clock up to the lag behind ours).
+quarantined records and the checkpoint (the paginator's position after the page, highest cursor
+value seen). A transaction holds up to the resource's ``write_group`` consecutive pages (each
+with its checkpoint); a killed run resumes at the last committed page of the same pass. A record the
+database refuses is quarantined alone (``syncd.mirror.isolate``); the rest of its page is written.
 
-A pass without a cursor (backfill, sweep, or first run) is complete: it bumps ``last_seen_at`` of
-every record it lists and, when it ends, tombstones the records it did not see.
+When the walk ends the checkpoint becomes the follow-ups phase (``syncd.sync.checkpoints``), and
+each finished follow-up is added to it: a killed pass resumes at the follow-up it was in. At the
+end of a complete pass the cursor becomes ``pass start - lag window``. A walk that cannot prove it
+saw every record (the paginator's checks) ends the pass ``incomplete``: no sweep, the cursor stays
+where it was, and the next pass walks again.
+
+A pass without a cursor (backfill, sweep, or first run) is complete when its walk is: it bumps
+``last_seen_at`` of every record it lists and, when it ends, tombstones the records it did not
+see. A backfill remembers which resources it finished (``syncd.sync.backfills``): a backfill run
+after a kill resumes the pass it was in and gives the finished ones an incremental pass only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import os
+import signal
 from collections.abc import Sequence
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection
 
-from syncd.mirror import schema as s
+from syncd.ats.paging import Walk
 from syncd.mirror.db import describe_db_error
+from syncd.mirror.isolate import in_savepoint, keep_seen, quarantined_keys, write_isolated
 from syncd.mirror.records import Invalid, Row
 from syncd.mirror.store import utcnow
+from syncd.sync import backfills
+from syncd.sync import checkpoints as ck
 from syncd.sync.applications import ApplicationsMixin
 from syncd.sync.approvals import ApprovalsMixin
 from syncd.sync.audit import AuditMixin
-from syncd.sync.catalogue import BY_NAME, CATALOGUE, Resource, flags_of
+from syncd.sync.catalogue import BY_NAME, CATALOGUE, Resource, flags_of, followup_order
 from syncd.sync.changes import change_records
 from syncd.sync.children import ChildrenMixin, page_children
 from syncd.sync.interviews import InterviewsMixin
 from syncd.sync.offers import OffersMixin
 from syncd.sync.passes import (
-    GROUP_PAGES,
     Counts,
     PassReport,
     ProgressFn,
@@ -47,8 +58,11 @@ from syncd.sync.passes import (
 
 log = structlog.get_logger("syncd.sync")
 
-WALKED = "<walked>"  # pass_page once every page of the pass is committed
 STATS_FIRST = 2000  # records into a pass when planner statistics are first refreshed
+# Test-only: "RESOURCE:PHASE" (phases: start, page, walked, <follow-up name>, ended) makes the
+# process SIGKILL itself there, so that a test can stop a run at every phase boundary. Not a
+# setting: it is named outside the SYNCD_ prefix on purpose.
+KILL_AT = "SYNCDTEST_KILL_AT"
 
 
 class Engine(
@@ -64,16 +78,40 @@ class Engine(
         since: datetime | None = None,
     ) -> list[PassReport]:
         """``mode``: backfill (complete pass, or from ``since``), incremental (from the cursor),
-        sweep (complete pass that tombstones what it did not see)."""
+        sweep (complete pass that tombstones what it did not see). Raises
+        ``checkpoints.UnreadableCheckpoint`` before any call when a pass in progress has a
+        checkpoint this syncd cannot read."""
         names = list(resources or [r.name for r in CATALOGUE])
         unknown = [n for n in names if n not in BY_NAME]
         if unknown:
             raise ValueError(f"unknown resource {unknown[0]!r}; choose from {', '.join(BY_NAME)}")
         self.audit_enabled = "audit" in names
+        chosen = [r for r in CATALOGUE if r.name in names]
+        with self.m.begin() as conn:
+            for res in chosen:  # every checkpoint is read before the first call
+                ck.load(res.name, res.paginator, self.m.state(conn, res.name)["pass_page"])
+            plan: backfills.Plan | None
+            if mode == "backfill":
+                plan = backfills.plan(self.m, conn, names)
+            else:  # a backfill pass this run resumes still counts for its backfill
+                plan = backfills.current(self.m, conn)
+        self.backfill = plan
         reports = []
-        for res in CATALOGUE:
-            if res.name in names:
-                reports.append(await self.run_resource(res, mode, since))
+        for res in chosen:
+            if mode == "backfill" and plan is not None and res.name in plan.done:
+                # Finished earlier in the backfill this run resumes: only what changed since.
+                report = await self.run_resource(res, "incremental")
+                report.note = "backfill finished before the interruption; incremental pass"
+            else:
+                report = await self.run_resource(res, mode, since)
+            reports.append(report)
+            if report.resumed and report.status == "ok":
+                # The resumed pass shows the tenant as it was when that pass began (records
+                # changed since, behind its checkpoint, were not walked again): one more pass
+                # from its new cursor brings the resource up to this run's start.
+                catch_up = await self.run_resource(res, "incremental")
+                catch_up.note = "changes since the resumed pass began"
+                reports.append(catch_up)
         return reports
 
     async def run_resource(
@@ -82,6 +120,7 @@ class Engine(
         calls0, retries0 = self.sr.calls, getattr(self.sr, "retries", 0)
         with self.m.begin() as conn:
             st = self.m.state(conn, res.name)
+        ckpt = ck.load(res.name, res.paginator, st["pass_page"])
         resumed = st["pass_mode"] is not None
         if resumed:
             cursor, started = st["pass_cursor"], st["pass_started_at"]
@@ -89,8 +128,14 @@ class Engine(
         else:
             started = utcnow()
             cursor = st["cursor"] if mode == "incremental" else naive(since)
-        report = PassReport(res.name, mode, "running", cursor, started)
-        self._mark_interrupted(res.name)
+        # Resumed from a checkpoint: a pass that never committed a page starts its walk afresh.
+        report = PassReport(
+            res.name, mode, "running", cursor, started, resumed=resumed and ckpt is not None
+        )
+        if report.resumed:
+            where = "its walk" if not isinstance(ckpt, ck.FollowUpsCheckpoint) else "follow-ups"
+            report.note = f"resumed the interrupted {mode} pass at {where}"
+        self.m.mark_interrupted(res.name)
         run_row = self.m.start_run(self.run_id, res.name, mode, cursor)
         log.info("pass_started", resource=res.name, mode=mode, cursor=cursor, resumed=resumed)
         try:
@@ -106,9 +151,20 @@ class Engine(
                         pass_page=None,
                         pass_run_id=self.run_id,
                     )
-            await self._pages(res, report, cursor, full=cursor is None, resume=st)
-            await self._after_pass(res, report, full=cursor is None, started=started)
-            report.status = "ok"
+            self._boundary(res, "start")
+            if isinstance(ckpt, ck.FollowUpsCheckpoint):
+                after = ckpt
+            else:
+                walk = await self._pages(res, report, cursor, ckpt, st)
+                after = ck.FollowUpsCheckpoint((), walk.incomplete)
+                with self.m.begin() as conn:
+                    self.m.save_state(conn, res.name, pass_page=ck.dump(res.paginator, after))
+                self._boundary(res, "walked")
+            report.incomplete = after.incomplete
+            full = cursor is None and after.incomplete is None
+            await self._after_pass(res, report, after, full=full, started=started)
+            report.status = "ok" if after.incomplete is None else "incomplete"
+            report.error = after.incomplete
         except asyncio.CancelledError:
             # SIGTERM/SIGINT: the write group committed or rolled back on the way out; a
             # rerun resumes from the checkpoint.
@@ -124,51 +180,54 @@ class Engine(
             report.ended_at = utcnow()
             report.counts.api_calls = self.sr.calls - calls0
             report.retries = getattr(self.sr, "retries", 0) - retries0
-            c = asdict(report.counts)
+            c = dataclasses.asdict(report.counts)
             self.m.finish_run(run_row, status=report.status, error=report.error, **c)
             log.info(
                 "pass_ended", resource=res.name, status=report.status, retries=report.retries, **c
             )
+        if report.status == "incomplete":
+            log.warning("pass_incomplete", resource=res.name, reason=report.error)
+        self._boundary(res, "ended")
         return report
 
-    def _mark_interrupted(self, resource: str) -> None:
-        t = s.sync_runs
-        with self.m.begin() as conn:
-            conn.execute(
-                update(t)
-                .where(
-                    t.c.tenant == self.m.tenant, t.c.resource == resource, t.c.status == "running"
-                )
-                .values(status="interrupted")
-            )
+    def _boundary(self, res: Resource, phase: str) -> None:
+        """A phase boundary of ``res``'s pass: the test-only hook ``SYNCDTEST_KILL_AT`` kills
+        the process here when it names it."""
+        if self.kill_at is not None and self.kill_at == f"{res.name}:{phase}":
+            log.warning("test_kill", at=self.kill_at)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    @property
+    def kill_at(self) -> str | None:
+        return os.environ.get(KILL_AT) or None
 
     # ---- the paged walk ---------------------------------------------------------------------
     async def _pages(
-        self, res: Resource, report: PassReport, cursor: datetime | None, *, full: bool, resume: Row
-    ) -> None:
-        start = resume["pass_page"] if resume["pass_mode"] is not None else None
+        self,
+        res: Resource,
+        report: PassReport,
+        cursor: datetime | None,
+        ckpt: ck.Checkpoint | None,
+        resume: Row,
+    ) -> Walk:
+        """Walk the listing from the checkpoint; returns the walk's outcome (complete or not)."""
+        full = cursor is None
+        start = ckpt.position if isinstance(ckpt, ck.WalkCheckpoint) else None
         max_seen: datetime | None = resume["pass_max_seen"] if start is not None else None
-        offset = int(start or 0) if res.paginator == "offset" else 0
-        fetch_cursor = aware(cursor)
-        if start == WALKED:
-            return  # killed after the last page, during the pass's follow-up work
-        pages = res.list(self.sr, fetch_cursor, start, self.settings.page_size)
-        # Grouped: the audit feed (most pages, small rows, measured 20 % faster) and offers.
-        # Jobs read the mirror on another connection while preparing a page (which jobs
-        # changed), so they commit page by page; candidates showed no gain.
-        group = WriteGroup(self.m, pages=GROUP_PAGES if res.name in ("audit", "offers") else 1)
+        walk = Walk()
+        params = {"limit": self.settings.page_size, **res.incremental.params(aware(cursor))}
+        pages = res.list(self.sr, res, params, start, walk)
+        group = WriteGroup(self.m, pages=res.write_group)
         next_stats = STATS_FIRST
+        first = True
         try:
             async for page in prefetched(pages):
                 now = utcnow()
                 items = page.items
                 report.pages += 1
                 report.counts.fetched += len(items)
-                if res.paginator == "offset":
-                    offset += len(items)
-                    token: str | None = str(offset)
-                else:
-                    token = page.next_page_id
+                assert page.position is not None  # set by every paginator's walk
+                token = ck.dump(res.paginator, ck.WalkCheckpoint(page.position))
                 # Children read with the page cost API calls: on the event loop, before the write.
                 prepared = await self._prepare_children(res, items) if page_children(res) else None
                 # Mapping and the write run in a worker thread while the next page is in flight
@@ -194,13 +253,15 @@ class Engine(
                     await asyncio.to_thread(self.m.refresh_statistics)
                 if self.progress:
                     self.progress(res.name, len(items), 1, page.total)
-                log.debug("page_written", resource=res.name, records=len(items), page=token)
+                log.debug("page_written", resource=res.name, records=len(items))
+                if first:
+                    first = False
+                    self._boundary(res, "page")
         finally:
             # An API error ends the walk: what was written is consistent (rows and checkpoint
             # of the same pages) and is committed; a failed write rolls its group back.
             await asyncio.to_thread(group.close)
-        with self.m.begin() as conn:
-            self.m.save_state(conn, res.name, pass_page=WALKED)
+        return walk
 
     def _write_page(
         self,
@@ -211,14 +272,14 @@ class Engine(
         report: PassReport,
         now: datetime,
         full: bool,
-        token: str | None,
+        token: str,
         max_seen: datetime | None,
     ) -> datetime | None:
         """One page: map it (unless prepared), write its rows and its checkpoint in the group's
         transaction. Returns the newest cursor value seen so far."""
         if prepared is None:
             prepared = self._map(res, items)
-        col = _cursor_col(res)
+        col = res.incremental.column
         for r in prepared["rows"]:
             seen = r.get(col)
             if seen is not None and (max_seen is None or seen > max_seen):
@@ -226,13 +287,56 @@ class Engine(
         with group.lock:
             try:
                 conn = group.connection()
-                self._write(conn, res, prepared, report, now=now, full=full)
                 self.m.save_state(conn, res.name, pass_page=token, pass_max_seen=max_seen)
+                self._write_records(conn, res, prepared, report, now=now, full=full)
                 group.page_written()
             except BaseException:
                 group.broken = True
                 raise
         return max_seen
+
+    def _write_records(
+        self,
+        conn: Connection,
+        res: Resource,
+        prepared: dict[str, Any],
+        report: PassReport,
+        *,
+        now: datetime,
+        full: bool,
+    ) -> None:
+        """The page's records; a record the database refuses goes to quarantine with the
+        database's reason, the others are written (``syncd.mirror.isolate``)."""
+        for key, reason, raw in prepared["bad"]:
+            self._quarantine(conn, res.name, key, reason, raw, report, now)
+        rows: list[Row] = prepared["rows"]
+        children = prepared.get("children")
+
+        def write(part: Sequence[Row]) -> None:
+            counts = dataclasses.replace(report.counts)
+            sub: dict[str, Any] = {"rows": list(part), "bad": []}
+            if children is not None:  # child name -> parent id -> answer, for these parents
+                ids = {str(r["id"]) for r in part}
+                sub["children"] = {
+                    name: {pid: body for pid, body in per.items() if pid in ids}
+                    for name, per in children.items()
+                }
+            try:
+                self._write(conn, res, sub, report, now=now, full=full)
+            except BaseException:
+                report.counts = counts  # the savepoint undid what was counted
+                raise
+
+        def refused(row: Row, reason: str) -> None:
+            key = "/".join(str(row.get(k)) for k in res.key)[:160]
+            log.warning("record_refused", resource=res.name, key=key, reason=reason)
+            raw = row.get("raw")
+            if in_savepoint(
+                conn, lambda: self._quarantine(conn, res.name, key, reason, raw, report, now)
+            ):  # the payload itself cannot be stored: the reason and the key still are
+                self._quarantine(conn, res.name, key, reason, None, report, now)
+
+        write_isolated(conn, rows, write, refused)
 
     def _map(self, res: Resource, items: list[Any]) -> dict[str, Any]:
         rows: list[Row] = []
@@ -278,12 +382,38 @@ class Engine(
         self.m.emit(conn, changes, run_id=self.run_id, now=now)
 
     async def _after_pass(
-        self, res: Resource, report: PassReport, *, full: bool, started: datetime
+        self,
+        res: Resource,
+        report: PassReport,
+        ckpt: ck.FollowUpsCheckpoint,
+        *,
+        full: bool,
+        started: datetime,
     ) -> None:
-        await self._followups(res, report, full=full)
+        """The follow-ups the checkpoint does not list as done (each after what it needs), each
+        recorded when it ends; then the sweep (a complete pass without a cursor) and the cursor
+        (a complete pass)."""
+        done = list(ckpt.done)
+        for f in followup_order(res):
+            if f.name in done:
+                continue
+            await self._followup(res, f, report, full=full)
+            done.append(f.name)
+            with self.m.begin() as conn:
+                self.m.save_state(
+                    conn,
+                    res.name,
+                    pass_page=ck.dump(res.paginator, dataclasses.replace(ckpt, done=tuple(done))),
+                )
+            self._boundary(res, f.name)
         now = utcnow()
         with self.m.begin() as conn:
-            if full and res.sweep_deletes:
+            if ckpt.incomplete is not None:
+                # Nothing proves what was not listed is gone, nor that the cursor may move: the
+                # next pass walks again from the same cursor.
+                self.m.save_state(conn, res.name, **_NO_PASS)
+                return
+            if full and res.sweep_deletes and self._sweep_safe(conn, res, started, report, now):
                 self._sweep(conn, res, started, report, now=now)
             st = self.m.state(conn, res.name)
             # Start of this pass minus the lag window: the window absorbs late commits and a
@@ -296,19 +426,38 @@ class Engine(
                 last_pass_started_at=started,
                 last_pass_ended_at=now,
                 last_sweep_at=started if full else st["last_sweep_at"],
-                pass_mode=None,
-                pass_cursor=None,
-                pass_started_at=None,
-                pass_max_seen=None,
-                pass_page=None,
-                pass_run_id=None,
+                **_NO_PASS,
             )
+            if self.backfill is not None and report.mode == "backfill":
+                # In the transaction that closes the pass: a kill cannot fall between the two.
+                backfills.finished(self.m, conn, self.backfill, res.name)
+
+    def _sweep_safe(
+        self, conn: Connection, res: Resource, started: datetime, report: PassReport, now: datetime
+    ) -> bool:
+        """Records of this pass that went to quarantine were listed, not gone: their stored rows
+        are kept from the sweep. One whose key could not be read leaves the pass unable to tell
+        which row it was: no sweep this time."""
+        keys = quarantined_keys(conn, self.m.tenant, res.name, started)
+        if None in keys:
+            report.note = "no deletion sweep: a listed record without a readable key"
+            log.warning("sweep_skipped", resource=res.name, reason="quarantined record without key")
+            return False
+        keep_seen(conn, res.table, self.m.tenant, [k for k in keys if k is not None], now)
+        return True
 
 
-def _cursor_col(res: Resource) -> str:
-    return {"updatedOn": "updated_on", "createdOn": "created_on", "eventDate": "event_date"}[
-        res.cursor_field
-    ]
+# sync_state columns of a pass in progress, cleared when it ends.
+_NO_PASS: dict[str, Any] = dict.fromkeys(
+    (
+        "pass_mode",
+        "pass_cursor",
+        "pass_started_at",
+        "pass_max_seen",
+        "pass_page",
+        "pass_run_id",
+    )
+)
 
 
 __all__ = ["Counts", "Engine", "PassReport", "ProgressFn"]

@@ -17,8 +17,9 @@ from sqlalchemy import Connection, Table
 
 from syncd.ats import absent_ok
 from syncd.mirror import followup_queries as fq
+from syncd.mirror.isolate import write_isolated
 from syncd.mirror.records import Row
-from syncd.mirror.store import Key, key_columns, key_of, utcnow
+from syncd.mirror.store import Key, key_columns, key_of, key_text, utcnow
 from syncd.sync.base import EngineBase
 
 Call = Callable[[Row], Awaitable[Any]]
@@ -64,8 +65,18 @@ class FollowUpsMixin(EngineBase):
         self, table: Table, flag: str, write: Write, batch: list[Row], got: list[Any]
     ) -> None:
         keys = [c.name for c in key_columns(table)]
+        now = utcnow()
         with self.m.begin() as conn:
-            write(conn, batch, got, utcnow())
+
+            def part(pairs: Sequence[tuple[Row, Any]]) -> None:
+                write(conn, [p for p, _ in pairs], [g for _, g in pairs], now)
+
+            def refused(pair: tuple[Row, Any], why: str) -> None:
+                # One record the database refuses never stops the batch (syncd.mirror.isolate).
+                key = key_text(key_of(table, pair[0]))
+                self.m.quarantine(conn, table.name, key, why, None, run_id=self.run_id, now=now)
+
+            write_isolated(conn, list(zip(batch, got, strict=True)), part, refused)
             self.m.set_columns(
                 conn, table, [{**{k: p[k] for k in keys}, flag: False} for p in batch]
             )

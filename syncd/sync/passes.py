@@ -97,6 +97,7 @@ class PassReport:
     status: str
     cursor_used: datetime | None
     started_at: datetime
+    resumed: bool = False  # the pass an earlier run left, continued from its checkpoint
     ended_at: datetime | None = None
     counts: Counts = field(default_factory=Counts)
     pages: int = 0
@@ -105,6 +106,10 @@ class PassReport:
     # When this run took the pass up: a resumed pass keeps the original ``started_at`` (its
     # cursor is computed from it) but reports only its own time.
     run_started_at: datetime = field(default_factory=utcnow)
+    # Why the walk could not prove it saw every record (status "incomplete"), else None.
+    incomplete: str | None = None
+    # What this run did with a pass an earlier run left (resumed it, or found it finished).
+    note: str | None = None
 
     @property
     def seconds(self) -> float:

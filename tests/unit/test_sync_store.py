@@ -9,10 +9,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import Engine, func, select
 
 from syncd.ats import Page
+from syncd.ats.paging import CursorPosition
 from syncd.config import SyncSettings
 from syncd.mirror import records as rec
 from syncd.mirror import schema as s
@@ -142,6 +144,17 @@ class FakeClient:
 
     def __init__(self, pages: list[list[Any]]) -> None:
         self.jobs = FakeJobs(pages)
+        self._pages = pages
+
+    def paged(self, paginator: Any, path: str, params: Any, **kw: Any) -> AsyncIterator[Page]:
+        """The pages through the resource's own paginator, answered without a network."""
+
+        async def fetch(path: str, query: dict[str, Any]) -> tuple[httpx.Response, Any]:
+            i = int(query.get("pageId") or 0)
+            nxt = str(i + 1) if i + 1 < len(self._pages) else None
+            return httpx.Response(200), {"content": self._pages[i], "nextPageId": nxt}
+
+        return paginator.pages(fetch, path, params, **kw)  # type: ignore[no-any-return]
 
 
 def test_bad_record_is_quarantined_and_the_pass_goes_on(db: Engine) -> None:
@@ -215,14 +228,12 @@ class FakeAudit:
         self._pages = pages
         self.fail_after = fail_after
 
-    async def _gen(self, start: int) -> AsyncIterator[Page]:
-        for i in range(start, len(self._pages)):
-            if self.fail_after is not None and i >= self.fail_after:
-                raise RuntimeError("API down")
-            yield Page(self._pages[i], str(i + 1) if i + 1 < len(self._pages) else None)
-
-    def pages(self, *, page_id: str | None = None, **kw: Any) -> AsyncIterator[Page]:
-        return self._gen(int(page_id or 0))
+    async def fetch(self, path: str, query: dict[str, Any]) -> tuple[httpx.Response, Any]:
+        i = int(query.get("nextPageId") or 0)
+        if self.fail_after is not None and i >= self.fail_after:
+            raise RuntimeError("API down")
+        nxt = str(i + 1) if i + 1 < len(self._pages) else None
+        return httpx.Response(200), {"content": self._pages[i], "nextPageId": nxt}
 
 
 class FakeAuditClient:
@@ -230,6 +241,20 @@ class FakeAuditClient:
 
     def __init__(self, audit: FakeAudit) -> None:
         self.audit = audit
+
+    def paged(self, paginator: Any, path: str, params: Any, **kw: Any) -> AsyncIterator[Page]:
+        return paginator.pages(self.audit.fetch, path, params, **kw)  # type: ignore[no-any-return]
+
+
+def walk_position(m: Mirror, conn: Any, resource: str) -> Any:
+    """Where the pass in progress resumes its walk (the paginator's position)."""
+    from syncd.sync import checkpoints as ck
+    from syncd.sync.catalogue import BY_NAME
+
+    res = BY_NAME[resource]
+    ckpt = ck.load(resource, res.paginator, m.state(conn, resource)["pass_page"])
+    assert isinstance(ckpt, ck.WalkCheckpoint)
+    return ckpt.position
 
 
 def audit_pages(n: int) -> list[list[Any]]:
@@ -259,7 +284,7 @@ def test_grouped_pages_commit_with_their_checkpoint(
             SyncEngine(m, FakeAuditClient(audit), SyncSettings()).run_resource(AUDIT, "backfill")
         )
     with db.connect() as conn:
-        assert m.state(conn, "audit")["pass_page"] == "5"
+        assert walk_position(m, conn, "audit") == CursorPosition("5", 15, None)
         assert conn.execute(select(func.count()).select_from(s.audit_events)).scalar_one() == 15
 
     real = engine_mod.Engine._write
@@ -276,7 +301,7 @@ def test_grouped_pages_commit_with_their_checkpoint(
             SyncEngine(m, FakeAuditClient(audit), SyncSettings()).run_resource(AUDIT, "backfill")
         )
     with db.connect() as conn:  # page "5-*" shared the failed group of "6-*": rolled back
-        assert m.state(conn, "audit")["pass_page"] == "5"
+        assert walk_position(m, conn, "audit") == CursorPosition("5", 15, None)
         assert conn.execute(select(func.count()).select_from(s.audit_events)).scalar_one() == 15
 
     monkeypatch.setattr(engine_mod.Engine, "_write", real)
