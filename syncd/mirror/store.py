@@ -266,6 +266,9 @@ class Mirror:
     ) -> None:
         if not changes:
             return
+        from syncd.mirror.outbox import lock_sequence
+
+        lock_sequence(conn, self.tenant)
         conn.execute(
             insert(s.changes),
             [

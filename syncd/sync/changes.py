@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from syncd.mirror.records import Row
+from syncd.mirror.records import Row, format_ts
 from syncd.mirror.store import Change, UpsertResult, key_text
 
 
@@ -20,7 +21,7 @@ def change_records(resource: str, result: UpsertResult, *, full: bool) -> list[C
             out.extend(domain_events(resource, key, None, new.get(status_col)))
     for old, new in result.updated:
         key = record_key(resource, new)
-        out.append(Change(resource, key, "updated", summary(new)))
+        out.append(Change(resource, key, "updated", {**(summary(new) or {}), **changed(old, new)}))
         if old.get(status_col) != new.get(status_col) or old.get("sub_status") != new.get(
             "sub_status"
         ):
@@ -41,6 +42,27 @@ def summary(row: Row) -> dict[str, Any] | None:
     return out or None
 
 
+# Bookkeeping columns: not a change anyone downstream acts on.
+_NOT_FIELDS = frozenset(
+    ("tenant", "raw", "content_hash", "first_seen_at", "last_seen_at", "deleted_at", "recheck")
+)
+
+
+def changed(old: Row, new: Row) -> dict[str, Any]:
+    """``{"changed": {column: [old, new]}}`` for the typed columns whose value moved (the outbox
+    envelope's ``changes``); {} when only raw JSON or bookkeeping moved."""
+    moved = {
+        k: [_plain(old.get(k)), _plain(v)]
+        for k, v in new.items()
+        if k in old and k not in _NOT_FIELDS and not k.endswith("_pending") and old.get(k) != v
+    }
+    return {"changed": moved} if moved else {}
+
+
+def _plain(value: Any) -> Any:
+    return format_ts(value) if isinstance(value, datetime) else value
+
+
 def domain_events(resource: str, key: str, old: Any, new: Any) -> list[Change]:
     out: list[Change] = []
     if resource == "applications" and new is not None:
@@ -48,6 +70,8 @@ def domain_events(resource: str, key: str, old: Any, new: Any) -> list[Change]:
             out.append(Change(resource, key, "status_changed", {"from": old, "to": new}))
         if new == "HIRED" and old != "HIRED":
             out.append(Change(resource, key, "hired"))
+        if old == "HIRED" and new != "HIRED":
+            out.append(Change(resource, key, "hire_revoked", {"from": old, "to": new}))
     if resource == "offers" and new == "ACCEPTED" and old != "ACCEPTED":
         out.append(Change(resource, key, "offer_accepted"))
     if resource in ("jobs", "approvals") and old is not None and old != new:
