@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, or_, select, text, tuple_
 
 from syncd.mirror import schema as s
+from syncd.mirror.hires import hired_times
 from syncd.mirror.records import Row, format_ts
 
 SCHEMA_VERSION = 1
@@ -107,7 +108,7 @@ def envelopes(conn: Connection, tenant: str, rows: list[Row]) -> list[dict[str, 
     apps = _applications(
         conn, tenant, [r["record_key"] for r in rows if r["resource"] == "applications"]
     )
-    hired_on = _hired_on(conn, tenant, list(apps))
+    hired_on = hired_times(conn, tenant, list(apps))
     offers = _by_id(
         conn, s.offers, tenant, [r["record_key"] for r in rows if r["resource"] == "offers"]
     )
@@ -206,30 +207,6 @@ def _applications(conn: Connection, tenant: str, keys: list[str]) -> dict[tuple[
         )
         for r in conn.execute(q):
             out[(r.candidate_id, r.job_id)] = dict(r._mapping)
-    return out
-
-
-def _hired_on(
-    conn: Connection, tenant: str, pairs: list[tuple[str, str]]
-) -> dict[tuple[str, str], datetime]:
-    """When each application last moved to HIRED, from its status history (SmartRecruiters'
-    own time)."""
-    t = s.application_status_history
-    out: dict[tuple[str, str], datetime] = {}
-    for i in range(0, len(pairs), 400):
-        chunk = pairs[i : i + 400]
-        q = (
-            select(t.c.candidate_id, t.c.job_id, func.max(t.c.changed_on))
-            .where(
-                t.c.tenant == tenant,
-                t.c.status == "HIRED",
-                t.c.candidate_id.in_({p[0] for p in chunk}),
-                tuple_(t.c.candidate_id, t.c.job_id).in_(chunk),
-            )
-            .group_by(t.c.candidate_id, t.c.job_id)
-        )
-        for cid, jid, at in conn.execute(q):
-            out[(cid, jid)] = at
     return out
 
 

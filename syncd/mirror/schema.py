@@ -364,7 +364,9 @@ deliveries = Table(
     Column("tenant", String(ID), nullable=False),
     Column("sink", String(64), nullable=False),
     Column("delivery_id", String(64), nullable=False),
-    Column("external_key", String(160), nullable=False),
+    # From the SmartRecruiters application id, fixed at the first attempt (the hire's details,
+    # the application id among them, are in the mirror by then).
+    Column("external_key", String(160)),
     Column("event_type", String(64), nullable=False),
     Column("candidate_id", String(ID), nullable=False),
     Column("job_id", String(ID), nullable=False),
@@ -381,7 +383,9 @@ deliveries = Table(
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     Column("delivered_at", DateTime),
-    UniqueConstraint("tenant", "sink", "external_key", "event_type", name="uq_deliveries_key"),
+    UniqueConstraint(
+        "tenant", "sink", "candidate_id", "job_id", "event_type", name="uq_deliveries_key"
+    ),
     UniqueConstraint("delivery_id", name="uq_deliveries_delivery_id"),
     Index("ix_deliveries_state", "tenant", "sink", "state", "id"),
     Index("ix_deliveries_person", "tenant", "sink", "candidate_id"),

@@ -10,14 +10,14 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 from sqlalchemy import Engine, delete, select, text
 
-from syncd.mirror import outbox
+from syncd.delivery.mapping import load_schema
+from syncd.mirror import hires, outbox
 from syncd.mirror import schema as s
 from syncd.mirror.store import Change, Mirror, utcnow
 from syncd.sandbox.limits import LimitConfig
@@ -25,11 +25,13 @@ from syncd.sandbox.runner import ThreadServer, serve_in_thread
 from tests.conftest import sandbox_options
 from tests.integration.test_mirror_sync import TENANT, control, run_pass, settings_for
 
-SCHEMA = Path(__file__).resolve().parents[2] / "syncd/delivery/schemas/event.schema.json"
-
 
 def event_validator() -> jsonschema.Draft202012Validator:
-    schema = json.loads(SCHEMA.read_text())
+    return load_validator("event.schema.json")
+
+
+def load_validator(name: str) -> jsonschema.Draft202012Validator:
+    schema = load_schema(name)
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(
         schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
@@ -151,6 +153,21 @@ def test_hire_becomes_a_valid_event_and_syncd_changes_prints_it(
     assert hired[0]["occurred_at"][:19] == hired_at[:19]
     moved = [e for e in events if e["type"] == "application.status_changed"]
     assert [e["changes"]["status"] for e in moved] == [{"old": app["status"], "new": "HIRED"}]
+
+    # The hire's record, assembled from the mirror, is ready and valid against its schema.
+    key = (app["candidateId"], app["jobId"])
+    with db.connect() as conn:
+        assert hires.readiness(conn, TENANT, [key]) == {key: "ready"}
+        rec = hires.new_hire_records(conn, TENANT, [key])[key]
+    load_validator("new_hire.schema.json").validate(rec)
+    offer = [o for o in truth["offers"].values() if o["applicationId"] == app["id"]][-1]
+    cand = truth["candidates"][app["candidateId"]]
+    assert rec["external_key"] == f"sr-{app['id']}"
+    assert rec["ids"]["offer_id"] == offer["id"]
+    assert rec["candidate"]["email"] == cand["email"]
+    assert rec["job"]["title"] == truth["jobs"][app["jobId"]]["title"]
+    assert rec["offer"]["properties"] == offer["properties"]
+    assert rec["application"]["start_date"] == truth["applications"][app["id"]]["startsOn"][:10]
 
     env = {**os.environ, "SYNCD_DATABASE_URL": db_url, "SYNCD_TENANT": TENANT}
     out = subprocess.run(

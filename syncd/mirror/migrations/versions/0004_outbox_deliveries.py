@@ -55,7 +55,7 @@ def upgrade() -> None:
         sa.Column("tenant", sa.String(length=64), nullable=False),
         sa.Column("sink", sa.String(length=64), nullable=False),
         sa.Column("delivery_id", sa.String(length=64), nullable=False),
-        sa.Column("external_key", sa.String(length=160), nullable=False),
+        sa.Column("external_key", sa.String(length=160), nullable=True),
         sa.Column("event_type", sa.String(length=64), nullable=False),
         sa.Column("candidate_id", sa.String(length=64), nullable=False),
         sa.Column("job_id", sa.String(length=64), nullable=False),
@@ -73,7 +73,7 @@ def upgrade() -> None:
         sa.Column("delivered_at", sa.DateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_deliveries"),
         sa.UniqueConstraint(
-            "tenant", "sink", "external_key", "event_type", name="uq_deliveries_key"
+            "tenant", "sink", "candidate_id", "job_id", "event_type", name="uq_deliveries_key"
         ),
         sa.UniqueConstraint("delivery_id", name="uq_deliveries_delivery_id"),
     )
