@@ -9,7 +9,7 @@ import click
 
 from syncd.cli_api import api as api_command
 from syncd.cli_inspect import quarantine_cmd, report_cmd, status_cmd
-from syncd.cli_push import changes_cmd
+from syncd.cli_push import changes_cmd, deliveries_cmd, push_cmd, sinks_cmd
 from syncd.cli_sync import backfill_cmd, migrate_cmd, sync_cmd
 from syncd.config import ConfigError, Settings, load_settings
 
@@ -169,6 +169,9 @@ main.add_command(status_cmd)
 main.add_command(quarantine_cmd)
 main.add_command(report_cmd)
 main.add_command(changes_cmd)
+main.add_command(sinks_cmd)
+main.add_command(push_cmd)
+main.add_command(deliveries_cmd)
 
 if __name__ == "__main__":
     main()
