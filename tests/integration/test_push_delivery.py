@@ -1,0 +1,250 @@
+"""Delivery under failure, over real HTTP with ``syncd push --once`` as a real subprocess:
+SIGKILL at random points then a run to the end (every hire exactly once by external key, never
+under two delivery ids); a receiver answering 503 for a while (the backlog in order after it
+recovers); one payload answered 422 (a dead letter with the receiver's message, ONBOARDING_FAILED
+written back, all others delivered); a revoked hire reaches the sink; 404
+ONBOARDING_STATUS_NOT_ACTIVE reported once."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+
+from syncd.mirror import schema as s
+from syncd.sandbox.limits import LimitConfig
+from syncd.sandbox.runner import ThreadServer, serve_in_thread
+from tests.conftest import sandbox_options
+from tests.integration.push_env import (
+    SECRET,
+    onboarding_writes,
+    push_env,
+    syncd_run,
+    write_config,
+)
+from tests.integration.test_mirror_sync import control, run_pass, settings_for
+from tests.integration.test_push_webhook import candidates_to_hire, webhook_sink
+from tests.receiver import ReceiverServer, serve_receiver
+
+
+@pytest.fixture
+def tenant() -> Iterator[ThreadServer]:
+    srv = serve_in_thread(
+        sandbox_options(candidates=120, jobs=8, limits=LimitConfig(enabled=False))
+    )
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[ReceiverServer]:
+    srv = serve_receiver(SECRET)
+    yield srv
+    srv.stop()
+
+
+def hire_many(
+    tenant: ThreadServer, db: Engine, db_url: str, n: int
+) -> tuple[Any, list[dict[str, Any]]]:
+    """Backfill, then ``n`` hires in the sandbox and an incremental pass that sees them."""
+    st = settings_for(tenant, db_url)
+    run_pass(st, db, "backfill")
+    apps = candidates_to_hire(tenant, n)
+    return st, apps
+
+
+def do_hires(tenant: ThreadServer, apps: list[dict[str, Any]]) -> None:
+    for a in apps:
+        control(tenant, "hire", {"candidateId": a["candidateId"], "jobId": a["jobId"]})
+
+
+def delivery_rows(db: Engine) -> list[dict[str, Any]]:
+    with db.connect() as conn:
+        return [
+            dict(r._mapping) for r in conn.execute(select(s.deliveries).order_by(s.deliveries.c.id))
+        ]
+
+
+def test_sigkill_at_random_points_then_to_the_end(
+    tenant: ThreadServer, receiver: ReceiverServer, db: Engine, db_url: str, tmp_path: Path
+) -> None:
+    st, apps = hire_many(tenant, db, db_url, 30)
+    sink = webhook_sink(receiver, batch_size=2, concurrency=1)
+    env = push_env(tenant, db_url, write_config(tmp_path, {"hr": sink}))
+    assert syncd_run(env, "push", "--once").returncode == 0  # the sink starts at the head
+    do_hires(tenant, apps)
+    run_pass(st, db, "incremental")
+
+    rng = random.Random(20261129)
+    kills = 0
+    for _ in range(40):
+        before = len(receiver.state.received)
+        target = before + rng.randint(0, 3)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "syncd", "push", "--once"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        # Kill once the run has made a random amount of progress at the receiver (or ended).
+        while proc.poll() is None and len(receiver.state.received) < target:
+            time.sleep(0.002)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            kills += 1
+        else:
+            assert proc.returncode == 0, proc.stderr.read() if proc.stderr else b""
+            break
+    assert kills >= 5
+    final = syncd_run(env, "push", "--once")
+    assert final.returncode == 0, final.stderr
+
+    expected = {f"sr-{a['id']}" for a in apps}
+    got = receiver.state.hires()
+    assert set(got) == expected
+    # Each key under exactly one delivery id, and (lookup before create) received once.
+    assert all(len(ids) == 1 for ids in got.values())
+    raw = [r.external_key for r in receiver.state.received if r.type == "application.hired"]
+    assert sorted(raw) == sorted(expected)
+    assert receiver.state.unverified == 0
+    rows = delivery_rows(db)
+    assert {r["external_key"] for r in rows} == expected
+    assert {r["state"] for r in rows} == {"delivered"}
+    for a in apps:
+        assert onboarding_writes(tenant, a["id"]) == ["READY_TO_ONBOARD", "ONBOARDING_SUCCESSFUL"]
+
+
+def test_backlog_after_503_in_order_and_422_is_a_dead_letter(
+    tenant: ThreadServer, receiver: ReceiverServer, db: Engine, db_url: str, tmp_path: Path
+) -> None:
+    st, apps = hire_many(tenant, db, db_url, 8)
+    sink = webhook_sink(receiver, concurrency=1, max_attempts=12)
+    env = push_env(tenant, db_url, write_config(tmp_path, {"hr": sink}))
+    assert syncd_run(env, "push", "--once").returncode == 0
+    do_hires(tenant, apps)
+    run_pass(st, db, "incremental")
+
+    bad = f"sr-{apps[3]['id']}"
+    receiver.state.fail_next = 7  # the receiver is down for the next 7 requests
+    message = "department 'Ocean Research' does not exist"
+    receiver.state.reject[bad] = (422, json.dumps({"message": message}))
+    out = syncd_run(env, "push", "--once")
+    assert out.returncode == 0, out.stderr
+    assert "delivered 7, rejected 1, dead 0" in out.stdout, out.stdout
+
+    # In order of the hires (the outbox's order), the rejected one left out.
+    order = [r["external_key"] for r in delivery_rows(db)]
+    got = [r.external_key for r in receiver.state.received]
+    assert got == [k for k in order if k != bad]
+    assert len(got) == 7
+    dead = json.loads(
+        syncd_run(env, "deliveries", "list", "--state", "dead-letters", "--json").stdout
+    )
+    assert [(d["external_key"], d["state"], d["status_code"]) for d in dead] == [
+        (bad, "rejected", 422)
+    ]
+    assert message in dead[0]["reason"]
+    assert onboarding_writes(tenant, apps[3]["id"]) == ["ONBOARDING_FAILED"]
+    assert onboarding_writes(tenant, apps[0]["id"]) == [
+        "READY_TO_ONBOARD",
+        "ONBOARDING_SUCCESSFUL",
+    ]
+
+    # The operator fixes the target and retries the dead letter: delivered, status corrected.
+    del receiver.state.reject[bad]
+    retried = syncd_run(env, "deliveries", "retry", "--dead")
+    assert retried.returncode == 0 and "1 dead letter(s) queued again" in retried.stdout
+    assert syncd_run(env, "push", "--once").returncode == 0
+    assert [r.external_key for r in receiver.state.received][-1] == bad
+    assert onboarding_writes(tenant, apps[3]["id"]) == [
+        "ONBOARDING_FAILED",
+        "ONBOARDING_SUCCESSFUL",
+    ]
+
+
+def test_attempts_exhausted_is_dead_with_the_targets_message(
+    tenant: ThreadServer, receiver: ReceiverServer, db: Engine, db_url: str, tmp_path: Path
+) -> None:
+    st, apps = hire_many(tenant, db, db_url, 1)
+    sink = webhook_sink(receiver, max_attempts=3)
+    env = push_env(tenant, db_url, write_config(tmp_path, {"hr": sink}))
+    assert syncd_run(env, "push", "--once").returncode == 0
+    do_hires(tenant, apps)
+    run_pass(st, db, "incremental")
+    receiver.state.fail_next = 100
+    out = syncd_run(env, "push", "--once")
+    assert "dead 1" in out.stdout, out.stdout
+    (row,) = delivery_rows(db)
+    assert (row["state"], row["attempts"], row["status_code"], row["reason"]) == (
+        "dead",
+        3,
+        503,
+        "HTTP 503",
+    )
+    assert onboarding_writes(tenant, apps[0]["id"]) == []  # never FAILED for a transient error
+
+
+def test_revoked_hire_reaches_the_sink(
+    tenant: ThreadServer, receiver: ReceiverServer, db: Engine, db_url: str, tmp_path: Path
+) -> None:
+    st, apps = hire_many(tenant, db, db_url, 3)
+    env = push_env(tenant, db_url, write_config(tmp_path, {"hr": webhook_sink(receiver)}))
+    assert syncd_run(env, "push", "--once").returncode == 0
+    do_hires(tenant, apps)
+    run_pass(st, db, "incremental")
+    assert syncd_run(env, "push", "--once").returncode == 0
+    assert len(receiver.state.hires()) == 3
+
+    # One hire moved away from HIRED, one candidate deleted; the third stays.
+    moved, gone = apps[0], apps[1]
+    control(
+        tenant,
+        "status",
+        {"candidateId": moved["candidateId"], "jobId": moved["jobId"], "status": "WITHDRAWN"},
+    )
+    control(tenant, f"candidates/{gone['candidateId']}/delete")
+    run_pass(st, db, "incremental")
+    out = syncd_run(env, "push", "--once")
+    assert out.returncode == 0, out.stderr
+    revoked = [r for r in receiver.state.received if r.type == "application.hire_revoked"]
+    assert sorted(r.external_key or "" for r in revoked) == sorted(
+        [f"sr-{moved['id']}", f"sr-{gone['id']}"]
+    )
+    for r in revoked:
+        assert r.body["data"]["target_id"] is not None
+    # Once: a further pass sends nothing new.
+    assert syncd_run(env, "push", "--once").returncode == 0
+    assert len([r for r in receiver.state.received if r.type == "application.hire_revoked"]) == 2
+
+
+def test_onboarding_status_not_active_is_reported_once(
+    tenant: ThreadServer, receiver: ReceiverServer, db: Engine, db_url: str, tmp_path: Path
+) -> None:
+    st, apps = hire_many(tenant, db, db_url, 2)
+    env = push_env(tenant, db_url, write_config(tmp_path, {"hr": webhook_sink(receiver)}))
+    assert syncd_run(env, "push", "--once").returncode == 0
+    do_hires(tenant, apps)
+    run_pass(st, db, "incremental")
+    control(tenant, "settings", {"onboardingStatusEnabled": False})
+    first = syncd_run(env, "push", "--once")
+    assert first.returncode == 0
+    assert first.stderr.count("ONBOARDING_STATUS_NOT_ACTIVE") == 1
+    assert "enable the 'Onboarding Status'" in first.stderr
+    second = syncd_run(env, "push", "--once")
+    assert "ONBOARDING_STATUS_NOT_ACTIVE" not in second.stderr
+    assert len(receiver.state.hires()) == 2  # deliveries go on
+    # Enabled again: the backlog is written on the next push.
+    control(tenant, "settings", {"onboardingStatusEnabled": True})
+    assert syncd_run(env, "push", "--once").returncode == 0
+    for a in apps:
+        assert onboarding_writes(tenant, a["id"])[-1] == "ONBOARDING_SUCCESSFUL"
