@@ -208,6 +208,7 @@ class Dispatcher:
         delivery is due."""
         now = utcnow()
         out: list[tuple[Row, Delivery]] = []
+        marks: list[dict[str, Any]] = []
         with self.engine.begin() as conn:
             rows = q.due(
                 conn,
@@ -291,8 +292,8 @@ class Dispatcher:
                             },
                         }
                 payload: dict[str, Any] = values.get("payload") or r["payload"] or {}
-                q.update_delivery(
-                    conn, r["id"], now=now, state="in_flight", attempts=r["attempts"] + 1, **values
+                marks.append(
+                    {"id": r["id"], "state": "in_flight", "attempts": r["attempts"] + 1, **values}
                 )
                 r = {**r, **values, "attempts": r["attempts"] + 1}
                 stamp = parse_ts(payload.get("timestamp")) or r["created_at"]
@@ -309,6 +310,7 @@ class Dispatcher:
                         ),
                     )
                 )
+            q.update_deliveries(conn, marks, now=now)
         return out
 
     async def _send(
@@ -395,9 +397,10 @@ class Dispatcher:
         self, cs: ConfiguredSink, results: list[tuple[Row, Outcome]], report: SinkReport
     ) -> None:
         now = utcnow()
+        changes: list[dict[str, Any]] = []
         with self.engine.begin() as conn:
             for row, o in results:
-                values: dict[str, Any] = {"status_code": o.status_code}
+                values: dict[str, Any] = {"id": row["id"], "status_code": o.status_code}
                 if o.kind == "accepted":
                     values |= {
                         "state": "delivered",
@@ -430,7 +433,8 @@ class Dispatcher:
                         delivery=row["delivery_id"],
                         status=o.status_code,
                     )
-                q.update_delivery(conn, row["id"], now=now, **values)
+                changes.append(values)
+            q.update_deliveries(conn, changes, now=now)
 
     # ---- status readback and write-back -------------------------------------------------------
     async def _read_back(self, cs: ConfiguredSink, report: SinkReport) -> None:

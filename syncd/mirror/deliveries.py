@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from syncd.mirror import schema as s
@@ -160,6 +160,23 @@ def hires_of_candidates(
 
 def update_delivery(conn: Connection, delivery_pk: int, *, now: datetime, **values: Any) -> None:
     conn.execute(update(d).where(d.c.id == delivery_pk).values(updated_at=now, **values))
+
+
+def update_deliveries(
+    conn: Connection, changes: Sequence[dict[str, Any]], *, now: datetime
+) -> None:
+    """Several rows at once: each dict holds ``id`` and the columns to set (one executemany per
+    shape of columns)."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for c in changes:
+        groups.setdefault(tuple(sorted(k for k in c if k != "id")), []).append(c)
+    for cols, rows in groups.items():
+        stmt = (
+            update(d)
+            .where(d.c.id == bindparam("k_id"))
+            .values(updated_at=now, **{c: bindparam(f"v_{c}") for c in cols})
+        )
+        conn.execute(stmt, [{"k_id": r["id"], **{f"v_{c}": r[c] for c in cols}} for r in rows])
 
 
 def to_read_back(conn: Connection, tenant: str, sink: str, *, limit: int) -> list[Row]:
