@@ -23,7 +23,13 @@ def _print_json(value: Any) -> None:
 @click.option("--type", "types", multiple=True, help="Only this event type (repeatable).")
 @click.option("--since", default=0, type=click.IntRange(0), help="Events after this sequence.")
 @click.option("--follow", is_flag=True, help="Keep printing new events (Ctrl-C stops).")
-@click.option("--limit", default=100, type=click.IntRange(1), show_default=True)
+@click.option(
+    "--limit",
+    default=100,
+    type=click.IntRange(1),
+    show_default=True,
+    help="Events to print (without --follow).",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON event per line.")
 def changes_cmd(
     types: tuple[str, ...], since: int, follow: bool, limit: int, as_json: bool
@@ -32,10 +38,14 @@ def changes_cmd(
     from syncd.mirror import outbox
 
     cursor = since
+    printed = 0
     with _mirror() as (conn, tenant):
         while True:
-            events, last = outbox.read(conn, tenant, after=cursor, limit=limit, types=types)
+            events, last = outbox.read(conn, tenant, after=cursor, limit=1000, types=types)
             conn.rollback()  # a fresh snapshot on the next read
+            if not follow:
+                events = events[: limit - printed]
+            printed += len(events)
             for e in events:
                 if as_json:
                     click.echo(json.dumps(e, separators=(",", ":")))
@@ -47,7 +57,7 @@ def changes_cmd(
                         f"{e['sequence']:>8}  {e['occurred_at']}  {e['type']:<28} "
                         f"{e['subject']['key']}  {moved}"
                     )
-            if not follow:
+            if not follow and (last == cursor or printed >= limit):
                 return
             if last == cursor:
                 time.sleep(1.0)  # polling the outbox: nothing new committed yet
@@ -57,9 +67,11 @@ def changes_cmd(
 def _configured(only: str | None = None) -> tuple[Any, list[Any]]:
     from syncd.cli import settings_or_exit
     from syncd.delivery.sinks import configure
+    from syncd.logging import configure_logging
     from syncd.sinks.base import SinkError
 
     settings = settings_or_exit()
+    configure_logging(settings.log_level, settings.log_format)
     try:
         sinks = configure(settings.sinks, only=only)
     except SinkError as exc:

@@ -248,3 +248,75 @@ def test_onboarding_status_not_active_is_reported_once(
     assert syncd_run(env, "push", "--once").returncode == 0
     for a in apps:
         assert onboarding_writes(tenant, a["id"])[-1] == "ONBOARDING_SUCCESSFUL"
+
+
+def test_start_beginning_and_a_date(
+    tenant: ThreadServer, receiver: ReceiverServer, db: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """A new sink with ``start = beginning`` receives every live hire in the mirror; with a date,
+    the hires made on or after it."""
+    st = settings_for(tenant, db_url)
+    run_pass(st, db, "backfill")
+    truth = tenant.sandbox.tenant
+    hired = {
+        f"sr-{a['id']}": max(
+            h["changedOn"] for h in truth.app_history[a["id"]] if h["status"] == "HIRED"
+        )
+        for a in truth.applications.values()
+        if a["status"] == "HIRED" and not truth.candidates[a["candidateId"]].get("deleted")
+    }
+    assert len(hired) >= 3
+    cut = sorted(hired.values())[len(hired) // 2][:10]
+    env = push_env(
+        tenant,
+        db_url,
+        write_config(
+            tmp_path,
+            {
+                "all": webhook_sink(receiver, start="beginning"),
+                "recent": webhook_sink(receiver, start=cut, url=receiver.hooks + "?recent"),
+            },
+        ),
+    )
+    out = syncd_run(env, "push", "--once")
+    assert out.returncode == 0, out.stderr
+    rows = delivery_rows(db)
+    assert {r["external_key"] for r in rows if r["sink"] == "all"} == set(hired)
+    assert {r["external_key"] for r in rows if r["sink"] == "recent"} == {
+        k for k, at in hired.items() if at[:10] >= cut
+    }
+    assert {r["state"] for r in rows} == {"delivered"}
+
+
+def test_hire_waits_for_its_details_and_skip(
+    tenant: ThreadServer, receiver: ReceiverServer, db: Engine, db_url: str, tmp_path: Path
+) -> None:
+    from sqlalchemy import update
+
+    st, apps = hire_many(tenant, db, db_url, 2)
+    env = push_env(tenant, db_url, write_config(tmp_path, {"hr": webhook_sink(receiver)}))
+    assert syncd_run(env, "push", "--once").returncode == 0
+    do_hires(tenant, apps)
+    run_pass(st, db, "incremental")
+    # As if the details call of the first hire had not been made yet.
+    a = s.applications
+    first, second = apps
+    with db.begin() as conn:
+        conn.execute(
+            update(a)
+            .where(a.c.candidate_id == first["candidateId"], a.c.job_id == first["jobId"])
+            .values(details_pending=True)
+        )
+    out = syncd_run(env, "push", "--once")
+    assert "delivered 1" in out.stdout and "waiting 1" in out.stdout, out.stdout
+    assert set(receiver.state.hires()) == {f"sr-{second['id']}"}
+    with db.begin() as conn:
+        conn.execute(update(a).values(details_pending=False))
+    out = syncd_run(env, "push", "--once")
+    assert "delivered 1" in out.stdout, out.stdout
+    assert set(receiver.state.hires()) == {f"sr-{first['id']}", f"sr-{second['id']}"}
+
+    # An operator skips a dead letter; skip refuses a delivered one.
+    (row,) = [r for r in delivery_rows(db) if r["external_key"] == f"sr-{first['id']}"]
+    refused = syncd_run(env, "deliveries", "skip", str(row["id"]), "--reason", "entered by hand")
+    assert refused.returncode == 2 and "was delivered already" in refused.stderr
