@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, or_, select, text, tuple_
 
 from syncd.mirror import schema as s
-from syncd.mirror.hires import hired_times
+from syncd.mirror.hires import hired_times, readiness
 from syncd.mirror.records import Row, format_ts
 
 SCHEMA_VERSION = 1
@@ -117,6 +117,7 @@ def envelopes(conn: Connection, tenant: str, rows: list[Row]) -> list[dict[str, 
         conn, s.candidates, tenant, [r["record_key"] for r in rows if r["resource"] == "candidates"]
     )
     news = _news_runs(conn, tenant, {r["run_id"] for r in rows if r["resource"] == "applications"})
+    ready = readiness(conn, tenant, list(apps))
     out: list[dict[str, Any]] = []
     for r in rows:
         res, key, kind = r["resource"], r["record_key"], r["kind"]
@@ -162,6 +163,8 @@ def envelopes(conn: Connection, tenant: str, rows: list[Row]) -> list[dict[str, 
             "changes": _changes(kind, data),
             "run_id": r["run_id"],
         }
+        if event["type"] == "application.hired":
+            event["ready"] = ready.get((subject["candidate_id"], subject["job_id"])) == "ready"
         out.append(event)
         # A hire first seen by a later pass (a sweep, an incremental pass) is still a hire;
         # the first complete pass's inserts are history, not news.
@@ -178,6 +181,7 @@ def envelopes(conn: Connection, tenant: str, rows: list[Row]) -> list[dict[str, 
                     "type": "application.hired",
                     "occurred_at": format_ts(hired_on.get((cid, jid)) or occurred),
                     "changes": {"status": {"old": None, "new": "HIRED"}},
+                    "ready": ready.get((cid, jid)) == "ready",
                 }
             )
     return out

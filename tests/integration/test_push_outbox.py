@@ -139,7 +139,7 @@ def test_hire_becomes_a_valid_event_and_syncd_changes_prints_it(
     for e in events:
         validator.validate(e)
     hired = [e for e in events if e["type"] == "application.hired"]
-    assert len(hired) == 1
+    assert len(hired) == 1 and hired[0]["ready"] is True
     subject = hired[0]["subject"]
     assert subject["candidate_id"] == app["candidateId"]
     assert subject["job_id"] == app["jobId"]
@@ -190,3 +190,78 @@ def test_hire_becomes_a_valid_event_and_syncd_changes_prints_it(
     )
     printed = [json.loads(line) for line in out.stdout.splitlines()]
     assert printed == hired
+
+
+def test_a_hire_first_seen_by_a_sweep_is_news_and_waits_for_its_details(db: Engine) -> None:
+    """An application inserted already HIRED by a sweep (or an incremental pass) reads as
+    ``application.hired`` beside its ``application.created``; inserted by the first backfill, it
+    is history. ``ready`` says whether the hire's details are in the mirror."""
+    from sqlalchemy import insert
+
+    m = Mirror(db, TENANT)
+    now = utcnow()
+    with m.begin() as conn:
+        for run, mode in (("r-backfill", "backfill"), ("r-sweep", "sweep")):
+            conn.execute(
+                insert(s.sync_runs).values(
+                    run_id=run,
+                    tenant=TENANT,
+                    resource="candidates",
+                    mode=mode,
+                    status="ok",
+                    started_at=now,
+                    fetched=0,
+                    inserted=0,
+                    updated=0,
+                    unchanged=0,
+                    deleted=0,
+                    quarantined=0,
+                    api_calls=0,
+                    errors=0,
+                )
+            )
+        m.upsert(
+            conn,
+            s.applications,
+            [
+                {
+                    "candidate_id": c,
+                    "job_id": "j",
+                    "application_id": f"a-{c}",
+                    "status": "HIRED",
+                    "history_pending": False,
+                    "details_pending": c == "new",
+                    "raw": {"c": c},
+                    "content_hash": c,
+                }
+                for c in ("old", "new")
+            ],
+            now=now,
+        )
+        m.emit(
+            conn,
+            [Change("applications", "old/j", "created", {"status": "HIRED"})],
+            run_id="r-backfill",
+            now=now,
+        )
+        m.emit(
+            conn,
+            [Change("applications", "new/j", "created", {"status": "HIRED"})],
+            run_id="r-sweep",
+            now=now,
+        )
+    with db.connect() as conn:
+        events, _ = outbox.read(conn, TENANT)
+    assert [(e["type"], e["subject"]["key"]) for e in events] == [
+        ("application.created", "old/j"),
+        ("application.created", "new/j"),
+        ("application.hired", "new/j"),
+    ]
+    hired = events[-1]
+    assert hired["event_id"].endswith(":hired") and hired["ready"] is False
+    event_validator().validate(hired)
+    with db.begin() as conn:
+        conn.execute(s.applications.update().values(details_pending=False))
+    with db.connect() as conn:
+        events, _ = outbox.read(conn, TENANT)
+    assert events[-1]["ready"] is True
