@@ -88,6 +88,7 @@ class Dispatcher:
     async def run_sink(self, cs: ConfiguredSink) -> SinkReport:
         report = SinkReport(cs.name)
         self._waiting: set[str] = set()  # people whose hire's details are still owed
+        self._caps = cs.sink.capabilities_now()
         self._start(cs, report)
         self._consume(cs, report)
         while (batch := self._take(cs, report)) is not None:
@@ -179,6 +180,9 @@ class Dispatcher:
             for k, seq in undone.items()
             if k in known
         ]
+        if revocations and Capability.REVOKE not in self._caps:
+            log.warning("revocations_not_supported", sink=sink, count=len(revocations))
+            revocations = []
         return hired + revocations
 
     def _skip_unsent_hires(
@@ -319,7 +323,7 @@ class Dispatcher:
         report.sent += len(batch)
         if Capability.BATCH in cs.sink.capabilities_now():
             outcomes = await self._with_retries(
-                cs, batch[0][0]["attempts"], cs.sink.deliver, [d for _, d in batch]
+                cs, batch[0][0]["attempts"], _guarded(cs.sink.deliver), [d for _, d in batch]
             )
             self._record(cs, list(zip([r for r, _ in batch], outcomes, strict=True)), report)
             return
@@ -350,7 +354,7 @@ class Dispatcher:
                     return [Outcome("accepted", target_id=found.target_id, reason="matched")]
             return await sink.deliver([d])
 
-        return attempt
+        return _guarded(attempt)
 
     async def _with_retries(
         self,
@@ -472,6 +476,24 @@ class Dispatcher:
                     written[key] = status
         if calls:
             await self.write_back(calls)
+
+
+def _guarded(
+    call: Callable[[list[Delivery]], Awaitable[list[Outcome]]],
+) -> Callable[[list[Delivery]], Awaitable[list[Outcome]]]:
+    """A sink that raises (a bug, an unexpected error) is an attempt that failed with an unknown
+    outcome: retried, then a dead letter; never a pass that stops with deliveries in flight."""
+
+    async def run(ds: list[Delivery]) -> list[Outcome]:
+        try:
+            return await call(ds)
+        except Exception as exc:
+            log.warning("sink_raised", error=type(exc).__name__)
+            return [
+                Outcome("retry", reason=f"the sink raised {type(exc).__name__}", unknown=True)
+            ] * len(ds)
+
+    return run
 
 
 def wanted_statuses(row: Row) -> list[str]:

@@ -47,6 +47,11 @@ NOUNS = {
     "interview_timeslots": "interview_timeslot",
     "audit_events": "audit_event",
 }
+# (table, status of a record inserted by a pass that makes news) -> the domain event it implies.
+FIRST_SEEN = {
+    ("applications", "HIRED"): "application.hired",
+    ("offers", "ACCEPTED"): "offer.accepted",
+}
 # The outbox's kinds -> the verb of the event type.
 VERBS = {"offer_accepted": "accepted"}
 
@@ -116,7 +121,9 @@ def envelopes(conn: Connection, tenant: str, rows: list[Row]) -> list[dict[str, 
     cands = _by_id(
         conn, s.candidates, tenant, [r["record_key"] for r in rows if r["resource"] == "candidates"]
     )
-    news = _news_runs(conn, tenant, {r["run_id"] for r in rows if r["resource"] == "applications"})
+    news = _news_runs(
+        conn, tenant, {r["run_id"] for r in rows if r["resource"] in ("applications", "offers")}
+    )
     ready = readiness(conn, tenant, list(apps))
     out: list[dict[str, Any]] = []
     for r in rows:
@@ -166,24 +173,22 @@ def envelopes(conn: Connection, tenant: str, rows: list[Row]) -> list[dict[str, 
         if event["type"] == "application.hired":
             event["ready"] = ready.get((subject["candidate_id"], subject["job_id"])) == "ready"
         out.append(event)
-        # A hire first seen by a later pass (a sweep, an incremental pass) is still a hire;
-        # the first complete pass's inserts are history, not news.
-        if (
-            res == "applications"
-            and kind == "created"
-            and data.get("status") == "HIRED"
-            and r["run_id"] in news
-        ):
-            out.append(
-                {
-                    **event,
-                    "event_id": f"{tenant}:{r['sequence']}:hired",
-                    "type": "application.hired",
-                    "occurred_at": format_ts(hired_on.get((cid, jid)) or occurred),
-                    "changes": {"status": {"old": None, "new": "HIRED"}},
-                    "ready": ready.get((cid, jid)) == "ready",
-                }
-            )
+        # A record first seen by a later pass (a sweep, an incremental pass) already HIRED or
+        # ACCEPTED is still a hire or an acceptance; the first complete pass's inserts are
+        # history, not news.
+        implied = FIRST_SEEN.get((res, str(data.get("status"))))
+        if implied and kind == "created" and r["run_id"] in news:
+            extra = {
+                **event,
+                "event_id": f"{tenant}:{r['sequence']}:{implied.split('.')[1]}",
+                "type": implied,
+                "changes": {"status": {"old": None, "new": data.get("status")}},
+            }
+            if implied == "application.hired":
+                cid, jid = subject["candidate_id"], subject["job_id"]
+                extra["occurred_at"] = format_ts(hired_on.get((cid, jid)) or occurred)
+                extra["ready"] = ready.get((cid, jid)) == "ready"
+            out.append(extra)
     return out
 
 

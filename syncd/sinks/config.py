@@ -76,7 +76,7 @@ def _describe(name: str, exc: ValidationError) -> str:
         elif err["type"] == "missing":
             lines.append(f"{where}: required; add it to [sinks.{name}]")
         else:
-            hidden = any(w in loc for w in ("secret", "token", "password", "key"))
+            hidden = any(w in loc for w in ("secret", "token", "password", "key", "headers"))
             got = "" if hidden else f" (got {err.get('input')!r})"
             lines.append(f"{where}: {err['msg']}{got}")
     return "; ".join(lines)

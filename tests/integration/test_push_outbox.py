@@ -250,18 +250,26 @@ def test_a_hire_first_seen_by_a_sweep_is_news_and_waits_for_its_details(db: Engi
             run_id="r-sweep",
             now=now,
         )
+        m.emit(
+            conn,
+            [Change("offers", "o1", "created", {"status": "ACCEPTED"})],
+            run_id="r-sweep",
+            now=now,
+        )
     with db.connect() as conn:
         events, _ = outbox.read(conn, TENANT)
     assert [(e["type"], e["subject"]["key"]) for e in events] == [
         ("application.created", "old/j"),
         ("application.created", "new/j"),
         ("application.hired", "new/j"),
+        ("offer.created", "o1"),
+        ("offer.accepted", "o1"),
     ]
-    hired = events[-1]
+    hired = events[2]
     assert hired["event_id"].endswith(":hired") and hired["ready"] is False
     event_validator().validate(hired)
     with db.begin() as conn:
         conn.execute(s.applications.update().values(details_pending=False))
     with db.connect() as conn:
         events, _ = outbox.read(conn, TENANT)
-    assert events[-1]["ready"] is True
+    assert events[2]["ready"] is True

@@ -4,16 +4,23 @@ subprocess; bad ``[sinks.NAME]`` tables give one line naming the key, exit 2."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import textwrap
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
+from syncd.delivery.dispatcher import push_once
+from syncd.delivery.sinks import ConfiguredSink
+from syncd.mirror import schema as s
+from syncd.mirror.store import Mirror, utcnow
 from syncd.sandbox.runner import ThreadServer
+from syncd.sinks.base import Delivery, Outcome, Sink, SinkSettings
+from syncd.sinks.config import SinkConfig
 from tests.integration.push_env import push_env, syncd_run, write_config
-from tests.integration.test_mirror_sync import control, run_pass, settings_for
+from tests.integration.test_mirror_sync import TENANT, control, run_pass, settings_for
 from tests.integration.test_push_webhook import candidates_to_hire, tenant
 
 _ = tenant
@@ -135,3 +142,39 @@ def test_bad_sink_tables_name_the_key(
         assert out.returncode == 2, out.stderr
         assert message in out.stderr
         assert "Traceback" not in out.stderr
+
+
+class _Raising(Sink):
+    type = "raising"
+
+    async def check(self) -> list[str]:
+        return []
+
+    async def create_or_match(self, delivery: Delivery) -> Outcome:
+        raise RuntimeError("a bug in the sink")
+
+
+def seed_hires(db: Engine, n: int) -> None:
+    m = Mirror(db, TENANT)
+    now = utcnow()
+    rows = [
+        {"candidate_id": f"c{i}", "job_id": "j", "application_id": f"a{i}", "status": "HIRED",
+         "history_pending": False, "details_pending": False, "raw": {"i": i},
+         "content_hash": str(i)}
+        for i in range(n)
+    ]  # fmt: skip
+    with m.begin() as conn:
+        m.upsert(conn, s.applications, rows, now=now)
+
+
+def test_a_sink_that_raises_gives_dead_letters_not_a_stuck_pass(db: Engine) -> None:
+    seed_hires(db, 2)
+    cfg = SinkConfig(type="raising", start="beginning", max_attempts=2, retry_initial_seconds=0)
+    cs = ConfiguredSink("bad", cfg, _Raising("bad", SinkSettings(), None), None)
+    (report,) = asyncio.run(push_once(db, TENANT, [cs], write_back=None))
+    assert (report.sent, report.dead, report.errors) == (2, 2, [])
+    with db.connect() as conn:
+        rows = conn.execute(
+            select(s.deliveries.c.state, s.deliveries.c.attempts, s.deliveries.c.reason)
+        ).all()
+    assert sorted(rows) == [("dead", 2, "the sink raised RuntimeError")] * 2
