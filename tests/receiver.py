@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,8 @@ class ReceiverState:
     unverified: int = 0
     fail_next: int = 0  # answer 503 to this many requests
     fail_status: int = 503
+    retry_after: str | None = None  # the Retry-After header of those answers
+    times: list[float] = field(default_factory=list)  # time.monotonic() of every POST
     reject: dict[str, tuple[int, str]] = field(default_factory=dict)  # external_key -> answer
     status: dict[str, str] = field(default_factory=dict)  # external_key -> status (readback)
     default_status: str = "active"
@@ -66,9 +69,13 @@ def create_receiver(state: ReceiverState) -> Starlette:
         data = payload.get("data") or {}
         key = data.get("external_key") or data.get("employeeNumber")
         with state.lock:
+            state.times.append(time.monotonic())
             if state.fail_next > 0:
                 state.fail_next -= 1
-                return JSONResponse({"error": "unavailable"}, status_code=state.fail_status)
+                headers = {"retry-after": state.retry_after} if state.retry_after else None
+                return JSONResponse(
+                    {"error": "unavailable"}, status_code=state.fail_status, headers=headers
+                )
             if key in state.reject:
                 code, message = state.reject[key]
                 return JSONResponse({"message": message}, status_code=code)

@@ -320,3 +320,21 @@ def test_hire_waits_for_its_details_and_skip(
     (row,) = [r for r in delivery_rows(db) if r["external_key"] == f"sr-{first['id']}"]
     refused = syncd_run(env, "deliveries", "skip", str(row["id"]), "--reason", "entered by hand")
     assert refused.returncode == 2 and "was delivered already" in refused.stderr
+
+
+def test_retry_after_is_honoured(
+    tenant: ThreadServer, receiver: ReceiverServer, db: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """A 429 with ``Retry-After: 1``: the next attempt comes no sooner, although the sink's own
+    backoff would retry after at most 0.05 s."""
+    st, apps = hire_many(tenant, db, db_url, 1)
+    env = push_env(tenant, db_url, write_config(tmp_path, {"hr": webhook_sink(receiver)}))
+    assert syncd_run(env, "push", "--once").returncode == 0
+    do_hires(tenant, apps)
+    run_pass(st, db, "incremental")
+    receiver.state.fail_next, receiver.state.fail_status = 1, 429
+    receiver.state.retry_after = "1"
+    out = syncd_run(env, "push", "--once")
+    assert "delivered 1" in out.stdout, out.stdout
+    first, second = receiver.state.times
+    assert second - first >= 1.0
