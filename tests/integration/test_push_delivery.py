@@ -172,25 +172,35 @@ def test_backlog_after_503_in_order_and_422_is_a_dead_letter(
     ]
 
 
+@pytest.mark.parametrize("status", [503, 401])
 def test_attempts_exhausted_is_dead_with_the_targets_message(
-    tenant: ThreadServer, receiver: ReceiverServer, db: Engine, db_url: str, tmp_path: Path
+    tenant: ThreadServer,
+    receiver: ReceiverServer,
+    db: Engine,
+    db_url: str,
+    tmp_path: Path,
+    status: int,
 ) -> None:
+    """Transient answers (503) and refused credentials (401, alerted) retry until
+    ``max_attempts``, then a dead letter; neither becomes ONBOARDING_FAILED."""
     st, apps = hire_many(tenant, db, db_url, 1)
     sink = webhook_sink(receiver, max_attempts=3)
     env = push_env(tenant, db_url, write_config(tmp_path, {"hr": sink}))
     assert syncd_run(env, "push", "--once").returncode == 0
     do_hires(tenant, apps)
     run_pass(st, db, "incremental")
-    receiver.state.fail_next = 100
+    receiver.state.fail_next, receiver.state.fail_status = 100, status
     out = syncd_run(env, "push", "--once")
     assert "dead 1" in out.stdout, out.stdout
     (row,) = delivery_rows(db)
+    reason = "HTTP 401: credentials refused" if status == 401 else "HTTP 503"
     assert (row["state"], row["attempts"], row["status_code"], row["reason"]) == (
         "dead",
         3,
-        503,
-        "HTTP 503",
+        status,
+        reason,
     )
+    assert ("sink_auth_refused" in out.stdout + out.stderr) == (status == 401)
     assert onboarding_writes(tenant, apps[0]["id"]) == []  # never FAILED for a transient error
 
 
