@@ -170,7 +170,11 @@ class Dispatcher:
                 status = e["changes"].get("status") or {}
                 if status.get("old") == "ACCEPTED" and status.get("new") != "ACCEPTED":
                     undone[key] = e["sequence"]  # the offer was withdrawn after acceptance
-        for cid, jid in q.hires_of_candidates(conn, self.tenant, sink, list(deleted)):
+        of_deleted = q.hires_of_candidates(conn, self.tenant, sink, list(deleted))
+        of_deleted += [
+            (h["candidate_id"], h["job_id"]) for h in hired if h["candidate_id"] in deleted
+        ]
+        for cid, jid in of_deleted:
             undone.setdefault((cid, jid), deleted[cid])
         # A hire queued in the same batch counts as one this sink may have received.
         known = set(q.of_application(conn, self.tenant, sink, list(undone), q.HIRED))
