@@ -89,12 +89,17 @@ def enqueue(
     if not rows:
         return 0
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(d).on_conflict_do_nothing(
-        index_elements=["tenant", "sink", "candidate_id", "job_id", "event_type"]
-    )
     n = 0
-    for r in rows:  # one by one: rowcount says whether each was new
-        n += conn.execute(stmt, r).rowcount or 0
+    for i in range(0, len(rows), 200):  # under every driver's bind-parameter limit
+        stmt = (
+            dialect.insert(d)
+            .values(rows[i : i + 200])
+            .on_conflict_do_nothing(
+                index_elements=["tenant", "sink", "candidate_id", "job_id", "event_type"]
+            )
+            .returning(d.c.id)
+        )
+        n += len(conn.execute(stmt).all())
     return n
 
 

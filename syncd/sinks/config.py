@@ -42,7 +42,7 @@ class SinkConfig(BaseModel):
     max_attempts: int = Field(default=8, ge=1)
     retry_initial_seconds: float = Field(default=1.0, ge=0)
     retry_max_seconds: float = Field(default=60.0, ge=0)
-    concurrency: int = Field(default=8, ge=1, le=256)
+    concurrency: int = Field(default=4, ge=1, le=256)
     batch_size: int = Field(default=200, ge=1, le=10_000)
 
     @field_validator("start")
