@@ -120,3 +120,28 @@ def test_hire_is_delivered_once_signed_and_written_back(
         (f"sr-{app['id']}", "delivered", "ONBOARDING_SUCCESSFUL")
     ]
     assert rows[0]["delivery_id"] == got[0].webhook_id
+
+
+def test_sinks_check_reaches_the_receiver_or_says_why_not(
+    receiver: ReceiverServer, tmp_path: Path
+) -> None:
+    from syncd.sandbox.runner import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}/hooks"
+    cfg = write_config(
+        tmp_path,
+        {"up": webhook_sink(receiver), "down": webhook_sink(receiver, url=dead, status_url=None)},
+    )
+    text = cfg.read_text().replace('status_url = "None"\n', "")
+    cfg.write_text(text)
+    env = {"SYNCD_CONFIG": str(cfg), "PATH": "/usr/bin:/bin"}
+    up = syncd_run(env, "sinks", "check", "up")
+    assert up.returncode == 0, up.stderr
+    assert "up: reachable; capabilities: create, lookup, revoke, status" in up.stdout
+    down = syncd_run(env, "sinks", "check", "down")
+    assert down.returncode == 1
+    assert "down: url: unreachable (ConnectError); check the host and port" in down.stderr
+    assert receiver.state.received == []  # nothing sent by a check
+    missing = syncd_run(env, "sinks", "check", "nope")
+    assert missing.returncode == 2
+    assert "no sink named 'nope' (sinks: down, up); add a [sinks.nope] table" in missing.stderr
