@@ -15,9 +15,9 @@ from sqlalchemy import Engine, select
 from syncd.delivery.dispatcher import push_once
 from syncd.delivery.sinks import ConfiguredSink
 from syncd.mirror import schema as s
-from syncd.mirror.store import Mirror, utcnow
+from syncd.mirror.store import Change, Mirror, utcnow
 from syncd.sandbox.runner import ThreadServer
-from syncd.sinks.base import Delivery, Outcome, Sink, SinkSettings
+from syncd.sinks.base import Capability, Delivery, Outcome, Sink, SinkSettings
 from syncd.sinks.config import SinkConfig
 from tests.integration.push_env import push_env, syncd_run, write_config
 from tests.integration.test_mirror_sync import TENANT, control, run_pass, settings_for
@@ -178,3 +178,53 @@ def test_a_sink_that_raises_gives_dead_letters_not_a_stuck_pass(db: Engine) -> N
             select(s.deliveries.c.state, s.deliveries.c.attempts, s.deliveries.c.reason)
         ).all()
     assert sorted(rows) == [("dead", 2, "the sink raised RuntimeError")] * 2
+
+
+class _Recording(Sink):
+    type = "recording"
+    capabilities = frozenset({Capability.CREATE, Capability.REVOKE})
+
+    def __init__(self, name: str, settings: SinkSettings, secret: object) -> None:
+        super().__init__(name, settings, None)
+        self.got: list[tuple[str, str]] = []
+
+    async def check(self) -> list[str]:
+        return []
+
+    async def create_or_match(self, delivery: Delivery) -> Outcome:
+        self.got.append((delivery.event_type, delivery.external_key))
+        return Outcome("accepted", target_id="t1")
+
+    async def revoke(self, delivery: Delivery) -> Outcome:
+        return await self.create_or_match(delivery)
+
+
+def test_an_offer_withdrawn_after_delivery_revokes_the_hire(db: Engine) -> None:
+    """The accepted offer of a delivered hire changes status (withdrawn): the sink that had the
+    hire receives application.hire_revoked, once."""
+    seed_hires(db, 1)
+    m = Mirror(db, TENANT)
+    now = utcnow()
+    with m.begin() as conn:
+        m.upsert(
+            conn,
+            s.offers,
+            [{"id": "o1", "candidate_id": "c0", "job_id": "j", "status": "ACCEPTED",
+              "raw": {"id": "o1"}, "content_hash": "x"}],
+            now=now,
+        )  # fmt: skip
+    sink = _Recording("r", SinkSettings(), None)
+    cs = ConfiguredSink("r", SinkConfig(type="recording", start="beginning"), sink, None)
+    asyncio.run(push_once(db, TENANT, [cs], write_back=None))
+    assert sink.got == [("application.hired", "sr-a0")]
+    with m.begin() as conn:
+        m.emit(
+            conn,
+            [Change("offers", "o1", "updated",
+                    {"status": "ABANDONED", "changed": {"status": ["ACCEPTED", "ABANDONED"]}})],
+            run_id="r1",
+            now=now,
+        )  # fmt: skip
+    asyncio.run(push_once(db, TENANT, [cs], write_back=None))
+    asyncio.run(push_once(db, TENANT, [cs], write_back=None))
+    assert sink.got == [("application.hired", "sr-a0"), ("application.hire_revoked", "sr-a0")]
