@@ -202,6 +202,7 @@ def push_cmd(once: bool, only: str | None, interval: float) -> None:
                 f"{r.sink}: cursor {r.cursor}, queued {r.queued}, sent {r.sent}, delivered "
                 f"{r.delivered}, rejected {r.rejected}, dead {r.dead}, waiting {r.waiting}, "
                 f"skipped {r.skipped}, status read {r.read_back}"
+                + (f", parked {r.parked} (Retry-After)" if r.parked else "")
             )
             for e in r.errors:
                 failed = True

@@ -32,8 +32,10 @@ from tenacity import (
     RetryCallState,
     retry_if_exception_type,
     stop_after_attempt,
+    stop_any,
     wait_random_exponential,
 )
+from tenacity.stop import stop_base
 
 from syncd.delivery.sinks import ConfiguredSink
 from syncd.mirror import deliveries as q
@@ -67,6 +69,7 @@ class SinkReport:
     dead: int = 0
     waiting: int = 0
     skipped: int = 0
+    parked: int = 0  # Retry-After longer than retry_max_seconds: left for the next pass
     read_back: int = 0
     cursor: int = 0
     errors: list[str] = field(default_factory=list)
@@ -326,17 +329,22 @@ class Dispatcher:
     ) -> None:
         report.sent += len(batch)
         if Capability.BATCH in cs.sink.capabilities_now():
-            outcomes = await self._with_retries(
+            outcomes, made, parked = await self._with_retries(
                 cs, batch[0][0]["attempts"], _guarded(cs.sink.deliver), [d for _, d in batch]
             )
-            self._record(cs, list(zip([r for r, _ in batch], outcomes, strict=True)), report)
+            rows = [r for r, _ in batch]
+            self._record(
+                cs, [(r, o, made, parked) for r, o in zip(rows, outcomes, strict=True)], report
+            )
             return
         gate = asyncio.Semaphore(cs.config.concurrency)
 
-        async def one(row: Row, d: Delivery) -> tuple[Row, Outcome]:
+        async def one(row: Row, d: Delivery) -> tuple[Row, Outcome, int, bool]:
             async with gate:
-                outcomes = await self._with_retries(cs, row["attempts"], self._attempt(cs), [d])
-                return row, outcomes[0]
+                outcomes, made, parked = await self._with_retries(
+                    cs, row["attempts"], self._attempt(cs), [d]
+                )
+                return row, outcomes[0], made, parked
 
         results = await asyncio.gather(*(one(r, d) for r, d in batch))
         self._record(cs, list(results), report)
@@ -366,29 +374,40 @@ class Dispatcher:
         attempts_before: int,
         call: Callable[[list[Delivery]], Awaitable[list[Outcome]]],
         ds: list[Delivery],
-    ) -> list[Outcome]:
+    ) -> tuple[list[Outcome], int, bool]:
         """``call`` with tenacity: retried while any outcome is ``retry``/``auth``, up to the
-        sink's ``max_attempts`` in all (the attempt already counted included)."""
+        sink's ``max_attempts`` in all (the attempt already counted included). Returns the last
+        outcomes, the attempts made in all, and whether the delivery is parked: the target asked
+        (Retry-After) for a longer wait than ``retry_max_seconds``, so the next pass tries again
+        instead of this one sleeping."""
         cfg = cs.config
         remaining = max(1, cfg.max_attempts - attempts_before + 1)
         jitter = wait_random_exponential(
             multiplier=cfg.retry_initial_seconds, max=cfg.retry_max_seconds
         )
 
-        def wait(state: RetryCallState) -> float:
+        def asked(state: RetryCallState) -> float | None:
             exc = state.outcome.exception() if state.outcome else None
-            after = exc.outcome.retry_after if isinstance(exc, _Again) else None
-            return max(jitter(state), after or 0.0)
+            return exc.outcome.retry_after if isinstance(exc, _Again) else None
+
+        def wait(state: RetryCallState) -> float:
+            return max(jitter(state), asked(state) or 0.0)
+
+        class too_long(stop_base):
+            def __call__(self, state: RetryCallState) -> bool:
+                return (asked(state) or 0.0) > max(cfg.retry_max_seconds, 1.0)
 
         last: list[Outcome] = []
+        made = 0
         try:
             async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(remaining),
+                stop=stop_any(stop_after_attempt(remaining), too_long()),
                 wait=wait,
                 retry=retry_if_exception_type(_Again),
                 reraise=True,
             ):
                 with attempt:
+                    made += 1
                     last = await call(ds)
                     again = [o for o in last if o.kind in ("retry", "auth")]
                     if again:
@@ -397,19 +416,35 @@ class Dispatcher:
                                 "sink_auth_refused", sink=cs.name, status=again[0].status_code
                             )
                         raise _Again(again[0])
-        except _Again:
-            pass
-        return last
+        except _Again as exc:
+            total = attempts_before + made - 1
+            parked = (exc.outcome.retry_after or 0.0) > max(cfg.retry_max_seconds, 1.0)
+            return last, total, parked and total < cfg.max_attempts
+        return last, attempts_before + made - 1, False
 
     def _record(
-        self, cs: ConfiguredSink, results: list[tuple[Row, Outcome]], report: SinkReport
+        self,
+        cs: ConfiguredSink,
+        results: list[tuple[Row, Outcome, int, bool]],
+        report: SinkReport,
     ) -> None:
         now = utcnow()
         changes: list[dict[str, Any]] = []
         with self.engine.begin() as conn:
-            for row, o in results:
-                values: dict[str, Any] = {"id": row["id"], "status_code": o.status_code}
-                if o.kind == "accepted":
+            for row, o, made, parked in results:
+                values: dict[str, Any] = {
+                    "id": row["id"],
+                    "status_code": o.status_code,
+                    "attempts": made,
+                }
+                if parked:
+                    values |= {
+                        "state": "pending",
+                        "reason": f"{o.reason}; Retry-After {o.retry_after:.0f} s: next pass",
+                    }
+                    report.parked += 1
+                    self._waiting.add(row["candidate_id"])  # not again in this pass
+                elif o.kind == "accepted":
                     values |= {
                         "state": "delivered",
                         "target_id": o.target_id or row["target_id"],
@@ -429,11 +464,7 @@ class Dispatcher:
                         status=o.status_code,
                     )
                 else:
-                    values |= {
-                        "state": "dead",
-                        "reason": o.reason,
-                        "attempts": max(row["attempts"], cs.config.max_attempts),
-                    }
+                    values |= {"state": "dead", "reason": o.reason}
                     report.dead += 1
                     log.warning(
                         "delivery_dead",

@@ -348,3 +348,26 @@ def test_retry_after_is_honoured(
     assert "delivered 1" in out.stdout, out.stdout
     first, second = receiver.state.times
     assert second - first >= 1.0
+
+
+def test_a_long_retry_after_parks_the_delivery_for_the_next_pass(
+    tenant: ThreadServer, receiver: ReceiverServer, db: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """Retry-After longer than retry_max_seconds: the pass does not sleep an hour; the delivery
+    stays pending (attempt counted) and the next pass sends it."""
+    st, apps = hire_many(tenant, db, db_url, 2)
+    env = push_env(tenant, db_url, write_config(tmp_path, {"hr": webhook_sink(receiver)}))
+    assert syncd_run(env, "push", "--once").returncode == 0
+    do_hires(tenant, apps)
+    run_pass(st, db, "incremental")
+    receiver.state.fail_next, receiver.state.fail_status = 1, 429
+    receiver.state.retry_after = "3600"
+    out = syncd_run(env, "push", "--once", timeout=60)
+    assert "delivered 1" in out.stdout and "parked 1 (Retry-After)" in out.stdout, out.stdout
+    parked = [r for r in delivery_rows(db) if r["state"] == "pending"]
+    assert len(parked) == 1 and parked[0]["attempts"] == 1
+    assert "Retry-After 3600 s: next pass" in parked[0]["reason"]
+    out = syncd_run(env, "push", "--once")
+    assert "delivered 1" in out.stdout, out.stdout
+    assert {r["state"] for r in delivery_rows(db)} == {"delivered"}
+    assert [r["attempts"] for r in delivery_rows(db)] in ([1, 2], [2, 1])
