@@ -177,6 +177,7 @@ def sinks_check(name: str) -> None:
 def push_cmd(once: bool, only: str | None, interval: float) -> None:
     """Deliver hires to the sinks, read onboarding status back, write it to SmartRecruiters."""
     from syncd.mirror.db import SchemaError, make_engine, require_schema
+    from syncd.mirror.push_lock import PushLocked, push_lock
 
     while True:
         settings, sinks = _configured(only)
@@ -194,8 +195,14 @@ def push_cmd(once: bool, only: str | None, interval: float) -> None:
             click.echo(f"syncd: {exc}", err=True)
             sys.exit(2)
         notices: list[str] = []
-        reports = asyncio.run(_push(settings, engine, sinks, notices))
-        engine.dispose()
+        try:
+            with push_lock(engine, settings.tenant):
+                reports = asyncio.run(_push(settings, engine, sinks, notices))
+        except PushLocked as exc:
+            click.echo(f"syncd: {exc}", err=True)
+            sys.exit(1)
+        finally:
+            engine.dispose()
         failed = False
         for r in reports:
             click.echo(

@@ -371,3 +371,38 @@ def test_a_long_retry_after_parks_the_delivery_for_the_next_pass(
     assert "delivered 1" in out.stdout, out.stdout
     assert {r["state"] for r in delivery_rows(db)} == {"delivered"}
     assert [r["attempts"] for r in delivery_rows(db)] in ([1, 2], [2, 1])
+
+
+def test_a_second_push_on_the_same_mirror_is_refused(
+    tenant: ThreadServer, receiver: ReceiverServer, db: Engine, db_url: str, tmp_path: Path
+) -> None:
+    st, apps = hire_many(tenant, db, db_url, 1)
+    sink = webhook_sink(receiver, retry_initial_seconds=1, retry_max_seconds=1, max_attempts=30)
+    env = push_env(tenant, db_url, write_config(tmp_path, {"hr": sink}))
+    assert syncd_run(env, "push", "--once").returncode == 0
+    do_hires(tenant, apps)
+    run_pass(st, db, "incremental")
+    receiver.state.fail_next = 1000  # the first push keeps retrying, holding the mirror
+    first = subprocess.Popen(
+        [sys.executable, "-m", "syncd", "push", "--once"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not receiver.state.times and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert receiver.state.times, "the first push never reached the receiver"
+        second = syncd_run(env, "push", "--once")
+        assert second.returncode == 1
+        assert "another syncd push is running on this mirror" in second.stderr
+        assert "Traceback" not in second.stderr
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    # The holder was killed: the lock went with it, and a push runs again.
+    receiver.state.fail_next = 0
+    again = syncd_run(env, "push", "--once")
+    assert again.returncode == 0, again.stderr
+    assert set(receiver.state.hires()) == {f"sr-{apps[0]['id']}"}
