@@ -561,7 +561,11 @@ async def push_once(
         except Exception as exc:
             log.error("sink_pass_failed", sink=cs.name, error=type(exc).__name__)
             r = SinkReport(cs.name)
-            r.errors.append(f"{type(exc).__name__}: {exc}")
+            # The type only: a database error's text can quote a row's values.
+            r.errors.append(
+                f"the pass failed ({type(exc).__name__}); its deliveries are kept and the next "
+                "push resumes them"
+            )
             reports.append(r)
         finally:
             with contextlib.suppress(Exception):
