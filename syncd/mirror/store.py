@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 
 from syncd.mirror import schema as s
+from syncd.mirror.outbox import lock_sequence
 from syncd.mirror.records import Row, content_hash
 
 Key = tuple[Any, ...]
@@ -266,8 +267,6 @@ class Mirror:
     ) -> None:
         if not changes:
             return
-        from syncd.mirror.outbox import lock_sequence
-
         lock_sequence(conn, self.tenant)
         conn.execute(
             insert(s.changes),

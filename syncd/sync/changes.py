@@ -42,10 +42,12 @@ def summary(row: Row) -> dict[str, Any] | None:
     return out or None
 
 
-# Bookkeeping columns: not a change anyone downstream acts on.
+# Bookkeeping columns: not a change anyone downstream acts on. Personal data stays out of the
+# outbox (a deleted candidate's data must leave the mirror, and outbox rows are not tombstoned):
+# a consumer reads the current value from the record.
 _NOT_FIELDS = frozenset(
     ("tenant", "raw", "content_hash", "first_seen_at", "last_seen_at", "deleted_at", "recheck")
-)
+) | frozenset(("first_name", "last_name", "email", "city"))
 
 
 def changed(old: Row, new: Row) -> dict[str, Any]:

@@ -130,3 +130,32 @@ def test_webhook_secret_must_be_whsec(tmp_path: Any) -> None:
             "hr",
             {"type": "webhook", "url": "http://x/h", "status_map": {"ok": "DONE"}},
         )
+
+
+def test_updated_records_carry_changed_fields_but_no_personal_data() -> None:
+    from syncd.mirror.store import UpsertResult
+    from syncd.sync.changes import change_records
+
+    old = {"id": "c1", "first_name": "Ada", "email": "a@example.com", "consent_status": "PENDING",
+           "updated_on": datetime(2026, 1, 1), "raw": {}, "content_hash": "1"}  # fmt: skip
+    new = {**old, "first_name": "Eve", "email": "e@example.com", "consent_status": "ACQUIRED",
+           "updated_on": datetime(2026, 1, 2), "raw": {"x": 1}, "content_hash": "2"}  # fmt: skip
+    (change,) = change_records("candidates", UpsertResult(updated=[(old, new)]), full=False)
+    assert change.kind == "updated"
+    assert change.data == {
+        "changed": {
+            "consent_status": ["PENDING", "ACQUIRED"],
+            "updated_on": ["2026-01-01T00:00:00.000Z", "2026-01-02T00:00:00.000Z"],
+        }
+    }
+
+
+def test_a_move_away_from_hired_is_a_revocation() -> None:
+    from syncd.mirror.store import UpsertResult
+    from syncd.sync.changes import change_records
+
+    old = {"candidate_id": "c", "job_id": "j", "status": "HIRED", "raw": {}, "content_hash": "1"}
+    new = {**old, "status": "WITHDRAWN", "content_hash": "2"}
+    kinds = [c.kind for c in change_records("applications", UpsertResult(updated=[(old, new)]),
+                                            full=False)]  # fmt: skip
+    assert kinds == ["updated", "status_changed", "hire_revoked"]
