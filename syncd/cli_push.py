@@ -34,7 +34,7 @@ def _print_json(value: Any) -> None:
 def changes_cmd(
     types: tuple[str, ...], since: int, follow: bool, limit: int, as_json: bool
 ) -> None:
-    """Read the outbox as events (docs/push.md, "Event schema")."""
+    """Read the outbox as events (docs/push.md, "The outbox")."""
     from syncd.mirror import outbox
 
     cursor = since
@@ -256,6 +256,7 @@ def deliveries_cmd() -> None:
 @click.option("--limit", default=200, type=click.IntRange(1), show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def deliveries_list(sink: str | None, state: str | None, limit: int, as_json: bool) -> None:
+    """Deliveries, oldest first: state, attempts, the target's answer and reason."""
     from syncd.mirror import deliveries as q
 
     cols = [
