@@ -186,6 +186,7 @@ class FilesSink(Sink):
             self.storage = Storage(s.directory)
         self._opened = False
         self._keys: set[str] | None = None
+        self._ack_cache: dict[str, str] | None = None
 
     def capabilities_now(self) -> frozenset[Capability]:
         if self.settings.ack_directory:
@@ -281,23 +282,34 @@ class FilesSink(Sink):
         return Person(external_key) if f"application.hired:{external_key}" in keys else None
 
     async def status(self, external_key: str, target_id: str | None) -> Person | None:
-        acks = self.settings.ack_directory
-        if not acks:
-            return None
-        await self._open()
-        found: str | None = None
-        for n in await self.storage.names(acks):
-            if not n.endswith(".jsonl"):
-                continue
-            for line in (await self.storage.read(n, acks)).splitlines():
-                if not line.strip():
-                    continue
-                ack = orjson.loads(line)
-                if ack.get("external_key") == external_key:
-                    found = str(ack.get("status"))
+        acks = await self._acks()
+        found = acks.get(external_key)
         if found is None:
             return None
         return Person(external_key, target_id, found, self.settings.status_map.get(found))
+
+    async def _acks(self) -> dict[str, str]:
+        """external_key -> the latest acknowledged status, read once per pass (files in name
+        order, later lines win)."""
+        if self._ack_cache is None:
+            out: dict[str, str] = {}
+            acks = self.settings.ack_directory
+            if acks:
+                await self._open()
+                for n in await self.storage.names(acks):
+                    if not n.endswith(".jsonl"):
+                        continue
+                    for line in (await self.storage.read(n, acks)).splitlines():
+                        if not line.strip():
+                            continue
+                        try:
+                            ack = orjson.loads(line)
+                        except orjson.JSONDecodeError:
+                            continue  # a line being written, or not an acknowledgement
+                        if isinstance(ack, dict) and ack.get("external_key"):
+                            out[str(ack["external_key"])] = str(ack.get("status"))
+            self._ack_cache = out
+        return self._ack_cache
 
 
 def _csv(rows: list[dict[str, Any]]) -> bytes:
