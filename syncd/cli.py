@@ -12,6 +12,7 @@ from syncd.cli_api import api as api_command
 from syncd.cli_errors import SyncdGroup, exit_codes_help
 from syncd.cli_hris_sandbox import hris_sandbox as hris_sandbox_command
 from syncd.cli_inspect import quarantine_cmd, report_cmd, status_cmd
+from syncd.cli_push import changes_cmd, deliveries_cmd, push_cmd, sinks_cmd
 from syncd.cli_refresh import refresh_cmd
 from syncd.cli_sync import backfill_cmd, migrate_cmd, sync_cmd
 from syncd.config import Settings, load_settings
@@ -199,6 +200,10 @@ main.add_command(quarantine_cmd)
 main.add_command(report_cmd)
 main.add_command(hris_sandbox_command)
 main.add_command(refresh_cmd)
+main.add_command(changes_cmd)
+main.add_command(sinks_cmd)
+main.add_command(push_cmd)
+main.add_command(deliveries_cmd)
 
 if __name__ == "__main__":
     main()

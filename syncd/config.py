@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     smartrecruiters: SmartRecruitersSettings = SmartRecruitersSettings()
     sync: SyncSettings = SyncSettings()
+    # [sinks.NAME] tables: checked by syncd.sinks.config.build_sink (docs/push.md).
+    sinks: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("database_url")
     @classmethod

@@ -46,15 +46,21 @@ class Holder:
         return f"pid {self.pid} on {self.host}, since {self.since}"
 
 
-class MirrorBusyError(Exception):
-    """Another syncd holds this mirror's writer lock."""
+# What each lock guards: the pull side's writer (migrate, backfill, sync, refresh) and the push
+# side's dispatcher (two dispatchers would hand the same deliveries out twice). They are separate
+# locks: a push may run beside a sync.
+ROLES = {"writer": "is writing to", "push": "is pushing from"}
 
-    def __init__(self, where: str, holder: Holder | None) -> None:
+
+class MirrorBusyError(Exception):
+    """Another syncd holds this mirror's lock of the same role."""
+
+    def __init__(self, where: str, holder: Holder | None, role: str = "writer") -> None:
         self.where = where
         self.holder = holder
         who = str(holder) if holder else "holder not known yet"
         super().__init__(
-            f"another syncd is writing to the mirror {where} ({who}); wait for it to end or stop "
+            f"another syncd {ROLES[role]} the mirror {where} ({who}); wait for it to end or stop "
             "it (a killed process frees the lock by itself)"
         )
 
@@ -71,16 +77,17 @@ def _me() -> Holder:
     return Holder(socket.gethostname(), os.getpid(), _iso(datetime.now(UTC)))
 
 
-def lock_key(schema: str, tenant: str) -> int:
-    """The advisory lock's signed 64-bit key for a mirror (schema, tenant)."""
-    digest = hashlib.sha256(f"syncd-writer:{schema}:{tenant}".encode()).digest()
+def lock_key(schema: str, tenant: str, role: str = "writer") -> int:
+    """The advisory lock's signed 64-bit key for a mirror (schema, tenant) and a role."""
+    digest = hashlib.sha256(f"syncd-{role}:{schema}:{tenant}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
 class _SqliteLock:
-    def __init__(self, db: Path) -> None:
+    def __init__(self, db: Path, role: str) -> None:
         self.db = db
-        self.path = db.with_name(db.name + ".lock")
+        self.role = role
+        self.path = db.with_name(db.name + (".lock" if role == "writer" else f".{role}.lock"))
         self.fd: int | None = None
 
     def acquire(self) -> None:
@@ -111,7 +118,7 @@ class _SqliteLock:
         except BlockingIOError:
             holder = self._read_holder(fd)
             os.close(fd)
-            raise MirrorBusyError(str(self.db), holder) from None
+            raise MirrorBusyError(str(self.db), holder, self.role) from None
         me = _me()
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps({"host": me.host, "pid": me.pid, "since": me.since}).encode(), 0)
@@ -134,9 +141,10 @@ class _SqliteLock:
 
 
 class _PostgresLock:
-    def __init__(self, url: str, tenant: str) -> None:
+    def __init__(self, url: str, tenant: str, role: str) -> None:
         self.url = url
         self.tenant = tenant
+        self.role = role
         self.where = make_url(url).render_as_string(hide_password=True)
         self.engine = make_engine(url, poolclass=NullPool)
         self.conn: Connection | None = None
@@ -145,14 +153,14 @@ class _PostgresLock:
         conn = self.engine.connect()
         try:
             me = _me()
-            name = f"syncd writer {me.pid}@{me.host}"[:63]  # NAMEDATALEN - 1
+            name = f"syncd {self.role} {me.pid}@{me.host}"[:63]  # NAMEDATALEN - 1
             schema = conn.execute(text("SELECT current_schema()")).scalar_one()
-            key = lock_key(str(schema), self.tenant)
+            key = lock_key(str(schema), self.tenant, self.role)
             got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar_one()
             if not got:
-                holder = self._holder(conn, key)
+                holder = self._holder(conn, key, self.role)
                 conn.rollback()
-                raise MirrorBusyError(self.where, holder)
+                raise MirrorBusyError(self.where, holder, self.role)
             conn.execute(text("SELECT set_config('application_name', :n, false)"), {"n": name})
             conn.commit()  # the session lock outlives the transaction; nothing stays open
         except BaseException:
@@ -162,7 +170,7 @@ class _PostgresLock:
         self.conn = conn
 
     @staticmethod
-    def _holder(conn: Connection, key: int) -> Holder | None:
+    def _holder(conn: Connection, key: int, role: str) -> Holder | None:
         # A bigint advisory key is stored as classid (high 32 bits) and objid (low 32 bits).
         row = conn.execute(
             text(
@@ -178,8 +186,9 @@ class _PostgresLock:
             return None  # released between our attempt and this read
         app, client_host, client_addr, backend_pid, started = row
         pid, host = backend_pid, client_host or client_addr or "?"
-        if app and app.startswith("syncd writer "):
-            who, _, where = app[len("syncd writer ") :].partition("@")
+        prefix = f"syncd {role} "
+        if app and app.startswith(prefix):
+            who, _, where = app[len(prefix) :].partition("@")
             with contextlib.suppress(ValueError):
                 pid, host = int(who), where or host
         return Holder(str(host), int(pid), _iso(started))
@@ -193,16 +202,17 @@ class _PostgresLock:
 
 
 @contextlib.contextmanager
-def writer_lock(url: str, tenant: str) -> Iterator[None]:
-    """Hold the mirror's writer lock for the block; raise ``MirrorBusyError`` at once when
-    another process holds it. An in-memory SQLite database needs no lock."""
+def writer_lock(url: str, tenant: str, role: str = "writer") -> Iterator[None]:
+    """Hold the mirror's lock of ``role`` (``writer``: the pull side; ``push``: the dispatcher)
+    for the block; raise ``MirrorBusyError`` at once when another process holds it. An in-memory
+    SQLite database needs no lock."""
     url = normalize_url(url)
     lock: Any
     db = sqlite_path(url)
     if db is not None:
-        lock = _SqliteLock(db)
+        lock = _SqliteLock(db, role)
     elif make_url(url).get_backend_name() == "postgresql":
-        lock = _PostgresLock(url, tenant)
+        lock = _PostgresLock(url, tenant, role)
     else:
         yield
         return

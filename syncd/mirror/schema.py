@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -370,6 +371,83 @@ changes = Table(
     Column("run_id", String(36)),
     Column("occurred_at", DateTime, nullable=False),
     Index("ix_changes_record", "tenant", "resource", "record_key"),
+    # AUTOINCREMENT: SQLite never hands out a number again once the rows holding it are pruned.
+    sqlite_autoincrement=True,
+)
+
+# ---- the push side (migration 0004) -------------------------------------------------------------
+# Each sink's position in the outbox: the last sequence it has turned into deliveries.
+sink_cursors = Table(
+    "sink_cursors",
+    metadata,
+    Column("tenant", String(ID), nullable=False),
+    Column("sink", String(64), nullable=False),
+    Column("sequence", BigInteger, nullable=False),
+    Column("start", String(32), nullable=False),  # the sink's `start` when the cursor was made
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    PrimaryKeyConstraint("tenant", "sink", name="pk_sink_cursors"),
+)
+
+# One row per (sink, external key, event type): the delivery's stable id (the Standard Webhooks
+# `webhook-id`, the same on every retry), its state and the target's answer.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    Column("tenant", String(ID), nullable=False),
+    Column("sink", String(64), nullable=False),
+    Column("delivery_id", String(64), nullable=False),
+    # From the SmartRecruiters application id, fixed at the first attempt (the hire's details,
+    # the application id among them, are in the mirror by then).
+    Column("external_key", String(160)),
+    Column("event_type", String(64), nullable=False),
+    Column("candidate_id", String(ID), nullable=False),
+    Column("job_id", String(ID), nullable=False),
+    Column("application_id", String(ID)),
+    Column("sequence", BigInteger),  # the outbox record it came from (None: a `start` backlog)
+    # pending | in_flight | delivered | rejected | dead | skipped
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("payload", Json),  # fixed at the first attempt: every retry sends the same body
+    Column("target_id", String(160)),
+    Column("reason", Text),
+    Column("status_code", Integer),
+    Column("sink_status", String(64)),  # the onboarding status last read back from the target
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("delivered_at", DateTime),
+    UniqueConstraint(
+        "tenant", "sink", "candidate_id", "job_id", "event_type", name="uq_deliveries_key"
+    ),
+    UniqueConstraint("delivery_id", name="uq_deliveries_delivery_id"),
+    Index("ix_deliveries_state", "tenant", "sink", "state", "id"),
+    Index("ix_deliveries_person", "tenant", "sink", "candidate_id"),
+)
+
+# The onboarding status syncd last wrote to SmartRecruiters per application: a call only when
+# the value changes.
+onboarding_writes = Table(
+    "onboarding_writes",
+    metadata,
+    Column("tenant", String(ID), nullable=False),
+    Column("candidate_id", String(ID), nullable=False),
+    Column("job_id", String(ID), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("written_at", DateTime, nullable=False),
+    PrimaryKeyConstraint("tenant", "candidate_id", "job_id", name="pk_onboarding_writes"),
+)
+
+# Conditions reported once per tenant (e.g. 404 ONBOARDING_STATUS_NOT_ACTIVE).
+push_notices = Table(
+    "push_notices",
+    metadata,
+    Column("tenant", String(ID), nullable=False),
+    Column("code", String(64), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("first_at", DateTime, nullable=False),
+    Column("last_at", DateTime, nullable=False),
+    PrimaryKeyConstraint("tenant", "code", name="pk_push_notices"),
 )
 
 RECORD_TABLES = (

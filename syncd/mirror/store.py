@@ -33,6 +33,7 @@ from sqlalchemy import (
 
 from syncd.mirror import schema as s
 from syncd.mirror.fit import fit
+from syncd.mirror.outbox import lock_sequence
 from syncd.mirror.records import Row, content_hash
 
 Key = tuple[Any, ...]
@@ -325,6 +326,7 @@ class Mirror:
     ) -> None:
         if not changes:
             return
+        lock_sequence(conn, self.tenant)
         conn.execute(
             insert(s.changes),
             [

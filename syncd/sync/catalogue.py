@@ -52,11 +52,13 @@ class EventRule:
 
     ``to`` None: ``kind`` with ``{"from": old, "to": new}`` whenever a stored value changes to
     another value. ``to`` set: ``kind`` when the field becomes ``to`` (also on a record new to an
-    incremental pass, e.g. a hire first seen)."""
+    incremental pass, e.g. a hire first seen). ``leaves`` set: ``kind`` with ``{"from", "to"}``
+    when a stored value moves away from ``leaves`` (a hire undone)."""
 
     kind: str
     field: str = "status"
     to: str | None = None
+    leaves: str | None = None
 
 
 @dataclass(frozen=True)
@@ -443,7 +445,11 @@ CANDIDATES = Resource(
             flag_on=s.applications,
             cascade=Cascade(s.applications, "candidate_id", keep_raw=()),
             swept=True,
-            events=(STATUS_CHANGED, EventRule("hired", to="HIRED")),
+            events=(
+                STATUS_CHANGED,
+                EventRule("hired", to="HIRED"),
+                EventRule("hire_revoked", leaves="HIRED"),
+            ),
             # Read through its candidate (what lists it), then flagged for its own reads.
             get=GetById(
                 "/candidates/{id}, then /candidates/{id}/jobs/{jobId}",

@@ -1,0 +1,573 @@
+"""The dispatcher: one pass per sink reads the outbox from the sink's cursor, turns hires and
+revocations into deliveries, sends the ones whose turn it is, reads onboarding status back and
+writes it to SmartRecruiters.
+
+- **Cursor and deliveries in one transaction**: a pass that dies after reading the outbox has
+  either recorded the deliveries and moved the cursor, or neither.
+- **In flight before the wire**: a delivery is marked ``in_flight`` (attempt counted, payload and
+  external key fixed) and committed before it is sent. After a crash it is sent again with the
+  same ``delivery_id``; a sink that can look people up is asked first (lookup before every
+  create, and always for an outcome that is unknown), so a create is never retried blind.
+- **Retries**: tenacity, exponential backoff with full jitter between ``retry_initial_seconds``
+  and ``retry_max_seconds``, at least the target's ``Retry-After``; after ``max_attempts`` the
+  delivery is a dead letter (``dead``) with the target's last message. A permanent refusal is a
+  dead letter at once (``rejected``, the target's own message kept).
+- **Order**: only the oldest open delivery of each person is handed out, so one person's hire and
+  revocation never overtake each other; other people and other sinks go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import Engine
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_any,
+    wait_random_exponential,
+)
+from tenacity.stop import stop_base
+
+from syncd.delivery.sinks import ConfiguredSink
+from syncd.mirror import deliveries as q
+from syncd.mirror import hires, outbox
+from syncd.mirror.records import Row, parse_ts
+from syncd.mirror.store import utcnow
+from syncd.sinks.base import (
+    ONBOARDING_FAILED,
+    ONBOARDING_SUCCESSFUL,
+    Capability,
+    Delivery,
+    Outcome,
+    TargetUnavailable,
+)
+
+log = structlog.get_logger("syncd.delivery")
+
+READY_TO_ONBOARD = "READY_TO_ONBOARD"
+AppKey = tuple[str, str]
+# (candidate_id, job_id, status) -> None; raises on failure. None: write-back off.
+WriteBack = Callable[[list[tuple[AppKey, str]]], Awaitable[None]]
+
+
+@dataclass
+class SinkReport:
+    sink: str
+    queued: int = 0
+    sent: int = 0
+    delivered: int = 0
+    rejected: int = 0
+    dead: int = 0
+    waiting: int = 0
+    skipped: int = 0
+    parked: int = 0  # Retry-After longer than retry_max_seconds: left for the next pass
+    read_back: int = 0
+    cursor: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class _Again(Exception):
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.reason or outcome.kind)
+        self.outcome = outcome
+
+
+class Dispatcher:
+    def __init__(self, engine: Engine, tenant: str, *, write_back: WriteBack | None) -> None:
+        self.engine = engine
+        self.tenant = tenant
+        self.write_back = write_back
+
+    # ---- one pass of one sink ---------------------------------------------------------------
+    async def run_sink(self, cs: ConfiguredSink) -> SinkReport:
+        report = SinkReport(cs.name)
+        self._waiting: set[str] = set()  # people whose hire's details are still owed
+        self._caps = cs.sink.capabilities_now()
+        self._start(cs, report)
+        self._consume(cs, report)
+        while (batch := self._take(cs, report)) is not None:
+            if batch:
+                await self._send(cs, batch, report)
+        if cs.config.status_policy == "on-activation" and (
+            Capability.STATUS in cs.sink.capabilities_now()
+        ):
+            await self._read_back(cs, report)
+        await self._write_back(cs)
+        return report
+
+    # ---- the sink's cursor ------------------------------------------------------------------
+    def _start(self, cs: ConfiguredSink, report: SinkReport) -> None:
+        """A new sink's cursor: the outbox head; with ``start = beginning`` or a date, every hire
+        in the mirror (made on or after the date) queued first."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            cur = q.get_cursor(conn, self.tenant, cs.name)
+            if cur is not None:
+                report.cursor = int(cur["sequence"])
+                return
+            head = outbox.head(conn, self.tenant)
+            if cs.config.start != "now":
+                apps = hires.hired_applications(
+                    conn, self.tenant, hired_since=cs.config.start_date()
+                )
+                report.queued += q.enqueue(
+                    conn,
+                    self.tenant,
+                    cs.name,
+                    [
+                        {"candidate_id": c, "job_id": j, "event_type": q.HIRED, "sequence": None}
+                        for c, j, _ in apps
+                    ],
+                    now=now,
+                )
+            q.set_cursor(conn, self.tenant, cs.name, head, start=cs.config.start, now=now)
+            report.cursor = head
+            log.info("sink_started", sink=cs.name, start=cs.config.start, cursor=head)
+
+    def _consume(self, cs: ConfiguredSink, report: SinkReport) -> None:
+        """Outbox events after the cursor to deliveries, cursor moved in the same transaction."""
+        while True:
+            now = utcnow()
+            with self.engine.begin() as conn:
+                events, last = outbox.read(conn, self.tenant, after=report.cursor, limit=1000)
+                if last == report.cursor:
+                    return
+                items = self._items(conn, cs.name, events)
+                report.queued += q.enqueue(conn, self.tenant, cs.name, items, now=now)
+                skipped = self._skip_unsent_hires(conn, cs.name, items, now=now)
+                report.skipped += skipped
+                q.set_cursor(conn, self.tenant, cs.name, last, start=cs.config.start, now=now)
+                report.cursor = last
+
+    def _items(self, conn: Any, sink: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Hires, and revocations of hires this sink has (or may have) received."""
+        hired: list[dict[str, Any]] = []
+        undone: dict[AppKey, int] = {}
+        deleted: dict[str, int] = {}
+        for e in events:
+            subject, kind = e["subject"], e["type"]
+            key = (subject.get("candidate_id"), subject.get("job_id"))
+            if kind == q.HIRED and key[0] and key[1]:
+                hired.append(
+                    {
+                        "candidate_id": key[0],
+                        "job_id": key[1],
+                        "event_type": q.HIRED,
+                        "sequence": e["sequence"],
+                    }
+                )
+            elif kind == q.REVOKED and key[0] and key[1]:
+                undone[key] = e["sequence"]  # status moved away from HIRED
+            elif kind == "candidate.deleted" and key[0]:
+                deleted[key[0]] = e["sequence"]
+            elif kind == "offer.updated" and key[0] and key[1]:
+                status = e["changes"].get("status") or {}
+                if status.get("old") == "ACCEPTED" and status.get("new") != "ACCEPTED":
+                    undone[key] = e["sequence"]  # the offer was withdrawn after acceptance
+        of_deleted = q.hires_of_candidates(conn, self.tenant, sink, list(deleted))
+        of_deleted += [
+            (h["candidate_id"], h["job_id"]) for h in hired if h["candidate_id"] in deleted
+        ]
+        for cid, jid in of_deleted:
+            undone.setdefault((cid, jid), deleted[cid])
+        # A hire queued in the same batch counts as one this sink may have received.
+        known = set(q.of_application(conn, self.tenant, sink, list(undone), q.HIRED))
+        known |= {(h["candidate_id"], h["job_id"]) for h in hired}
+        revocations = [
+            {"candidate_id": k[0], "job_id": k[1], "event_type": q.REVOKED, "sequence": seq}
+            for k, seq in undone.items()
+            if k in known
+        ]
+        if revocations and Capability.REVOKE not in self._caps:
+            log.warning("revocations_not_supported", sink=sink, count=len(revocations))
+            revocations = []
+        return hired + revocations
+
+    def _skip_unsent_hires(
+        self, conn: Any, sink: str, items: list[dict[str, Any]], *, now: datetime
+    ) -> int:
+        """A hire undone before it was ever sent is skipped, and so is its revocation: the
+        target never heard of the person."""
+        keys = [(i["candidate_id"], i["job_id"]) for i in items if i["event_type"] == q.REVOKED]
+        if not keys:
+            return 0
+        hires_ = q.of_application(conn, self.tenant, sink, keys, q.HIRED)
+        revs = q.of_application(conn, self.tenant, sink, keys, q.REVOKED)
+        n = 0
+        for key, h in hires_.items():
+            rev = revs.get(key)
+            if h["state"] == "pending" and h["attempts"] == 0 and rev and rev["state"] == "pending":
+                reason = "hire undone in SmartRecruiters before it was sent"
+                q.update_delivery(conn, h["id"], now=now, state="skipped", reason=reason)
+                q.update_delivery(conn, rev["id"], now=now, state="skipped", reason=reason)
+                n += 1
+        return n
+
+    # ---- sending -----------------------------------------------------------------------------
+    def _take(self, cs: ConfiguredSink, report: SinkReport) -> list[tuple[Row, Delivery]] | None:
+        """The next deliveries whose turn it is and whose hire is ready; each marked in flight
+        (attempt counted, payload fixed) and committed before anything is sent. None when no
+        delivery is due."""
+        now = utcnow()
+        out: list[tuple[Row, Delivery]] = []
+        marks: list[dict[str, Any]] = []
+        with self.engine.begin() as conn:
+            rows = q.due(
+                conn,
+                self.tenant,
+                cs.name,
+                limit=cs.config.batch_size,
+                skip=frozenset(self._waiting),
+            )
+            if not rows:
+                return None
+            hire_keys = [
+                (r["candidate_id"], r["job_id"])
+                for r in rows
+                if r["event_type"] == q.HIRED and r["payload"] is None
+            ]
+            ready = hires.readiness(conn, self.tenant, hire_keys)
+            records = hires.new_hire_records(
+                conn, self.tenant, [k for k in hire_keys if ready.get(k) == "ready"]
+            )
+            hire_rows = q.of_application(
+                conn,
+                self.tenant,
+                cs.name,
+                [(r["candidate_id"], r["job_id"]) for r in rows if r["event_type"] == q.REVOKED],
+                q.HIRED,
+            )
+            for r in rows:
+                key = (r["candidate_id"], r["job_id"])
+                values: dict[str, Any] = {}
+                if r["payload"] is None:
+                    if r["event_type"] == q.HIRED:
+                        state = ready.get(key)
+                        if state == "waiting":
+                            self._waiting.add(key[0])
+                            report.waiting += 1
+                            continue
+                        if state != "ready" or key not in records:
+                            q.update_delivery(
+                                conn,
+                                r["id"],
+                                now=now,
+                                state="skipped",
+                                reason="no longer a live hire in SmartRecruiters",
+                            )
+                            report.skipped += 1
+                            continue
+                        rec = records[key]
+                        data = cs.mapping.apply(rec) if cs.mapping else rec
+                        values = {
+                            "external_key": rec["external_key"],
+                            "application_id": rec["ids"]["application_id"],
+                            "payload": {"timestamp": rec["application"]["hired_on"], "data": data},
+                        }
+                    else:
+                        h = hire_rows.get(key)
+                        ext = h["external_key"] if h and h["state"] == "delivered" else None
+                        if ext is None:  # the hire never reached the target: nothing to revoke
+                            q.update_delivery(
+                                conn,
+                                r["id"],
+                                now=now,
+                                state="skipped",
+                                reason="the hire was never delivered to this sink",
+                            )
+                            report.skipped += 1
+                            continue
+                        values = {
+                            "external_key": ext,
+                            "application_id": h["application_id"] if h else None,
+                            "payload": {
+                                "timestamp": None,
+                                "data": {
+                                    "external_key": ext,
+                                    "ids": {
+                                        "candidate_id": key[0],
+                                        "job_id": key[1],
+                                        "application_id": h["application_id"] if h else None,
+                                    },
+                                    "target_id": h["target_id"] if h else None,
+                                },
+                            },
+                        }
+                payload: dict[str, Any] = values.get("payload") or r["payload"] or {}
+                marks.append(
+                    {"id": r["id"], "state": "in_flight", "attempts": r["attempts"] + 1, **values}
+                )
+                r = {**r, **values, "attempts": r["attempts"] + 1}
+                stamp = parse_ts(payload.get("timestamp")) or r["created_at"]
+                out.append(
+                    (
+                        r,
+                        Delivery(
+                            delivery_id=r["delivery_id"],
+                            external_key=r["external_key"],
+                            event_type=r["event_type"],
+                            data=payload["data"],
+                            timestamp=stamp,
+                            target_id=r["target_id"],
+                        ),
+                    )
+                )
+            q.update_deliveries(conn, marks, now=now)
+        return out
+
+    async def _send(
+        self, cs: ConfiguredSink, batch: list[tuple[Row, Delivery]], report: SinkReport
+    ) -> None:
+        report.sent += len(batch)
+        if Capability.BATCH in cs.sink.capabilities_now():
+            outcomes, made, parked = await self._with_retries(
+                cs, batch[0][0]["attempts"], _guarded(cs.sink.deliver), [d for _, d in batch]
+            )
+            rows = [r for r, _ in batch]
+            self._record(
+                cs, [(r, o, made, parked) for r, o in zip(rows, outcomes, strict=True)], report
+            )
+            return
+        gate = asyncio.Semaphore(cs.config.concurrency)
+
+        async def one(row: Row, d: Delivery) -> tuple[Row, Outcome, int, bool]:
+            async with gate:
+                outcomes, made, parked = await self._with_retries(
+                    cs, row["attempts"], self._attempt(cs), [d]
+                )
+                return row, outcomes[0], made, parked
+
+        results = await asyncio.gather(*(one(r, d) for r, d in batch))
+        self._record(cs, list(results), report)
+
+    def _attempt(self, cs: ConfiguredSink) -> Callable[[list[Delivery]], Awaitable[list[Outcome]]]:
+        sink = cs.sink
+        lookup = Capability.LOOKUP in sink.capabilities_now()
+
+        async def attempt(ds: list[Delivery]) -> list[Outcome]:
+            d = ds[0]
+            if lookup and d.event_type == q.HIRED:
+                # Lookup before create: a person made by an earlier attempt whose answer was
+                # lost (or by a run that was killed) is matched, not created twice.
+                try:
+                    found = await sink.lookup(d.external_key)
+                except TargetUnavailable as exc:
+                    return [Outcome("retry", reason=str(exc), retry_after=exc.retry_after)]
+                if found is not None:
+                    return [Outcome("accepted", target_id=found.target_id, reason="matched")]
+            return await sink.deliver([d])
+
+        return _guarded(attempt)
+
+    async def _with_retries(
+        self,
+        cs: ConfiguredSink,
+        attempts_before: int,
+        call: Callable[[list[Delivery]], Awaitable[list[Outcome]]],
+        ds: list[Delivery],
+    ) -> tuple[list[Outcome], int, bool]:
+        """``call`` with tenacity: retried while any outcome is ``retry``/``auth``, up to the
+        sink's ``max_attempts`` in all (the attempt already counted included). Returns the last
+        outcomes, the attempts made in all, and whether the delivery is parked: the target asked
+        (Retry-After) for a longer wait than ``retry_max_seconds``, so the next pass tries again
+        instead of this one sleeping."""
+        cfg = cs.config
+        remaining = max(1, cfg.max_attempts - attempts_before + 1)
+        jitter = wait_random_exponential(
+            multiplier=cfg.retry_initial_seconds, max=cfg.retry_max_seconds
+        )
+
+        def asked(state: RetryCallState) -> float | None:
+            exc = state.outcome.exception() if state.outcome else None
+            return exc.outcome.retry_after if isinstance(exc, _Again) else None
+
+        def wait(state: RetryCallState) -> float:
+            return max(jitter(state), asked(state) or 0.0)
+
+        class too_long(stop_base):
+            def __call__(self, state: RetryCallState) -> bool:
+                return (asked(state) or 0.0) > max(cfg.retry_max_seconds, 1.0)
+
+        last: list[Outcome] = []
+        made = 0
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_any(stop_after_attempt(remaining), too_long()),
+                wait=wait,
+                retry=retry_if_exception_type(_Again),
+                reraise=True,
+            ):
+                with attempt:
+                    made += 1
+                    last = await call(ds)
+                    again = [o for o in last if o.kind in ("retry", "auth")]
+                    if again:
+                        if again[0].kind == "auth":
+                            log.error(
+                                "sink_auth_refused", sink=cs.name, status=again[0].status_code
+                            )
+                        raise _Again(again[0])
+        except _Again as exc:
+            total = attempts_before + made - 1
+            parked = (exc.outcome.retry_after or 0.0) > max(cfg.retry_max_seconds, 1.0)
+            return last, total, parked and total < cfg.max_attempts
+        return last, attempts_before + made - 1, False
+
+    def _record(
+        self,
+        cs: ConfiguredSink,
+        results: list[tuple[Row, Outcome, int, bool]],
+        report: SinkReport,
+    ) -> None:
+        now = utcnow()
+        changes: list[dict[str, Any]] = []
+        with self.engine.begin() as conn:
+            for row, o, made, parked in results:
+                values: dict[str, Any] = {
+                    "id": row["id"],
+                    "status_code": o.status_code,
+                    "attempts": made,
+                }
+                if parked:
+                    values |= {
+                        "state": "pending",
+                        "reason": f"{o.reason}; Retry-After {o.retry_after:.0f} s: next pass",
+                    }
+                    report.parked += 1
+                    self._waiting.add(row["candidate_id"])  # not again in this pass
+                elif o.kind == "accepted":
+                    values |= {
+                        "state": "delivered",
+                        "target_id": o.target_id or row["target_id"],
+                        "delivered_at": now,
+                        "reason": None,
+                    }
+                    if cs.config.status_policy == "on-create" and row["event_type"] == q.HIRED:
+                        values["sink_status"] = ONBOARDING_SUCCESSFUL
+                    report.delivered += 1
+                elif o.kind == "rejected":
+                    values |= {"state": "rejected", "reason": o.reason}
+                    report.rejected += 1
+                    log.warning(
+                        "delivery_rejected",
+                        sink=cs.name,
+                        delivery=row["delivery_id"],
+                        status=o.status_code,
+                    )
+                else:
+                    values |= {"state": "dead", "reason": o.reason}
+                    report.dead += 1
+                    log.warning(
+                        "delivery_dead",
+                        sink=cs.name,
+                        delivery=row["delivery_id"],
+                        status=o.status_code,
+                    )
+                changes.append(values)
+            q.update_deliveries(conn, changes, now=now)
+
+    # ---- status readback and write-back -------------------------------------------------------
+    async def _read_back(self, cs: ConfiguredSink, report: SinkReport) -> None:
+        with self.engine.connect() as conn:
+            rows = q.to_read_back(conn, self.tenant, cs.name, limit=10_000)
+        now = utcnow()
+        for r in rows:
+            try:
+                p = await cs.sink.status(r["external_key"], r["target_id"])
+            except TargetUnavailable as exc:
+                report.errors.append(f"status readback: {exc}")
+                log.warning("status_readback_failed", sink=cs.name, error=str(exc))
+                return
+            if p is None or p.onboarding is None or p.onboarding == r["sink_status"]:
+                continue
+            with self.engine.begin() as conn:
+                q.update_delivery(conn, r["id"], now=now, sink_status=p.onboarding)
+            report.read_back += 1
+
+    async def _write_back(self, cs: ConfiguredSink) -> None:
+        if self.write_back is None:
+            return
+        with self.engine.connect() as conn:
+            rows = q.writeback_due(conn, self.tenant, cs.name)
+            written = q.written_statuses(
+                conn, self.tenant, [(r["candidate_id"], r["job_id"]) for r in rows]
+            )
+        calls: list[tuple[AppKey, str]] = []
+        for r in rows:
+            key = (r["candidate_id"], r["job_id"])
+            for status in wanted_statuses(r):
+                # A call only when the value changes, never back from a final value to READY.
+                if status != written.get(key) and _rank(status) >= _rank(written.get(key)):
+                    calls.append((key, status))
+                    written[key] = status
+        if calls:
+            await self.write_back(calls)
+
+
+def _guarded(
+    call: Callable[[list[Delivery]], Awaitable[list[Outcome]]],
+) -> Callable[[list[Delivery]], Awaitable[list[Outcome]]]:
+    """A sink that raises (a bug, an unexpected error) is an attempt that failed with an unknown
+    outcome: retried, then a dead letter; never a pass that stops with deliveries in flight."""
+
+    async def run(ds: list[Delivery]) -> list[Outcome]:
+        try:
+            return await call(ds)
+        except Exception as exc:
+            log.warning("sink_raised", error=type(exc).__name__)
+            return [
+                Outcome("retry", reason=f"the sink raised {type(exc).__name__}", unknown=True)
+            ] * len(ds)
+
+    return run
+
+
+def wanted_statuses(row: Row) -> list[str]:
+    """The onboarding statuses a hire delivery asks SmartRecruiters to show, in order."""
+    if row["state"] == "rejected":
+        return [ONBOARDING_FAILED]
+    if row["state"] != "delivered":
+        return []
+    out = [READY_TO_ONBOARD]
+    if row["sink_status"] in (ONBOARDING_SUCCESSFUL, ONBOARDING_FAILED):
+        out.append(row["sink_status"])
+    return out
+
+
+def _rank(status: str | None) -> int:
+    return {None: 0, READY_TO_ONBOARD: 1}.get(status, 2)
+
+
+async def push_once(
+    engine: Engine, tenant: str, sinks: list[ConfiguredSink], *, write_back: WriteBack | None
+) -> list[SinkReport]:
+    """One dispatch pass of every enabled sink (each failure reported, the others go on)."""
+    d = Dispatcher(engine, tenant, write_back=write_back)
+    reports = []
+    for cs in sinks:
+        if not cs.config.enabled:
+            continue
+        try:
+            reports.append(await d.run_sink(cs))
+        except Exception as exc:
+            log.error("sink_pass_failed", sink=cs.name, error=type(exc).__name__)
+            r = SinkReport(cs.name)
+            # The type only: a database error's text can quote a row's values.
+            r.errors.append(
+                f"the pass failed ({type(exc).__name__}); its deliveries are kept and the next "
+                "push resumes them"
+            )
+            reports.append(r)
+        finally:
+            with contextlib.suppress(Exception):
+                await cs.sink.close()
+    return reports

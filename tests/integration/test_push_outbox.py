@@ -1,0 +1,275 @@
+"""The outbox ready for consumers: numbers never reused after pruning, commit order = sequence
+order (PostgreSQL writers serialised by the outbox lock), event envelopes valid against the
+documented JSON Schema, and ``syncd changes`` over a real subprocess; SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import jsonschema
+import pytest
+from sqlalchemy import Engine, delete, select, text
+
+from syncd.delivery.mapping import load_schema
+from syncd.mirror import hires, outbox
+from syncd.mirror import schema as s
+from syncd.mirror.store import Change, Mirror, utcnow
+from syncd.sandbox.limits import LimitConfig
+from syncd.sandbox.runner import ThreadServer, serve_in_thread
+from tests.conftest import sandbox_options
+from tests.integration.test_mirror_sync import TENANT, control, run_pass, settings_for
+
+
+def event_validator() -> jsonschema.Draft202012Validator:
+    return load_validator("event.schema.json")
+
+
+def load_validator(name: str) -> jsonschema.Draft202012Validator:
+    schema = load_schema(name)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+
+
+def emit(db: Engine, n: int, key: str = "c") -> list[int]:
+    m = Mirror(db, TENANT)
+    with m.begin() as conn:
+        m.emit(
+            conn,
+            [Change("candidates", f"{key}{i}", "created") for i in range(n)],
+            run_id="r",
+            now=utcnow(),
+        )
+    with db.connect() as conn:
+        return [
+            int(x)
+            for (x,) in conn.execute(
+                select(s.changes.c.sequence)
+                .where(s.changes.c.record_key.like(f"{key}%"))
+                .order_by(s.changes.c.sequence)
+            )
+        ]
+
+
+def test_sequence_never_reused_after_pruning(db: Engine) -> None:
+    first = emit(db, 3, "a")
+    with db.begin() as conn:
+        conn.execute(delete(s.changes))  # a consumer-driven prune of everything read
+    again = emit(db, 2, "b")
+    assert min(again) > max(first), (first, again)
+    with db.connect() as conn:
+        assert outbox.head(conn, TENANT) == max(again)
+
+
+def test_postgres_numbers_follow_commit_order(db: Engine) -> None:
+    if db.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: numbers are in commit order by construction")
+    m = Mirror(db, TENANT)
+    first = db.connect()
+    tx = first.begin()
+    m.emit(first, [Change("candidates", "early", "created")], run_id="r", now=utcnow())
+    done = threading.Event()
+
+    def second_writer() -> None:
+        with m.begin() as conn:
+            m.emit(conn, [Change("candidates", "late", "created")], run_id="r", now=utcnow())
+        done.set()
+
+    th = threading.Thread(target=second_writer)
+    th.start()
+    # The second writer waits on the outbox lock (seen in pg_locks), never takes a number first.
+    with db.connect() as watcher:
+        for _ in range(2000):
+            waiting = watcher.execute(
+                text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            ).scalar_one()
+            watcher.rollback()
+            if waiting:
+                break
+            done.wait(0.005)
+        assert waiting == 1 and not done.is_set()
+    tx.commit()
+    first.close()
+    th.join(30)
+    assert done.is_set()
+    with db.connect() as conn:
+        seqs = dict(conn.execute(select(s.changes.c.record_key, s.changes.c.sequence)).all())
+    assert seqs["early"] < seqs["late"]
+
+
+@pytest.fixture
+def tenant() -> Iterator[ThreadServer]:
+    srv = serve_in_thread(sandbox_options(candidates=40, jobs=5, limits=LimitConfig(enabled=False)))
+    yield srv
+    srv.stop()
+
+
+def pick_offered(srv: ThreadServer) -> dict[str, Any]:
+    import httpx
+
+    snap = httpx.get(f"{srv.base_url}/_sandbox/snapshot", timeout=30).json()
+    apps = [a for a in snap["applications"].values() if a["status"] in ("OFFERED", "INTERVIEW")]
+    return sorted(apps, key=lambda a: a["id"])[0]  # type: ignore[no-any-return]
+
+
+def test_hire_becomes_a_valid_event_and_syncd_changes_prints_it(
+    tenant: ThreadServer, db: Engine, db_url: str
+) -> None:
+    st = settings_for(tenant, db_url)
+    run_pass(st, db, "backfill")
+    with db.connect() as conn:
+        base = outbox.head(conn, TENANT)
+        history, _ = outbox.read(conn, TENANT, after=0, limit=100_000)
+    # The backfill is history, not news: no hire events from it.
+    assert not [e for e in history if e["type"] == "application.hired"]
+    app = pick_offered(tenant)
+    control(tenant, "hire", {"candidateId": app["candidateId"], "jobId": app["jobId"]})
+    run_pass(st, db, "incremental")
+    with db.connect() as conn:
+        events, last = outbox.read(conn, TENANT, after=base, limit=100_000)
+    assert last > base
+    validator = event_validator()
+    for e in events:
+        validator.validate(e)
+    hired = [e for e in events if e["type"] == "application.hired"]
+    assert len(hired) == 1 and hired[0]["ready"] is True
+    subject = hired[0]["subject"]
+    assert subject["candidate_id"] == app["candidateId"]
+    assert subject["job_id"] == app["jobId"]
+    assert subject["application_id"] == app["id"]
+    # occurred_at is SmartRecruiters' time of the move to HIRED (status history).
+    import httpx
+
+    truth = httpx.get(f"{tenant.base_url}/_sandbox/snapshot", timeout=30).json()
+    hist = truth["applications"][app["id"]]["history"]
+    hired_at = [h["changedOn"] for h in hist if h["status"] == "HIRED"][-1]
+    assert hired[0]["occurred_at"][:19] == hired_at[:19]
+    moved = [e for e in events if e["type"] == "application.status_changed"]
+    assert [e["changes"]["status"] for e in moved] == [{"old": app["status"], "new": "HIRED"}]
+
+    # The hire's record, assembled from the mirror, is ready and valid against its schema.
+    key = (app["candidateId"], app["jobId"])
+    with db.connect() as conn:
+        assert hires.readiness(conn, TENANT, [key]) == {key: "ready"}
+        rec = hires.new_hire_records(conn, TENANT, [key])[key]
+    load_validator("new_hire.schema.json").validate(rec)
+    offer = [o for o in truth["offers"].values() if o["applicationId"] == app["id"]][-1]
+    cand = truth["candidates"][app["candidateId"]]
+    assert rec["external_key"] == f"sr-{app['id']}"
+    assert rec["ids"]["offer_id"] == offer["id"]
+    assert rec["candidate"]["email"] == cand["email"]
+    assert rec["job"]["title"] == truth["jobs"][app["jobId"]]["title"]
+    assert rec["offer"]["properties"] == offer["properties"]
+    assert rec["application"]["start_date"] == truth["applications"][app["id"]]["startsOn"][:10]
+
+    env = {**os.environ, "SYNCD_DATABASE_URL": db_url, "SYNCD_TENANT": TENANT}
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "syncd",
+            "changes",
+            "--since",
+            str(base),
+            "--type",
+            "application.hired",
+            "--json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    printed = [json.loads(line) for line in out.stdout.splitlines()]
+    assert printed == hired
+
+
+def test_a_hire_first_seen_by_a_sweep_is_news_and_waits_for_its_details(db: Engine) -> None:
+    """An application inserted already HIRED by a sweep (or an incremental pass) reads as
+    ``application.hired`` beside its ``application.created``; inserted by the first backfill, it
+    is history. ``ready`` says whether the hire's details are in the mirror."""
+    from sqlalchemy import insert
+
+    m = Mirror(db, TENANT)
+    now = utcnow()
+    with m.begin() as conn:
+        for run, mode in (("r-backfill", "backfill"), ("r-sweep", "sweep")):
+            conn.execute(
+                insert(s.sync_runs).values(
+                    run_id=run,
+                    tenant=TENANT,
+                    resource="candidates",
+                    mode=mode,
+                    status="ok",
+                    started_at=now,
+                    fetched=0,
+                    inserted=0,
+                    updated=0,
+                    unchanged=0,
+                    deleted=0,
+                    quarantined=0,
+                    api_calls=0,
+                    errors=0,
+                )
+            )
+        m.upsert(
+            conn,
+            s.applications,
+            [
+                {
+                    "candidate_id": c,
+                    "job_id": "j",
+                    "application_id": f"a-{c}",
+                    "status": "HIRED",
+                    "history_pending": False,
+                    "details_pending": c == "new",
+                    "raw": {"c": c},
+                    "content_hash": c,
+                }
+                for c in ("old", "new")
+            ],
+            now=now,
+        )
+        m.emit(
+            conn,
+            [Change("applications", "old/j", "created", {"status": "HIRED"})],
+            run_id="r-backfill",
+            now=now,
+        )
+        m.emit(
+            conn,
+            [Change("applications", "new/j", "created", {"status": "HIRED"})],
+            run_id="r-sweep",
+            now=now,
+        )
+        m.emit(
+            conn,
+            [Change("offers", "o1", "created", {"status": "ACCEPTED"})],
+            run_id="r-sweep",
+            now=now,
+        )
+    with db.connect() as conn:
+        events, _ = outbox.read(conn, TENANT)
+    assert [(e["type"], e["subject"]["key"]) for e in events] == [
+        ("application.created", "old/j"),
+        ("application.created", "new/j"),
+        ("application.hired", "new/j"),
+        ("offer.created", "o1"),
+        ("offer.accepted", "o1"),
+    ]
+    hired = events[2]
+    assert hired["event_id"].endswith(":hired") and hired["ready"] is False
+    event_validator().validate(hired)
+    with db.begin() as conn:
+        conn.execute(s.applications.update().values(details_pending=False))
+    with db.connect() as conn:
+        events, _ = outbox.read(conn, TENANT)
+    assert events[2]["ready"] is True
