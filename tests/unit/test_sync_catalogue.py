@@ -62,9 +62,15 @@ def test_event_rules() -> None:
     moved = UpsertResult(updated=[(app("OFFERED"), app("HIRED"))])
     got = [(c.key, c.kind, c.data) for c in change_records("applications", moved, full=False)]
     assert got == [
-        ("c/j", "updated", {"status": "HIRED"}),
+        ("c/j", "updated", {"status": "HIRED", "changed": {"status": ["OFFERED", "HIRED"]}}),
         ("c/j", "status_changed", {"from": "OFFERED", "to": "HIRED"}),
         ("c/j", "hired", None),
+    ]
+    undone = UpsertResult(updated=[(app("HIRED"), app("WITHDRAWN"))])
+    got = [(c.kind, c.data) for c in change_records("applications", undone, full=False)][1:]
+    assert got == [
+        ("status_changed", {"from": "HIRED", "to": "WITHDRAWN"}),
+        ("hire_revoked", {"from": "HIRED", "to": "WITHDRAWN"}),
     ]
     new_hire = UpsertResult(inserted=[app("HIRED")])
     kinds = [c.kind for c in change_records("applications", new_hire, full=False)]
