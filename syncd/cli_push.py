@@ -154,7 +154,7 @@ def sinks_check(name: str) -> None:
     problems = asyncio.run(run())
     click.echo(
         f"{name}: configuration ok (type {cs.config.type}"
-        + (f", mapping {cs.config.mapping or cs.sink.default_mapping}" if cs.mapping else "")
+        + (f", mapping {cs.config.mapping or f'{cs.mapping.name} (default)'}" if cs.mapping else "")
         + ")"
     )
     for p in problems:
