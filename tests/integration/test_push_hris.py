@@ -377,3 +377,58 @@ def test_personio_bearer_is_cached_and_renewed_once_after_401(
     assert len(set(ids)) == 3
     assert hris_control(hris.base_url, "stats")["stats"]["tokens"] == 2
     assert httpx.get(f"{hris.base_url}/health").status_code == 200
+
+
+@pytest.mark.parametrize("hris", VENDORS, indirect=True)
+def test_every_sink_request_and_answer_matches_the_vendors_spec(
+    hris: HrisThreadServer, tmp_path: Path
+) -> None:
+    """The sinks' own exchanges (lookup, create, the lookup that matches, status, check) checked
+    against the vendor's OpenAPI document, as the HRIS sandbox's tests check theirs."""
+    from syncd.sinks.config import build_sink
+    from tests.conftest import SHARED
+    from tests.integration.hris.conftest import spec_doc
+    from tests.integration.hris.hris_spec import Recorder
+
+    if not SHARED.is_dir():
+        pytest.skip(f"the vendors' OpenAPI documents are in {SHARED}, which is absent")
+    bamboo = vendor(hris) == "bamboohr"
+    data = (
+        {"employeeNumber": "sr-spec-1", "firstName": "Ada", "lastName": "L",
+         "workEmail": "ada@example.org", "hireDate": "2027-01-04", "jobTitle": "Engineer"}
+        if bamboo
+        else {"email": "ada@example.org", "first_name": "Ada", "last_name": "L",
+              "hire_date": "2027-01-04", "position": "Engineer", "department": "Engineering"}
+    )  # fmt: skip
+    recorder = Recorder()
+
+    async def record(response: httpx.Response) -> None:
+        await response.aread()
+        recorder(response)
+
+    async def go() -> list[str]:
+        _, sink = build_sink("hr", hris_sink(hris, tmp_path))
+        sink._client.event_hooks["response"].append(record)  # type: ignore[attr-defined]
+        async with sink:
+            d = Delivery("msg_1", "sr-spec-1", "application.hired", data, datetime.now(UTC))
+            made = await sink.create_or_match(d)
+            again = await sink.create_or_match(d)
+            assert made.kind == "accepted" and made.reason is None
+            assert (again.kind, again.reason, again.target_id) == (
+                "accepted",
+                "matched",
+                made.target_id,
+            )
+            person = await sink.status("sr-spec-1", made.target_id)
+            assert person is not None and person.target_id == made.target_id
+            return await sink.check()
+
+    assert asyncio.run(go()) == []
+    assert len(new_employees(hris)) == 1
+    found = [
+        f"{ex.method} {ex.path}: {p}"
+        for ex in recorder.exchanges
+        for p in spec_doc(vendor(hris)).problems(ex)
+    ]
+    assert len(recorder.exchanges) >= 8
+    assert not found, "\n".join(found)
