@@ -174,6 +174,12 @@ class BambooHRSink(Sink):
             return refused(r, message(r))
         location = r.headers.get("location", "")
         target_id = location.rstrip("/").rsplit("/", 1)[-1] or None
+        if target_id is None:  # created, but the id was not given: the lookup names it
+            try:
+                found = await self._match(data)
+            except Refused:
+                found = None
+            target_id = found.target_id if found else None
         return Outcome("accepted", target_id=target_id, status_code=r.status_code)
 
     async def status(self, external_key: str, target_id: str | None) -> Person | None:

@@ -432,3 +432,45 @@ def test_every_sink_request_and_answer_matches_the_vendors_spec(
     ]
     assert len(recorder.exchanges) >= 8
     assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("hris", VENDORS, indirect=True)
+def test_a_create_answered_too_late_is_matched_and_a_timed_out_one_made_once(
+    hris: HrisThreadServer, tmp_path: Path
+) -> None:
+    """``slow``: the create is written but answered after the sink gave up (an unknown
+    outcome); the next attempt's lookup finds the employee. ``timeout``: nothing was written;
+    the next attempt creates the employee, once."""
+    from syncd.sinks.config import build_sink
+
+    bamboo = vendor(hris) == "bamboohr"
+
+    def data(i: int) -> dict[str, Any]:
+        if bamboo:
+            return {"employeeNumber": f"sr-late-{i}", "firstName": "A", "lastName": "B"}
+        return {"email": f"late{i}@example.org", "first_name": "A", "last_name": "B"}
+
+    queue = [{"kind": "slow", "op": "create"}, {"kind": "timeout", "op": "create"}]
+    hris_control(hris.base_url, "faults", {"queue": queue, "timeoutSeconds": 2})
+
+    async def go() -> list[Any]:
+        _, sink = build_sink("hr", hris_sink(hris, tmp_path, timeout=0.5))
+        out = []
+        async with sink:
+            for i in (1, 2):
+                d = Delivery(
+                    f"msg_{i}", f"sr-late-{i}", "application.hired", data(i), datetime.now(UTC)
+                )
+                out.append(await sink.create_or_match(d))
+                out.append(await sink.create_or_match(d))
+        return out
+
+    slow_first, slow_again, timeout_first, timeout_again = asyncio.run(go())
+    assert (slow_first.kind, slow_first.unknown) == ("retry", True)
+    assert (slow_again.kind, slow_again.reason) == ("accepted", "matched")
+    assert (timeout_first.kind, timeout_first.unknown) == ("retry", True)
+    assert (timeout_again.kind, timeout_again.reason) == ("accepted", None)
+    emps = new_employees(hris)
+    assert sorted(str(e["id"]) for e in emps) == sorted(
+        [slow_again.target_id, timeout_again.target_id]
+    )
