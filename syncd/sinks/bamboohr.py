@@ -20,6 +20,7 @@ dataset (``report``), read employees (``employee``): ``syncd sinks check`` tries
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +47,14 @@ from syncd.sinks.hris import (
     unavailable,
 )
 
-DATASET = "/api/v2/datasets/employee/data"
+DATASET = "/v2/datasets/employee/data"
+# BambooHR's older gateway form, https://api.bamboohr.com/api/gateway.php/COMPANY, as base_url.
+GATEWAY = re.compile(r"/api/gateway\.php/[^/]+$")
 
 
 class BambooHRSettings(HrisSettings):
-    """``base_url``: ``https://COMPANY.bamboohr.com``. The API key from ``api_key_file``, the
+    """``base_url``: ``https://COMPANY.bamboohr.com`` (or the gateway form
+    ``https://api.bamboohr.com/api/gateway.php/COMPANY``). The API key from ``api_key_file``, the
     common ``secret_file``, or ``api_key`` set through the environment
     (``SYNCD_SINKS__<NAME>__API_KEY``)."""
 
@@ -103,8 +107,10 @@ class BambooHRSink(Sink):
             file=self.settings.api_key_file,
             value=self.settings.api_key,
         )
+        base = self.settings.base_url
         self._client = httpx.AsyncClient(
-            base_url=self.settings.base_url,
+            # Paths are the spec's without their /api prefix, which the gateway form replaces.
+            base_url=base if GATEWAY.search(base) else f"{base}/api",
             auth=(key.get_secret_value(), "x"),
             timeout=self.settings.timeout,
             headers={"accept": "application/json"},
@@ -167,7 +173,7 @@ class BambooHRSink(Sink):
         if found is not None:
             return Outcome("accepted", target_id=found.target_id, reason="matched")
         try:
-            r = await self._client.post("/api/v1/employees", json=data)
+            r = await self._client.post("/v1/employees", json=data)
         except httpx.TransportError as exc:
             return unanswered(exc, sent_write=True)
         if r.status_code not in (200, 201):
@@ -186,9 +192,7 @@ class BambooHRSink(Sink):
         if not target_id:
             return None
         try:
-            r = await self._client.get(
-                f"/api/v1/employees/{target_id}", params={"fields": "status"}
-            )
+            r = await self._client.get(f"/v1/employees/{target_id}", params={"fields": "status"})
         except httpx.TransportError as exc:
             raise unavailable(unanswered(exc, sent_write=False), "employee status") from None
         if r.status_code == 404:
@@ -210,7 +214,7 @@ class BambooHRSink(Sink):
         the permission is granted."""
         where = self.settings.base_url
         try:
-            r = await self._client.get("/api/v1/meta/fields")
+            r = await self._client.get("/v1/meta/fields")
         except httpx.TransportError as exc:
             return [f"base_url: cannot reach {where} ({type(exc).__name__}); check the host"]
         if r.status_code == 401 and is_bamboohr(r):
@@ -221,27 +225,29 @@ class BambooHRSink(Sink):
         if r.status_code != 200 or not isinstance(json_or_none(r), list):
             return [
                 f"base_url: {where} does not answer as BambooHR (HTTP {r.status_code} for "
-                "/api/v1/meta/fields); use https://COMPANY.bamboohr.com"
+                "/api/v1/meta/fields); use https://COMPANY.bamboohr.com (or "
+                "https://api.bamboohr.com/api/gateway.php/COMPANY)"
             ]
         probes = [
             ("report", "run the employee dataset (lookups)", "POST", DATASET,
              {"fields": ["employeeId"], "filter": "employeeNumber eq 'sr-syncd-check'"}),
-            ("employee", "read employees (status)", "GET", "/api/v1/employees/0?fields=status",
+            ("employee", "read employees (status)", "GET", "/v1/employees/0?fields=status",
              None),
-            ("employee.write", "add employees", "POST", "/api/v1/employees", {}),
+            ("employee.write", "add employees", "POST", "/v1/employees", {}),
         ]  # fmt: skip
         problems = []
         for permission, what, method, path, body in probes:
             try:
                 r = await self._client.request(method, path, json=body)
             except httpx.TransportError as exc:
-                problems.append(f"{path}: no answer ({type(exc).__name__})")
+                problems.append(f"/api{path}: no answer ({type(exc).__name__})")
                 continue
             if r.status_code == 403:
                 problems.append(
                     f"permission: the API key's user may not {what} (HTTP 403 on {method} "
-                    f"{path}: {message(r)}); grant '{permission}' in the user's access level"
+                    f"/api{path.split('?')[0]}: {message(r)}); grant '{permission}' in the "
+                    "user's access level"
                 )
             elif r.status_code in (401, 429) or r.status_code >= 500:
-                problems.append(f"{method} {path}: HTTP {r.status_code}: {message(r)}")
+                problems.append(f"{method} /api{path}: HTTP {r.status_code}: {message(r)}")
         return problems

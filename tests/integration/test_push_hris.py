@@ -288,6 +288,11 @@ def test_sinks_check_tells_key_host_and_permission_apart(
     ok = check(hris_sink(hris, tmp_path))
     assert ok.returncode == 0, ok.stderr
     assert "hr: reachable; capabilities: create, status" in ok.stdout
+    if bamboo:  # BambooHR's older gateway form of the address works the same
+        gateway = check(
+            hris_sink(hris, tmp_path, base_url=f"{hris.base_url}/api/gateway.php/sandbox")
+        )
+        assert gateway.returncode == 0, gateway.stderr
 
     wrong = tmp_path / "wrong-secret"
     wrong.write_text("not-the-secret")
