@@ -107,7 +107,9 @@ def sinks_list(as_json: bool) -> None:
                     "type": cs.config.type,
                     "enabled": cs.config.enabled,
                     "capabilities": sorted(cs.sink.capabilities_now()),
-                    "mapping": str(cs.config.mapping) if cs.config.mapping else None,
+                    "mapping": str(cs.config.mapping)
+                    if cs.config.mapping
+                    else (f"{cs.mapping.name} (default)" if cs.mapping else None),
                     "status_policy": cs.config.status_policy,
                     "start": cs.config.start,
                     "cursor": cur["sequence"] if cur else None,
@@ -154,7 +156,7 @@ def sinks_check(name: str) -> None:
     problems = asyncio.run(run())
     click.echo(
         f"{name}: configuration ok (type {cs.config.type}"
-        + (f", mapping {cs.config.mapping}" if cs.mapping else "")
+        + (f", mapping {cs.config.mapping or f'{cs.mapping.name} (default)'}" if cs.mapping else "")
         + ")"
     )
     for p in problems:

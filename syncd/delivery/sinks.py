@@ -38,9 +38,10 @@ def configure(
             problems.append(str(exc))
             continue
         mapping = None
-        if cfg.mapping is not None:
+        source = cfg.mapping if cfg.mapping is not None else sink.default_mapping
+        if source is not None:
             try:
-                mapping = load_mapping(cfg.mapping, targets=sink.fields)
+                mapping = load_mapping(source, targets=sink.fields)
             except MappingError as exc:
                 problems.append(f"sinks.{name}.mapping: {exc}")
                 continue

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr
@@ -98,12 +99,15 @@ class Person:
 
 class Sink(ABC):
     """A target. Subclasses set ``type``, ``capabilities``, ``settings_model`` and, when the
-    target has a fixed set of fields, ``fields`` (checked against the mapping at start)."""
+    target has a fixed set of fields, ``fields`` (checked against the mapping at start);
+    ``default_mapping`` when the target needs its own field names even without a ``mapping``."""
 
     type: ClassVar[str]
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.CREATE})
     settings_model: ClassVar[builtins.type[SinkSettings]] = SinkSettings
     fields: ClassVar[frozenset[str] | None] = None
+    # The mapping used when ``[sinks.NAME]`` names none (an HRIS needs its own field names).
+    default_mapping: ClassVar[Path | None] = None
 
     def __init__(self, name: str, settings: SinkSettings, secret: SecretStr | None) -> None:
         self.name = name

@@ -114,7 +114,9 @@ def test_flatten_and_csv() -> None:
 def test_registry() -> None:
     assert available()["webhook"] == "syncd.sinks.webhook:WebhookSink"
     assert sink_class("files").type == "files"
-    with pytest.raises(SinkError, match="unknown sink type 'bamboo'; installed: files, webhook"):
+    with pytest.raises(
+        SinkError, match="unknown sink type 'bamboo'; installed: bamboohr, files, personio, webhook"
+    ):
         sink_class("bamboo")
 
 

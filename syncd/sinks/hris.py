@@ -1,0 +1,151 @@
+"""What the HRIS sinks (``bamboohr``, ``personio``) share: settings with a secret from a file or
+the environment, a status map, and the classification of a vendor's answer into an
+:class:`~syncd.sinks.base.Outcome`.
+
+No HRIS offers an idempotency header (../shared/HRIS.md), so each HRIS sink's
+``create_or_match`` looks the person up by the fields it stores (employee number, work email)
+before creating, and a create whose answer was lost is matched by the same lookup on the next
+attempt: never a second employee.
+
+Answers (HRIS.md, "Onboarding status policy"): 401/403 ``auth`` (alerted, retried, never
+ONBOARDING_FAILED); 408, 429, 5xx, timeouts and connection errors ``retry`` (``Retry-After``
+honoured by the dispatcher); every other 4xx ``rejected`` with the vendor's own message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import Field, SecretStr, field_validator
+
+from syncd.sinks.base import (
+    ONBOARDING_FAILED,
+    ONBOARDING_SUCCESSFUL,
+    Outcome,
+    SinkError,
+    SinkSettings,
+    TargetUnavailable,
+)
+from syncd.sinks.webhook import retry_after
+
+MAPPINGS = Path(__file__).parent / "mappings"
+
+
+class HrisSettings(SinkSettings):
+    """``base_url`` (scheme and host, no path), ``status_map`` (the vendor's employee status ->
+    ONBOARDING_SUCCESSFUL / ONBOARDING_FAILED, read for ``status_policy = "on-activation"``),
+    ``timeout`` (seconds per request)."""
+
+    base_url: str
+    status_map: dict[str, str] = Field(default_factory=dict)
+    timeout: float = Field(default=30.0, gt=0, description="seconds per request")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
+
+    @field_validator("status_map")
+    @classmethod
+    def _statuses(cls, v: dict[str, str]) -> dict[str, str]:
+        for k, s in v.items():
+            if s not in (ONBOARDING_SUCCESSFUL, ONBOARDING_FAILED):
+                raise ValueError(
+                    f"{k!r} maps to {s!r}; use ONBOARDING_SUCCESSFUL or ONBOARDING_FAILED"
+                )
+        return v
+
+
+def secret_from(
+    sink: str,
+    key: str,
+    *,
+    common: SecretStr | None,
+    file: Path | None,
+    value: SecretStr | None,
+) -> SecretStr:
+    """The sink's secret from exactly one place: ``KEY_file`` (a file), the common
+    ``secret_file``, or ``KEY`` itself, which is meant for the environment
+    (``SYNCD_SINKS__<NAME>__<KEY>``, or ``…_FILE`` naming a file). Raises SinkError naming the
+    setting; the secret itself is never part of a message."""
+    given = [n for n, v in ((f"{key}_file", file), ("secret_file", common), (key, value)) if v]
+    env = f"SYNCD_SINKS__{sink.upper()}__{key.upper()}"
+    if not given:
+        raise SinkError(
+            f"{key}_file: required; point it at a file holding the {key.replace('_', ' ')} "
+            f"(or set {env} in the environment)"
+        )
+    if len(given) > 1:
+        raise SinkError(f"{' and '.join(given)}: give the {key.replace('_', ' ')} once")
+    if value is not None:
+        if not value.get_secret_value().strip():
+            raise SinkError(f"{key}: empty; set {env} to the {key.replace('_', ' ')}")
+        return SecretStr(value.get_secret_value().strip())
+    if common is not None:
+        return common
+    assert file is not None
+    try:
+        text = file.read_text().strip()
+    except OSError as exc:
+        raise SinkError(
+            f"{key}_file: cannot read {str(file)!r} ({exc.strerror}); point it at a readable "
+            f"file holding the {key.replace('_', ' ')}"
+        ) from None
+    if not text:
+        raise SinkError(
+            f"{key}_file: {str(file)!r} is empty; put the {key.replace('_', ' ')} in it"
+        )
+    return SecretStr(text)
+
+
+def refused(response: httpx.Response, message: str) -> Outcome:
+    """A non-2xx answer as an Outcome; ``message`` is the vendor's own text (its error header or
+    error body), kept as the dead letter's reason."""
+    code = response.status_code
+    text = message or f"HTTP {code}"
+    if code in (401, 403):
+        return Outcome("auth", reason=f"HTTP {code}: {text}", status_code=code)
+    if code in (408, 429) or code >= 500:
+        return Outcome(
+            "retry", status_code=code, retry_after=retry_after(response), reason=f"HTTP {code}"
+        )
+    return Outcome("rejected", status_code=code, reason=text[:2000])
+
+
+def unanswered(exc: httpx.TransportError, *, sent_write: bool) -> Outcome:
+    """A request without an answer. A connection never made wrote nothing; a write that was
+    sent may have been processed (``unknown``: the next attempt looks the person up first)."""
+    if isinstance(exc, httpx.ConnectError) or not sent_write:
+        return Outcome("retry", reason=f"no answer ({type(exc).__name__})")
+    return Outcome("retry", reason=f"no answer ({type(exc).__name__})", unknown=True)
+
+
+def unavailable(outcome: Outcome, what: str) -> TargetUnavailable:
+    """An Outcome met while reading (a lookup, a status) as TargetUnavailable."""
+    return TargetUnavailable(f"{what}: {outcome.reason}", retry_after=outcome.retry_after)
+
+
+class Refused(Exception):
+    """A read inside ``create_or_match`` (a lookup, a bearer) ended in ``outcome``."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.reason or outcome.kind)
+        self.outcome = outcome
+
+
+def json_or_none(response: httpx.Response) -> Any:
+    """The answer's JSON, or None when it is not JSON (a host that is not the vendor)."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def present(values: dict[str, object]) -> dict[str, object]:
+    """The payload without empty values: the vendors refuse ``null`` for their named fields
+    (BambooHR 409, Personio 422); an absent field is left as the HRIS has it."""
+    return {k: v for k, v in values.items() if v is not None and v != ""}
