@@ -24,7 +24,7 @@ from syncd.mirror import schema as s
 from syncd.mirror.db import make_engine
 from syncd.sandbox.limits import LimitConfig
 from syncd.sandbox.runner import ThreadServer, serve_in_thread
-from syncd.sync.catalogue import CATALOGUE
+from syncd.sync.catalogue import CATALOGUE, followup_order
 from syncd.sync.engine import KILL_AT
 from tests.conftest import TOKEN, sandbox_options
 from tests.integration.test_mirror_interviews_approvals import (
@@ -36,7 +36,7 @@ from tests.integration.test_mirror_sync import TENANT, assert_equal, control
 BOUNDARIES = [
     f"{r.name}:{phase}"
     for r in CATALOGUE
-    for phase in ("start", "page", "walked", *r.followups, "ended")
+    for phase in ("start", "page", "walked", *(f.name for f in followup_order(r)), "ended")
 ]
 
 
@@ -229,6 +229,11 @@ def test_twenty_random_kills_of_sync_once_during_activity(
 
     kills, _ = kill_randomly(db, env, ("sync", "--once"), rng, activity)
     assert kills == 20 and steps[0] >= 20
+    # The last killed run may have resumed a walk whose listing changed between runs: that walk
+    # is incomplete (exit 4, nothing deleted, cursor unmoved) and the next pass walks again.
+    proc = syncd(env, "sync", "--once")
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode in (0, 4), err
     finish(env, "sync", "--once")
     assert_truth(db, tenant)
     db.dispose()
