@@ -204,6 +204,17 @@ def driver_error(exc: BaseException) -> BaseException | None:
     return None
 
 
+# PostgreSQL's deadlock_detected and serialization_failure: the transaction was rolled back and
+# the same work may simply be done again (PostgreSQL docs, "Serialization Failure Handling").
+TRANSIENT_SQLSTATES = frozenset(("40P01", "40001"))
+
+
+def transient_db_error(exc: BaseException) -> bool:
+    """True when ``exc`` is a database error that a rerun of the same work resolves (a deadlock
+    or a serialization failure); False for anything else."""
+    return getattr(driver_error(exc), "sqlstate", None) in TRANSIENT_SQLSTATES
+
+
 def sqlite_error_kind(exc: BaseException) -> str | None:
     """``readonly`` (the file or its folder cannot be written), ``cannot_open`` (missing folder,
     no access), ``full`` (no space left), or None, for a SQLite driver error."""

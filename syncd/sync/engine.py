@@ -32,7 +32,7 @@ import structlog
 from sqlalchemy import Connection
 
 from syncd.ats.paging import Walk
-from syncd.mirror.db import describe_db_error
+from syncd.mirror.db import describe_db_error, transient_db_error
 from syncd.mirror.isolate import in_savepoint, keep_seen, quarantined_keys, write_isolated
 from syncd.mirror.records import Invalid, Row
 from syncd.mirror.store import utcnow
@@ -58,6 +58,7 @@ from syncd.sync.passes import (
 
 log = structlog.get_logger("syncd.sync")
 
+TRANSIENT_TRIES = 3  # runs of a pass the database rolled back for a deadlock (syncd.mirror.db)
 STATS_FIRST = 2000  # records into a pass when planner statistics are first refreshed
 # Test-only: "RESOURCE:PHASE" (phases: start, page, walked, <follow-up name>, ended) makes the
 # process SIGKILL itself there, so that a test can stop a run at every phase boundary. Not a
@@ -100,19 +101,34 @@ class Engine(
         for res in chosen:
             if mode == "backfill" and plan is not None and res.name in plan.done:
                 # Finished earlier in the backfill this run resumes: only what changed since.
-                report = await self.run_resource(res, "incremental")
+                report = await self._pass(res, "incremental")
                 report.note = "backfill finished before the interruption; incremental pass"
             else:
-                report = await self.run_resource(res, mode, since)
+                report = await self._pass(res, mode, since)
             reports.append(report)
             if report.resumed and report.status == "ok":
                 # The resumed pass shows the tenant as it was when that pass began (records
                 # changed since, behind its checkpoint, were not walked again): one more pass
                 # from its new cursor brings the resource up to this run's start.
-                catch_up = await self.run_resource(res, "incremental")
+                catch_up = await self._pass(res, "incremental")
                 catch_up.note = "changes since the resumed pass began"
                 reports.append(catch_up)
         return reports
+
+    async def _pass(self, res: Resource, mode: str, since: datetime | None = None) -> PassReport:
+        """``run_resource``, run again from its checkpoint (up to ``TRANSIENT_TRIES`` times in
+        all) when the database rolled it back for a deadlock or a serialization failure: the
+        failed run is recorded ``failed`` and the next one resumes the same pass."""
+        for attempt in range(1, TRANSIENT_TRIES + 1):
+            try:
+                return await self.run_resource(res, mode, since)
+            except Exception as exc:
+                if attempt == TRANSIENT_TRIES or not transient_db_error(exc):
+                    raise
+                log.warning(
+                    "pass_retried", resource=res.name, attempt=attempt, error=describe_db_error(exc)
+                )
+        raise AssertionError("unreachable")
 
     async def run_resource(
         self, res: Resource, mode: str, since: datetime | None = None
