@@ -20,6 +20,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -114,9 +115,13 @@ class Settings(BaseSettings):
         from sqlalchemy.exc import ArgumentError
 
         try:
-            make_url(v)
+            url = make_url(v)
         except ArgumentError:
             raise ValueError(f"not a database URL; {DATABASE_URL_FORMS}") from None
+        if url.get_backend_name() == "sqlite" and url.host:
+            raise ValueError(
+                f"a SQLite URL has three slashes before a relative path ({DATABASE_URL_FORMS})"
+            )
         return v
 
     @classmethod
@@ -279,6 +284,10 @@ def read_toml(path: str) -> dict[str, Any]:
         raise ConfigError(
             f"{ENV_PREFIX}CONFIG ({path}): cannot read it ({exc.strerror}); make it readable"
         ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{ENV_PREFIX}CONFIG ({path}): byte {exc.start} is not UTF-8; save the file as UTF-8"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         at = re.search(r"\(at line (\d+), column (\d+)\)", msg)
@@ -355,3 +364,22 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, toml, toml_path)) from None
+    except SettingsError as exc:
+        # pydantic-settings reads a list or table from the environment as JSON only.
+        raise ConfigError(f"invalid settings:\n  {_settings_error(exc)}") from None
+
+
+def _settings_error(exc: SettingsError) -> str:
+    """One line naming the environment variable pydantic-settings could not parse, and the fix."""
+    m = re.search(r'error parsing value for field "([^"]+)" from source', str(exc))
+    if m is None:
+        return f"{exc}; check the SYNCD_ variables' values"
+    group = (ENV_PREFIX + m.group(1)).upper()
+    found = sorted(
+        k for k in os.environ if k.upper() == group or k.upper().startswith(group + "__")
+    )
+    var = " or ".join(found) or group
+    return (
+        f"{var}: not valid JSON; a list or table from the environment is written as JSON, "
+        'e.g. \'["INTERVIEW", "OFFERED"]\''
+    )

@@ -115,3 +115,27 @@ def test_unknown_setting_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     monkeypatch.setenv("SYNCD_CONFIG", str(toml))
     with pytest.raises(ConfigError, match="databse_url: unknown key; did you mean database_url"):
         load_settings()
+
+
+def test_a_list_setting_that_is_not_json_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCD_SYNC__INTERVIEW_STATUSES", "INTERVIEW")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert "SYNCD_SYNC__INTERVIEW_STATUSES: not valid JSON" in str(err.value)
+    assert '["INTERVIEW", "OFFERED"]' in str(err.value)
+
+
+def test_a_config_file_that_is_not_utf8_is_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = tmp_path / "syncd.toml"
+    path.write_bytes(b"# caf\xe9\n")
+    monkeypatch.setenv("SYNCD_CONFIG", str(path))
+    with pytest.raises(ConfigError, match=r"byte 5 is not UTF-8; save the file as UTF-8"):
+        load_settings()
+
+
+def test_a_sqlite_url_with_two_slashes_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCD_DATABASE_URL", "sqlite://relative.db")
+    with pytest.raises(ConfigError, match="a SQLite URL has three slashes"):
+        load_settings()
