@@ -287,6 +287,24 @@ class Mirror:
             gone += self.tombstone(conn, table, cond, at=at, clear=clear, keep_raw=keep_raw)
         return gone
 
+    def clear_in(
+        self,
+        conn: Connection,
+        table: Table,
+        column: str,
+        values: Iterable[Any],
+        clear: Sequence[str],
+    ) -> None:
+        """Set the columns ``clear`` to NULL in the rows whose ``column`` is one of ``values``
+        (rows kept for bookkeeping that copied personal data, e.g. a delivery's payload)."""
+        ids = list(dict.fromkeys(values))
+        for i in range(0, len(ids), 500):
+            conn.execute(
+                update(table)
+                .where(table.c.tenant == self.tenant, table.c[column].in_(ids[i : i + 500]))
+                .values(dict.fromkeys(clear))
+            )
+
     def tombstone_keys(
         self,
         conn: Connection,

@@ -75,6 +75,16 @@ class Cascade:
 
 
 @dataclass(frozen=True)
+class Forget:
+    """Columns of a bookkeeping table (not a record table: no tombstone) that copied the deleted
+    record's personal data, set to NULL with it: ``column`` names the record's id."""
+
+    table: Table
+    column: str
+    clear: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class DeletePolicy:
     """What a deletion does (the resource's ``sweep_deletes`` says whether a complete pass
     tombstones what it did not list). ``clear``: columns nulled on deletion (personal data leaves
@@ -83,6 +93,7 @@ class DeletePolicy:
 
     clear: tuple[str, ...] = ()
     cascade: tuple[Cascade, ...] = ()
+    forget: tuple[Forget, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -541,6 +552,8 @@ CANDIDATES = Resource(
         clear=(*PERSONAL, "consent_status"),
         # Offers and offer approvals leave with their candidate (offers are their own resource).
         cascade=(Cascade(s.offers, "candidate_id"), Cascade(s.approvals, "candidate_id")),
+        # A delivery's payload is the new-hire record sent (names, email, phone): it leaves too.
+        forget=(Forget(s.deliveries, "candidate_id", ("payload",)),),
     ),
     get=GetById(
         "/candidates/{id}",

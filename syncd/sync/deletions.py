@@ -65,6 +65,8 @@ class DeletionsMixin(EngineBase):
                 clear=c.clear,
                 keep_raw=c.keep_raw,
             )
+        for f in res.delete.forget:
+            self.m.clear_in(conn, f.table, f.column, ids, f.clear)
         report.counts.deleted += len(gone)
         self.m.emit(
             conn,

@@ -232,6 +232,16 @@ def test_revoked_hire_reaches_the_sink(
     )
     for r in revoked:
         assert r.body["data"]["target_id"] is not None
+    # The deleted candidate's personal data left the deliveries too (the payload sent), not
+    # only the mirror's record tables; the others keep theirs.
+    d = s.deliveries
+    with db.connect() as conn:
+        kept = {
+            (row.candidate_id, row.event_type): row.payload
+            for row in conn.execute(select(d.c.candidate_id, d.c.event_type, d.c.payload))
+        }
+    assert kept[(gone["candidateId"], "application.hired")] is None
+    assert kept[(moved["candidateId"], "application.hired")] is not None
     # Once: a further pass sends nothing new.
     assert syncd_run(env, "push", "--once").returncode == 0
     assert len([r for r in receiver.state.received if r.type == "application.hire_revoked"]) == 2
