@@ -146,7 +146,8 @@ class Settings(BaseSettings):
 
 class SecretFileSource(PydanticBaseSettingsSource):
     """``SYNCD_SMARTRECRUITERS__API_KEY_FILE=/run/secrets/key`` sets ``smartrecruiters.api_key``
-    from the file's content (trailing newline stripped)."""
+    from the file's content (trailing newline stripped). Not for ``SYNCD_SINKS__…_FILE``: those
+    are the sinks' own ``*_file`` settings (e.g. ``secret_file``, ``api_key_file``)."""
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False
@@ -158,6 +159,10 @@ class SecretFileSource(PydanticBaseSettingsSource):
             if not (upper.startswith(ENV_PREFIX) and upper.endswith("_FILE")):
                 continue
             if upper == f"{ENV_PREFIX}CONFIG_FILE":
+                continue
+            if upper.startswith(f"{ENV_PREFIX}SINKS{NESTED}"):
+                # A sink reads its own ``*_file`` settings (docs/push.md): the variable reaches it
+                # as that setting, naming the file, through the environment source.
                 continue
             dotted = upper[len(ENV_PREFIX) : -len("_FILE")].lower().split(NESTED)
             try:

@@ -139,3 +139,13 @@ def test_a_sqlite_url_with_two_slashes_is_refused(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("SYNCD_DATABASE_URL", "sqlite://relative.db")
     with pytest.raises(ConfigError, match="a SQLite URL has three slashes"):
         load_settings()
+
+
+def test_a_sinks_file_variable_reaches_the_sink_as_its_file_setting(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    key = tmp_path / "key"
+    key.write_text("not-echoed\n")
+    monkeypatch.setenv("SYNCD_SINKS__HR__API_KEY_FILE", str(key))
+    sinks = load_settings().sinks
+    assert sinks["hr"] == {"api_key_file": str(key)}  # the sink reads the file itself
