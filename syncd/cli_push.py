@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from syncd.cli_errors import FAILED, OK, REFUSED
 from syncd.cli_inspect import _mirror, _table
 
 
@@ -197,9 +198,10 @@ def push_cmd(once: bool, only: str | None, interval: float) -> None:
             click.echo(f"syncd: {exc}", err=True)
             sys.exit(2)
         notices: list[str] = []
+        refused: list[str] = []
         try:  # a second dispatcher is refused (exit 5, the holder named) by the error boundary
             with writer_lock(settings.database_url, settings.tenant, role="push"):
-                reports = asyncio.run(_push(settings, engine, sinks, notices))
+                reports = asyncio.run(_push(settings, engine, sinks, notices, refused))
         finally:
             engine.dispose()
         failed = False
@@ -213,14 +215,16 @@ def push_cmd(once: bool, only: str | None, interval: float) -> None:
             for e in r.errors:
                 failed = True
                 click.echo(f"{r.sink}: {e}", err=True)
-        for n in notices:
+        for n in notices + refused:
             click.echo(f"syncd: {n}", err=True)
         if once:
-            sys.exit(1 if failed else 0)
+            sys.exit(REFUSED if refused else FAILED if failed else OK)
         time.sleep(interval)
 
 
-async def _push(settings: Any, engine: Any, sinks: list[Any], notices: list[str]) -> list[Any]:
+async def _push(
+    settings: Any, engine: Any, sinks: list[Any], notices: list[str], refused: list[str]
+) -> list[Any]:
     from syncd.delivery.dispatcher import push_once
     from syncd.delivery.writeback import sr_write_back
 
@@ -234,7 +238,7 @@ async def _push(settings: Any, engine: Any, sinks: list[Any], notices: list[str]
     from syncd.ats import SmartRecruitersClient
 
     async with SmartRecruitersClient(settings.smartrecruiters) as sr:
-        wb = sr_write_back(engine, settings.tenant, sr, notices)
+        wb = sr_write_back(engine, settings.tenant, sr, notices, refused)
         return await push_once(engine, settings.tenant, sinks, write_back=wb)
 
 

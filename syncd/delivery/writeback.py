@@ -32,9 +32,19 @@ NOT_ACTIVE_FIX = (
 )
 
 
-def sr_write_back(engine: Engine, tenant: str, sr: Any, notices: list[str]) -> WriteBack:
+REFUSED_FIX = (
+    "SmartRecruiters refused the credential for the onboarding status write-back (HTTP {status}): "
+    "check SYNCD_SMARTRECRUITERS__API_KEY and its candidates write scope; the statuses are "
+    "written on the next push"
+)
+
+
+def sr_write_back(
+    engine: Engine, tenant: str, sr: Any, notices: list[str], refused: list[str] | None = None
+) -> WriteBack:
     """A WriteBack over a SmartRecruitersClient. ``notices`` receives a condition's message the
-    first time it is seen for the tenant."""
+    first time it is seen for the tenant; ``refused`` receives the message of a credential
+    refusal (401/403), which the command turns into exit 3."""
 
     async def write(calls: list[tuple[AppKey, str]]) -> None:
         with engine.connect() as conn:
@@ -53,6 +63,8 @@ def sr_write_back(engine: Engine, tenant: str, sr: Any, notices: list[str]) -> W
                 continue
             except (E.AuthenticationError, E.PermissionDeniedError) as exc:
                 log.error("writeback_refused", status=exc.status)
+                if refused is not None:
+                    refused.append(REFUSED_FIX.format(status=exc.status))
                 return
             except E.AtsError as exc:
                 log.warning("writeback_failed", error=type(exc).__name__, status=exc.status)

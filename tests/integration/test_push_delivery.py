@@ -417,3 +417,23 @@ def test_a_second_push_on_the_same_mirror_is_refused(
     again = syncd_run(env, "push", "--once")
     assert again.returncode == 0, again.stderr
     assert set(receiver.state.hires()) == {f"sr-{apps[0]['id']}"}
+
+
+def test_a_refused_write_back_exits_3_and_the_next_push_writes_it(
+    tenant: ThreadServer, receiver: ReceiverServer, db: Engine, db_url: str, tmp_path: Path
+) -> None:
+    st, apps = hire_many(tenant, db, db_url, 1)
+    env = push_env(tenant, db_url, write_config(tmp_path, {"hr": webhook_sink(receiver)}))
+    assert syncd_run(env, "push", "--once").returncode == 0
+    do_hires(tenant, apps)
+    run_pass(st, db, "incremental")
+    wrong = {**env, "SYNCD_SMARTRECRUITERS__API_KEY": "not-the-key"}
+    out = syncd_run(wrong, "push", "--once")
+    assert out.returncode == 3, out.stderr
+    assert "refused the credential for the onboarding status write-back (HTTP 401)" in out.stderr
+    assert "not-the-key" not in out.stdout + out.stderr
+    assert len(receiver.state.hires()) == 1  # the delivery itself went through
+    assert onboarding_writes(tenant, apps[0]["id"]) == []
+    assert syncd_run(env, "push", "--once").returncode == 0
+    # The backlog is written: READY_TO_ONBOARD, then ONBOARDING_SUCCESSFUL (policy on-create).
+    assert onboarding_writes(tenant, apps[0]["id"]) == ["READY_TO_ONBOARD", "ONBOARDING_SUCCESSFUL"]
