@@ -104,6 +104,16 @@ class Settings(BaseSettings):
     # [sinks.NAME] tables: checked by syncd.sinks.config.build_sink (docs/push.md).
     sinks: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
+    @field_validator("tenant")
+    @classmethod
+    def _tenant(cls, v: str) -> str:
+        # Every row is keyed by the tenant label: an empty one would start a second mirror.
+        if not v.strip() or v != v.strip() or len(v) > 64:
+            raise ValueError(
+                "must be a label of 1 to 64 characters without surrounding spaces (e.g. default)"
+            )
+        return v
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, v: str) -> str:

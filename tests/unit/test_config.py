@@ -149,3 +149,9 @@ def test_a_sinks_file_variable_reaches_the_sink_as_its_file_setting(
     monkeypatch.setenv("SYNCD_SINKS__HR__API_KEY_FILE", str(key))
     sinks = load_settings().sinks
     assert sinks["hr"] == {"api_key_file": str(key)}  # the sink reads the file itself
+
+
+def test_an_empty_tenant_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCD_TENANT", "")
+    with pytest.raises(ConfigError, match=r"SYNCD_TENANT: .*1 to 64 characters"):
+        load_settings()
