@@ -93,6 +93,7 @@ class HookIntake:
         self.fixed_keys = bool(self.keys)
         self.callback_url = hooks.callback_url
         self.keys_loaded_at = 0.0
+        self.keys_lock = asyncio.Lock()
         self.tolerance = hooks.tolerance_seconds
         self.seen = SeenEvents(keep=2 * self.tolerance)
         self.queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
@@ -103,21 +104,28 @@ class HookIntake:
         """The signing keys of the subscriptions to ``callback_url`` (newest key of each)."""
         if self.fixed_keys or self.callback_url is None:
             return
-        self.keys_loaded_at = time.monotonic()
+        async with self.keys_lock:
+            if time.monotonic() - self.keys_loaded_at < KEY_RELOAD_SECONDS:
+                return  # another callback just read them
+            await self._read_keys(self.callback_url)
+
+    async def _read_keys(self, callback_url: str) -> None:
         sr = self.daemon.sr
         keys: list[str] = []
         try:
             async for page in sr.webhooks.pages():
                 for sub in page.items:
-                    if sub.get("callbackUrl") != self.callback_url:
+                    if sub.get("callbackUrl") != callback_url:
                         continue
                     body = await absent_ok(sr.webhooks.secret_key(str(sub["id"])))
                     if isinstance(body, dict) and body.get("secretKey"):
                         keys.append(str(body["secretKey"]))
         except Exception as exc:
             log.warning("webhook_keys_unreadable", error=type(exc).__name__)
+            self.keys_loaded_at = time.monotonic()
             return
         self.keys = keys
+        self.keys_loaded_at = time.monotonic()
         log.info("webhook_keys_loaded", subscriptions=len(keys))
 
     def start(self) -> None:
@@ -139,10 +147,11 @@ class HookIntake:
         if secret is not None:
             self.daemon.observer.webhook(True, "handshake")
             log.info("webhook_handshake")
+            self.keys_loaded_at = 0.0  # a new subscription: its key is read with its first call
             return Response(status_code=200, headers={"X-Hook-Secret": secret})
         body = await request.body()
         verdict = verify_request(self.keys, dict(request.headers), body, tolerance_seconds=None)
-        if not verdict.ok and time.monotonic() - self.keys_loaded_at > KEY_RELOAD_SECONDS:
+        if not verdict.ok:
             await self.load_keys()  # a key made since the last read (subscribe, rotation)
             verdict = verify_request(self.keys, dict(request.headers), body, tolerance_seconds=None)
         if not self.keys:
@@ -180,7 +189,7 @@ class HookIntake:
             return JSONResponse({"accepted": True, "refresh": None}, status_code=202)
         self.queue.put_nowait(target)
         self.daemon.observer.webhook(True, "queued")
-        log.info("webhook_accepted", event=event_name, resource=target[0])
+        log.info("webhook_accepted", event_name=event_name, resource=target[0])
         return JSONResponse({"accepted": True, "refresh": target[0]}, status_code=202)
 
     async def _work(self) -> None:

@@ -24,8 +24,14 @@ from syncd.sandbox.runner import free_port
 T = TypeVar("T")
 
 
-def wait_for(what: str, check: Callable[[], T | None], timeout: float = 60.0) -> T:
-    """Poll ``check`` until it returns a truthy value; fail naming ``what`` at the deadline."""
+def wait_for(
+    what: str,
+    check: Callable[[], T | None],
+    timeout: float = 60.0,
+    log: Callable[[], str] | None = None,
+) -> T:
+    """Poll ``check`` until it returns a truthy value; fail naming ``what`` at the deadline (with
+    the tail of ``log()``, the daemon's log, when given)."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
@@ -37,7 +43,8 @@ def wait_for(what: str, check: Callable[[], T | None], timeout: float = 60.0) ->
             if last:
                 return last
         time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+    tail = "\n" + log()[-4000:] if log is not None else ""
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r}){tail}")
 
 
 @dataclass
@@ -78,9 +85,11 @@ class DaemonProc:
         return self.log.read_text() if self.log.exists() else ""
 
 
-def start_daemon(env: dict[str, str], tmp: Path, name: str = "daemon") -> DaemonProc:
+def start_daemon(
+    env: dict[str, str], tmp: Path, name: str = "daemon", port: int | None = None
+) -> DaemonProc:
     """``syncd run`` in its own process, its stderr in a file; returns once /healthz answers."""
-    port = free_port()
+    port = port or free_port()
     log = tmp / f"{name}.log"
     full = {**env, "SYNCD_HTTP__PORT": str(port), "SYNCD_LOG_FORMAT": "json"}
     with open(log, "w") as fh:
