@@ -7,17 +7,19 @@ Precedence, highest first: init arguments, environment, ``*_FILE`` variables, TO
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 import tomllib
 import types
 import typing
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -114,7 +116,8 @@ class WebhooksSettings(BaseModel):
     keys (newest first while they rotate); ``events`` what ``syncd webhooks subscribe`` asks for."""
 
     callback_url: str | None = None
-    secret_keys: list[SecretStr] = Field(default_factory=list)
+    # NoDecode: from the environment, "k1,k2" (or a JSON list) is split by the validator below.
+    secret_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     events: list[str] = Field(
         default_factory=lambda: [
             "application.created",
@@ -124,6 +127,7 @@ class WebhooksSettings(BaseModel):
             "candidate.deleted",
             "job.created",
             "job.updated",
+            "job.status.updated",
             "offer.created",
             "offer.updated",
         ]
@@ -134,8 +138,10 @@ class WebhooksSettings(BaseModel):
     @field_validator("secret_keys", mode="before")
     @classmethod
     def _keys(cls, v: Any) -> Any:
-        # From a *_FILE or a plain variable: one key per line or comma-separated.
-        if isinstance(v, str) and not v.lstrip().startswith("["):
+        # From a *_FILE or a plain variable: a JSON list, or one key per line or comma-separated.
+        if isinstance(v, str):
+            if v.lstrip().startswith("["):
+                return json.loads(v)
             return [k.strip() for k in re.split(r"[,\n]", v) if k.strip()]
         return v
 

@@ -41,14 +41,19 @@ log = structlog.get_logger("syncd.daemon")
 PATH = "/webhooks/smartrecruiters"
 KEY_RELOAD_SECONDS = 10.0
 
-# event-name prefix -> (refreshable resource, how its id is built from the body's ids)
-_TARGETS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "candidate.": ("candidates", ("id",)),
-    "application.": ("applications", ("candidate_id", "job_id")),
-    "offer.": ("offers", ("candidate_id", "job_id", "offer_id")),
-    "job.": ("jobs", ("id",)),
-    "position.": ("positions", ("job_id",)),
-}
+# event-name prefix -> (refreshable resource, the body's ids that build its id: the first
+# alternative the body has). The first matching prefix wins. Bodies as docs/webhooks.md lists.
+_TARGETS: tuple[tuple[str, str, tuple[tuple[str, ...], ...]], ...] = (
+    ("candidate.", "candidates", (("id",),)),
+    ("application.", "applications", (("candidate_id", "job_id"),)),
+    ("offer.approval.", "offer_approvals", (("offer_id",),)),
+    ("offer.approver.", "offer_approvals", (("offer_id",),)),
+    ("offer.", "offers", (("candidate_id", "job_id", "offer_id"),)),
+    ("job.approval.", "job_approvals", (("job_id",), ("id",))),
+    ("job.approver.", "job_approvals", (("job_id",), ("id",))),
+    ("job.", "jobs", (("id",), ("job_id",))),  # job ads carry {job_id, job_ad_id}
+    ("position.", "positions", (("job_id",),)),
+)
 
 
 def target_of(event_name: str, body: Any) -> tuple[str, str] | None:
@@ -56,12 +61,14 @@ def target_of(event_name: str, body: Any) -> tuple[str, str] | None:
     body without the ids its event's schema has)."""
     if not isinstance(body, dict):
         return None
-    for prefix, (resource, parts) in _TARGETS.items():
-        if event_name.startswith(prefix):
+    for prefix, resource, alternatives in _TARGETS:
+        if not event_name.startswith(prefix):
+            continue
+        for parts in alternatives:
             values = [body.get(p) for p in parts]
             if all(isinstance(v, str) and v for v in values):
                 return resource, "/".join(str(v) for v in values)
-            return None
+        return None
     return None
 
 

@@ -18,7 +18,13 @@ from syncd.sandbox.limits import LimitConfig
 from syncd.sandbox.runner import ThreadServer, free_port, serve_in_thread
 from syncd.sandbox.signature import signature_header
 from tests.conftest import TOKEN, sandbox_options
-from tests.integration.daemon_env import daemon_env, runs, start_daemon, wait_for
+from tests.integration.daemon_env import (
+    DaemonProc,
+    daemon_env,
+    runs,
+    start_daemon,
+    wait_for,
+)
 from tests.integration.push_env import SECRET, push_env, syncd_run, write_config
 from tests.integration.test_mirror_sync import TENANT, control
 from tests.integration.test_push_webhook import candidates_to_hire, webhook_sink
@@ -43,6 +49,25 @@ def receiver() -> Iterator[ReceiverServer]:
 
 def _sr(tenant: ThreadServer) -> httpx.Client:
     return httpx.Client(base_url=tenant.base_url, headers={"X-SmartToken": TOKEN}, timeout=30)
+
+
+def _calls(d: DaemonProc) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for (name, labels), v in d.metrics().items():
+        if name == "syncd_api_calls_total":
+            group = dict(labels)["group"]
+            out[group] = out.get(group, 0.0) + v
+    return out
+
+
+def _sandbox_calls(tenant: ThreadServer) -> dict[str, float]:
+    stats = httpx.get(f"{tenant.base_url}/_sandbox/stats", timeout=30).json()["stats"]
+    out: dict[str, float] = {}
+    for key, n in stats.items():
+        if key.startswith("calls:"):
+            group = key.split(" ", 1)[1].removesuffix("-api")
+            out[group] = out.get(group, 0.0) + n
+    return out
 
 
 def _status(db: Engine, app: dict[str, Any]) -> str | None:
@@ -74,6 +99,11 @@ def test_webhooks_refresh_and_push_and_bad_ones_are_refused(
                 >= {"jobs", "audit", "candidates", "offers"}
             ),
         )
+        # Idle now (the next pull is an hour away): /metrics counts every API call the sandbox
+        # answered, by group, as the sandbox counted them.
+        wait_for("the API calls counted alike", lambda: _calls(d) == _sandbox_calls(tenant))
+        assert sum(_calls(d).values()) > 0
+
         sub = syncd_run(env, "webhooks", "subscribe")
         assert sub.returncode == 0, sub.stderr
         assert f"-> {callback} (active)" in sub.stdout
