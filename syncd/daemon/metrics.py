@@ -26,7 +26,6 @@ from sqlalchemy import Engine, func, select
 
 OUTCOMES = ("inserted", "updated", "unchanged", "deleted", "quarantined")
 DELIVERY_OUTCOMES = ("sent", "delivered", "rejected", "dead", "skipped", "parked")
-DEAD_LETTER_STATES = ("rejected", "dead")
 
 
 def api_group(path: str) -> str:
@@ -148,9 +147,8 @@ class PrometheusObserver:
     # ---- scrape -------------------------------------------------------------------------------
     def refresh_from_mirror(self, engine: Engine, tenant: str, sinks: Iterable[str]) -> None:
         """Read the mirror's gauges (blocking: call it in a worker thread)."""
-        from syncd.mirror import deliveries as q
-        from syncd.mirror import outbox
         from syncd.mirror import schema as s
+        from syncd.mirror.inspect import sinks_status
 
         with engine.connect() as conn:
             t = s.quarantine
@@ -159,20 +157,14 @@ class PrometheusObserver:
                 .where(t.c.tenant == tenant)
                 .group_by(t.c.resource)
             ).all()
-            self.quarantined.clear()
-            for resource, n in rows:
-                self.quarantined.labels(resource).set(int(n))
-            head = outbox.head(conn, tenant)
-            counts = q.counts(conn, tenant)
-            for sink in sinks:
-                cur = q.get_cursor(conn, tenant, sink)
-                unread = head - int(cur["sequence"]) if cur is not None else 0
-                states = counts.get(sink, {})
-                open_ = states.get("pending", 0) + states.get("in_flight", 0)
-                self.backlog.labels(sink).set(max(0, unread) + open_)
-                self.dead_letters.labels(sink).set(
-                    sum(states.get(x, 0) for x in DEAD_LETTER_STATES)
-                )
+            by_sink = sinks_status(conn, tenant)
+        self.quarantined.clear()
+        for resource, n in rows:
+            self.quarantined.labels(resource).set(int(n))
+        for sink in sinks:
+            st = by_sink.get(sink, {"backlog": 0, "dead_letters": 0})
+            self.backlog.labels(sink).set(st["backlog"])
+            self.dead_letters.labels(sink).set(st["dead_letters"])
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -249,6 +249,41 @@ class MirrorLock:
         self.held = False
 
 
+def lock_holder(url: str, tenant: str, role: str = "writer") -> tuple[bool, Holder | None]:
+    """Whether the mirror's lock of ``role`` is held, and by whom (None: not named yet), without
+    taking it (``syncd status``). Read-only:
+    SQLite probes the lock file with a shared ``flock`` (a missing lock file: free); PostgreSQL
+    reads ``pg_locks``."""
+    url = normalize_url(url)
+    db = sqlite_path(url)
+    if db is not None:
+        path = _SqliteLock(db, role).path
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return False, None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True, _SqliteLock._read_holder(fd)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False, None
+        finally:
+            os.close(fd)
+    if make_url(url).get_backend_name() != "postgresql":
+        return False, None
+    engine = make_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            schema = conn.execute(text("SELECT current_schema()")).scalar_one()
+            key = lock_key(str(schema), tenant, role)
+            holder = _PostgresLock._holder(conn, key, role)
+    finally:
+        engine.dispose()
+    return holder is not None, holder
+
+
 @contextlib.contextmanager
 def writer_lock(url: str, tenant: str, role: str = "writer") -> Iterator[None]:
     """Hold the mirror's lock of ``role`` (``writer``: the pull side; ``push``: the dispatcher)

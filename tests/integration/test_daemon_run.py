@@ -77,6 +77,18 @@ def test_run_syncs_delivers_stops_on_sigterm_and_resumes(
         assert calls > 0
         assert d.get("/healthz").json()["status"] == "ok"
 
+        # syncd status shows the daemon's view: who leads, the sink's backlog and dead letters.
+        import json
+
+        st = syncd_run(env, "status", "--json")
+        assert st.returncode == 0, st.stderr
+        view = json.loads(st.stdout)
+        assert view["daemon"]["leader"]["pid"] == d.proc.pid
+        assert view["daemon"]["pusher"]["pid"] == d.proc.pid
+        hr = view["sinks"]["hr"]
+        assert (hr["dead_letters"], hr["deliveries"].get("delivered")) == (0, 1)
+        assert isinstance(hr["backlog"], int) and hr["backlog"] >= 0
+
         code = d.stop()
         assert code == 0, d.output()[-3000:]
         assert "running" not in {s for _, _, s in runs(db_url, TENANT)}
