@@ -59,7 +59,10 @@ def run_cmd() -> None:
 
     settings = _settings()
     sock = _preflight(settings)
+    from syncd.daemon.service import route_library_logs
+
     configure_logging(settings.log_level, settings.log_format)
+    route_library_logs(settings.log_level)
     sys.exit(asyncio.run(serve(settings, sock)))
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -43,6 +44,30 @@ from syncd.mirror.lock import MirrorBusyError, MirrorLock
 from syncd.mirror.store import Mirror
 
 log = structlog.get_logger("syncd.daemon")
+
+
+class StdlibToStructlog(logging.Handler):
+    """APScheduler's and uvicorn's own log lines (stdlib logging) as structlog events, so the
+    daemon's stderr stays one format (JSON lines when not a terminal)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # The message only: a traceback could quote values; its exception's type is kept.
+        error = type(record.exc_info[1]).__name__ if record.exc_info else None
+        structlog.get_logger(record.name).log(
+            record.levelno, "library_log", message=record.getMessage(), error=error
+        )
+
+
+def route_library_logs(level: str) -> None:
+    handler = StdlibToStructlog()
+    for name in ("apscheduler", "uvicorn", "uvicorn.error"):
+        lg = logging.getLogger(name)
+        lg.handlers = [handler]
+        lg.propagate = False
+        wanted = logging.getLevelNamesMapping()[level.upper()]
+        # APScheduler logs every job's start and end at info: our own events say more.
+        lg.setLevel(max(wanted, logging.WARNING) if name == "apscheduler" else wanted)
+
 
 JOB_OPTIONS: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
 
@@ -182,6 +207,7 @@ class Daemon:
             self._job("pull", self.pull),
             IntervalTrigger(seconds=sched.poll_interval_seconds),
             id="pull",
+            name="pull",
             next_run_time=now,
             **JOB_OPTIONS,
         )
@@ -189,6 +215,7 @@ class Daemon:
             self._job("sweep", self.sweep),
             IntervalTrigger(hours=sched.sweep_interval_hours),
             id="sweep",
+            name="sweep",
             next_run_time=now + timedelta(hours=sched.sweep_interval_hours),
             **JOB_OPTIONS,
         )
@@ -197,6 +224,7 @@ class Daemon:
                 self._job("push", self.push),
                 IntervalTrigger(seconds=sched.push_interval_seconds),
                 id="push",
+                name="push",
                 next_run_time=now,
                 **JOB_OPTIONS,
             )

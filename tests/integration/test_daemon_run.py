@@ -138,6 +138,29 @@ def test_sigterm_during_a_pass_records_it_interrupted_and_exits_0(
         d2.kill()
 
 
+def test_a_failing_job_is_logged_and_runs_again_at_its_next_time(
+    tenant: ThreadServer, db: Engine, db_url: str, tmp_path: Path
+) -> None:
+    env = daemon_env(
+        {**push_env(tenant, db_url, write_config(tmp_path, {})), "SYNCD_LOG_LEVEL": "info"}
+    )
+    env["SYNCD_SMARTRECRUITERS__MAX_RETRIES"] = "0"
+    d = start_daemon(env, tmp_path)
+    try:
+        wait_for("a first pass of every resource", lambda: _all_passed(db_url))
+        control(tenant, "faults", {"spec": "500=1.0"})  # every API answer a 500 now
+        wait_for("failed pulls", lambda: d.metric("syncd_job_failures_total", job="pull") >= 2)
+        assert d.proc.poll() is None  # still running
+        assert '"event": "job_failed"' in d.output()
+        control(tenant, "faults", {"spec": ""})
+        before = len(runs(db_url, TENANT))
+        wait_for("passes again", lambda: _all_passed(db_url, before))
+        assert "Traceback" not in d.output()
+        assert d.stop() == 0
+    finally:
+        d.kill()
+
+
 def test_second_daemon_on_sqlite_is_refused_with_exit_5(
     tenant: ThreadServer, tmp_path: Path
 ) -> None:
