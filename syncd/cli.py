@@ -184,11 +184,19 @@ def sandbox_serve(
 
 
 @main.command()
-def demo() -> None:
-    """Run the main job on embedded defaults: the sandbox tenant and a SQLite mirror."""
+@click.option(
+    "--run-seconds",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="How long `syncd run` works at the end (0: skip that part).",
+)
+def demo(run_seconds: float) -> None:
+    """Run the main job on embedded defaults: the sandbox tenant and a SQLite mirror, then the
+    daemon with hires reaching a local HRIS stand-in."""
     from syncd.demo import run_demo
 
-    sys.exit(run_demo())
+    sys.exit(run_demo(run_seconds=run_seconds))
 
 
 main.add_command(api_command)

@@ -106,6 +106,7 @@ class Daemon:
             n for n, t in settings.sinks.items() if t.get("enabled", True) is not False
         )
         self._push_again = False
+        self._pushing = False
         self.hooks: Any = None  # syncd.daemon.hooks_in.HookIntake, once the HTTP server runs
 
     # ---- start and stop ---------------------------------------------------------------------
@@ -278,41 +279,49 @@ class Daemon:
             self.request_push()
 
     async def push(self) -> None:
+        """Dispatcher passes: one, and another while ``request_push`` asked during the last."""
+        self._pushing = True
+        try:
+            while True:
+                self._push_again = False
+                await self._push_pass()
+                if not self._push_again or self.stopping or self.role != "leader":
+                    return
+        finally:
+            self._pushing = False
+
+    async def _push_pass(self) -> None:
         from syncd.delivery.dispatcher import push_once
         from syncd.delivery.sinks import configure
         from syncd.delivery.writeback import sr_write_back
 
-        while True:
-            self._push_again = False
-            notices: list[str] = []
-            sinks = configure(self.settings.sinks)
-            wb = sr_write_back(self.db, self.tenant, self.sr, notices)
-            reports = await push_once(self.db, self.tenant, sinks, write_back=wb)
-            self.observer.push_ended(reports)
-            for r in reports:
-                log.info(
-                    "push_pass",
-                    sink=r.sink,
-                    queued=r.queued,
-                    sent=r.sent,
-                    delivered=r.delivered,
-                    rejected=r.rejected,
-                    dead=r.dead,
-                    read_back=r.read_back,
-                    errors=len(r.errors),
-                )
-            for n in notices:
-                log.warning("push_notice", notice=n)
-            if not self._push_again or self.stopping or self.role != "leader":
-                return
+        notices: list[str] = []
+        sinks = configure(self.settings.sinks)
+        wb = sr_write_back(self.db, self.tenant, self.sr, notices)
+        reports = await push_once(self.db, self.tenant, sinks, write_back=wb)
+        self.observer.push_ended(reports)
+        for r in reports:
+            log.info(
+                "push_pass",
+                sink=r.sink,
+                queued=r.queued,
+                sent=r.sent,
+                delivered=r.delivered,
+                rejected=r.rejected,
+                dead=r.dead,
+                read_back=r.read_back,
+                errors=len(r.errors),
+            )
+        for n in notices:
+            log.warning("push_notice", notice=n)
 
     def request_push(self) -> None:
         """Run the push job now (or once more right after the run in progress)."""
         if not self.sink_names or self.stopping or self.role != "leader":
             return
-        self._push_again = True
+        self._push_again = True  # a push in progress runs once more
         job = self.scheduler.get_job("push")
-        if job is not None:
+        if job is not None and not self._pushing:
             job.modify(next_run_time=datetime.now(UTC))
 
     async def refresh(self, name: str, ids: list[str]) -> None:
