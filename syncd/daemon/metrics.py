@@ -10,7 +10,9 @@ personal data: resources, sinks, API groups, statuses and reasons are fixed voca
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
+from datetime import UTC
 from typing import Any, Protocol
 
 import httpx
@@ -95,6 +97,11 @@ class PrometheusObserver:
             "syncd_quarantined_records", "Records in quarantine, by resource", ["resource"],
             registry=r,
         )  # fmt: skip
+        self.cursor_lag = Gauge(
+            "syncd_cursor_lag_seconds",
+            "Now minus the resource's cursor (where its next incremental pass starts)",
+            ["resource"], registry=r,
+        )  # fmt: skip
         self.backlog = Gauge(
             "syncd_outbox_backlog",
             "Outbox records the sink has not read yet plus its open deliveries", ["sink"],
@@ -158,6 +165,14 @@ class PrometheusObserver:
                 .group_by(t.c.resource)
             ).all()
             by_sink = sinks_status(conn, tenant)
+            state = s.sync_state
+            cursors = conn.execute(
+                select(state.c.resource, state.c.cursor).where(state.c.tenant == tenant)
+            ).all()
+        now = time.time()
+        for resource, cursor in cursors:
+            if cursor is not None:
+                self.cursor_lag.labels(resource).set(now - cursor.replace(tzinfo=UTC).timestamp())
         self.quarantined.clear()
         for resource, n in rows:
             self.quarantined.labels(resource).set(int(n))

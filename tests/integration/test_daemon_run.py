@@ -62,6 +62,8 @@ def test_run_syncs_delivers_stops_on_sigterm_and_resumes(
             truth["candidates"]
         )
         assert d.metric("syncd_leader", tenant=TENANT) == 1.0
+        lag = d.metric("syncd_cursor_lag_seconds", resource="candidates")
+        assert 300 <= lag < 400  # the cursor sits the 300 s lag window behind a pass's start
 
         app = candidates_to_hire(tenant, 2)
         control(tenant, "hire", {"candidateId": app[0]["candidateId"], "jobId": app[0]["jobId"]})
