@@ -40,6 +40,9 @@ log = structlog.get_logger("syncd.daemon")
 
 PATH = "/webhooks/smartrecruiters"
 KEY_RELOAD_SECONDS = 10.0
+# Callback bodies hold ids only (docs/webhooks.md, "Deliveries"): anything larger is refused
+# before it is read whole.
+MAX_BODY_BYTES = 64 * 1024
 
 # event-name prefix -> (refreshable resource, the body's ids that build its id: the first
 # alternative the body has). The first matching prefix wins. Bodies as docs/webhooks.md lists.
@@ -156,7 +159,14 @@ class HookIntake:
             log.info("webhook_handshake")
             self.keys_loaded_at = 0.0  # a new subscription: its key is read with its first call
             return Response(status_code=200, headers={"X-Hook-Secret": secret})
-        body = await request.body()
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > MAX_BODY_BYTES:
+            return self._refuse(413, "too_large", f"body over {MAX_BODY_BYTES} bytes")
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                return self._refuse(413, "too_large", f"body over {MAX_BODY_BYTES} bytes")
         verdict = verify_request(self.keys, dict(request.headers), body, tolerance_seconds=None)
         if not verdict.ok:
             await self.load_keys()  # a key made since the last read (subscribe, rotation)

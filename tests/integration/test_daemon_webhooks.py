@@ -166,12 +166,16 @@ def test_webhooks_refresh_and_push_and_bad_ones_are_refused(
         unsigned = {k: v for k, v in headers.items() if k != "smartrecruiters-signature"}
         assert post({**unsigned, "event-id": "u-1"}, body).status_code == 401
 
+        # Too large: refused before it is read whole.
+        assert post({**headers, "event-id": "big"}, b"x" * 100_000).status_code == 413
+
         def rejected(reason: str) -> float:
             return d.metric("syncd_webhook_callbacks_total", outcome="rejected", reason=reason)
 
         assert rejected("replayed") == 1
         assert rejected("bad_signature") == 2  # the changed body and the unsigned one
         assert rejected("stale") == 1
+        assert rejected("too_large") == 1
         assert len(receiver.state.hires()) == 1  # nothing refused was acted on
 
         listed = syncd_run(env, "webhooks", "list")
