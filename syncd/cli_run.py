@@ -74,6 +74,10 @@ async def serve(settings: Settings, sock: socket.socket) -> int:
     from syncd.daemon.service import Daemon
     from syncd.logging import get_logger
 
+    import structlog
+
+    # Bound once: every event of the daemon and its jobs (tasks inherit the context) names it.
+    structlog.contextvars.bind_contextvars(tenant=settings.tenant)
     log = get_logger()
     grace = settings.schedule.stop_grace_seconds
     notify = Notifier()
