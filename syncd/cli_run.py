@@ -68,13 +68,13 @@ def run_cmd() -> None:
 
 async def serve(settings: Settings, sock: socket.socket) -> int:
     """The daemon's life; returns the exit code (0 after SIGTERM/SIGINT once the jobs ended)."""
+    import structlog
+
     from syncd.daemon.hooks_in import HookIntake
     from syncd.daemon.http import create_app, make_server
     from syncd.daemon.notify import Notifier
     from syncd.daemon.service import Daemon
     from syncd.logging import get_logger
-
-    import structlog
 
     # Bound once: every event of the daemon and its jobs (tasks inherit the context) names it.
     structlog.contextvars.bind_contextvars(tenant=settings.tenant)
