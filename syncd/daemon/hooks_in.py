@@ -159,6 +159,10 @@ class HookIntake:
             log.info("webhook_handshake")
             self.keys_loaded_at = 0.0  # a new subscription: its key is read with its first call
             return Response(status_code=200, headers={"X-Hook-Secret": secret})
+        if self.daemon.role != "leader" or self.daemon.stopping:
+            # Nothing is read: SmartRecruiters delivers again later, by then to the leader.
+            self.daemon.observer.webhook(False, "standby")
+            return JSONResponse({"error": "not leading this tenant; retry"}, status_code=503)
         length = request.headers.get("content-length", "")
         if length.isdigit() and int(length) > MAX_BODY_BYTES:
             return self._refuse(413, "too_large", f"body over {MAX_BODY_BYTES} bytes")
@@ -191,9 +195,6 @@ class HookIntake:
             return self._refuse(400, "no_event_id", "event-id header missing")
         if self.seen.seen(event_id):
             return self._refuse(409, "replayed", "this event-id was accepted before")
-        if self.daemon.role != "leader" or self.daemon.stopping:
-            self.daemon.observer.webhook(False, "standby")
-            return JSONResponse({"error": "not leading this tenant; retry"}, status_code=503)
         self.seen.add(event_id)
         event_name = request.headers.get("event-name", "")
         try:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import Engine, text
 
@@ -52,6 +53,13 @@ def test_one_leader_standby_takes_over_and_lost_lock_stops_writing(
         assert second.get("/readyz").status_code == 200  # a standby is ready
         assert second.metric("syncd_leader", tenant=TENANT) == 0.0
         assert first.metric("syncd_leader", tenant=TENANT) == 1.0
+        # A standby refuses callbacks with 503 (SmartRecruiters delivers again later).
+        hook = httpx.post(f"{second.url}/webhooks/smartrecruiters", content=b"{}", timeout=10)
+        assert hook.status_code == 503
+        assert (
+            second.metric("syncd_webhook_callbacks_total", outcome="rejected", reason="standby")
+            == 1
+        )
 
         first.proc.send_signal(signal.SIGKILL)
         first.proc.wait(timeout=10)
