@@ -33,6 +33,7 @@ from syncd.daemon.hooks_in import HookIntake
 from syncd.mirror.db import current_revision, describe_db_error, head_revision
 
 HEALTH_STALE_SECONDS = 10.0
+PASS_MODES = ("incremental", "sweep", "backfill")
 
 
 def readiness(daemon: Any) -> dict[str, Any]:
@@ -47,7 +48,11 @@ def readiness(daemon: Any) -> dict[str, Any]:
             t = s.sync_runs
             rows = conn.execute(
                 select(t.c.resource, func.max(t.c.ended_at))
-                .where(t.c.tenant == daemon.tenant, t.c.status == "ok")
+                .where(
+                    t.c.tenant == daemon.tenant,
+                    t.c.status == "ok",
+                    t.c.mode.in_(PASS_MODES),  # a refresh by id is not a pass
+                )
                 .group_by(t.c.resource)
             ).all()
         checks["database"] = "ok"

@@ -154,9 +154,19 @@ def test_a_failing_job_is_logged_and_runs_again_at_its_next_time(
         wait_for("failed pulls", lambda: d.metric("syncd_job_failures_total", job="pull") >= 2)
         assert d.proc.poll() is None  # still running
         assert '"event": "job_failed"' in d.output()
+
+        # No good pass for over 3x the poll interval: not ready, and /readyz says which.
+        def stale() -> set[str]:
+            r = d.get("/readyz")
+            passes = r.json()["checks"]["passes"] if r.status_code == 503 else "ok"
+            return set(passes["last ok older than 3x interval"]) if passes != "ok" else set()
+
+        wait_for("/readyz to name every resource stale", lambda: stale() == set(RESOURCES))
+        assert d.get("/healthz").status_code == 200  # alive all the same
         control(tenant, "faults", {"spec": ""})
         before = len(runs(db_url, TENANT))
         wait_for("passes again", lambda: _all_passed(db_url, before))
+        wait_for("ready again", lambda: d.get("/readyz").status_code == 200)
         assert "Traceback" not in d.output()
         assert d.stop() == 0
     finally:
