@@ -27,7 +27,7 @@ def _preflight(settings: Settings) -> socket.socket:
     schema, the HTTP port. Raises what the error boundary reports (exit 2 or 6)."""
     from syncd.cli_errors import USAGE, CommandError
     from syncd.delivery.sinks import configure
-    from syncd.mirror.db import make_engine, require_schema
+    from syncd.mirror.db import make_engine, normalize_url, require_schema
     from syncd.sinks.base import SinkError
 
     if not settings.smartrecruiters.has_credentials:
@@ -45,6 +45,16 @@ def _preflight(settings: Settings) -> socket.socket:
         require_schema(db)
     finally:
         db.dispose()
+    from syncd.mirror.db import sqlite_path
+    from syncd.mirror.lock import MirrorBusyError, lock_holder
+
+    # SQLite: a second daemon is refused for what it is (exit 5, the holder named), before its
+    # port (probably the first one's) is tried. PostgreSQL: it will stand by.
+    db_file = sqlite_path(normalize_url(settings.database_url))
+    if db_file is not None:
+        held, holder = lock_holder(settings.database_url, settings.tenant)
+        if held:
+            raise MirrorBusyError(str(db_file), holder)
     from syncd.daemon.http import bind
 
     return bind(settings.http.host, settings.http.port)
