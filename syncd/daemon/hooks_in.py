@@ -228,7 +228,10 @@ class HookIntake:
                     await self.daemon.refresh(resource, ids)
                     self.refreshed += len(ids)
                 except asyncio.CancelledError:
-                    raise
+                    me = asyncio.current_task()
+                    if me is not None and me.cancelling():
+                        raise  # the worker itself is stopping
+                    log.info("webhook_refresh_stopped", resource=resource)  # lead lost
                 except Exception as exc:
                     from syncd.mirror.db import describe_db_error
 

@@ -73,8 +73,9 @@ JOB_OPTIONS: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_gr
 
 
 class Daemon:
-    """``syncd run``'s state. Build it, ``await start()``, ``await run(stop)``. Raises before
-    anything starts: ``MirrorBusyError`` (SQLite, another daemon leads), the client's
+    """``syncd run``'s state. Build it, ``await start()``, run ``heartbeat`` and
+    ``watch_leadership`` beside it, ``await close(grace)`` at the end. ``start`` raises before
+    anything runs: ``MirrorBusyError`` (SQLite, another daemon leads), the client's
     configuration and authentication errors (one API call checks the credential)."""
 
     def __init__(self, settings: Settings, observer: PrometheusObserver | None = None) -> None:
@@ -99,7 +100,7 @@ class Daemon:
         self.role = "starting"  # then "leader" or "standby"
         self.write_lock = asyncio.Lock()
         self.running: set[asyncio.Task[Any]] = set()
-        self.started = time.time()
+        self.started = time.time()  # since when it leads: /readyz gives a first pass that long
         self.loop_beat = time.monotonic()
         self.stopping = False
         self.sink_names = sorted(
@@ -202,6 +203,7 @@ class Daemon:
 
     # ---- jobs -------------------------------------------------------------------------------
     def _add_jobs(self) -> None:
+        self.started = time.time()
         sched = self.settings.schedule
         now = datetime.now(UTC)
         self.scheduler.add_job(
@@ -335,7 +337,13 @@ class Daemon:
                 self.settings.sync,
                 concurrency=self.settings.smartrecruiters.max_concurrency,
             )
-            out = await engine.refresh(name, ids)
+            # Its own task, counted with the jobs: a stop or a lost lead cancels it like a pass.
+            task = asyncio.create_task(engine.refresh(name, ids))
+            self.running.add(task)
+            try:
+                out = await task
+            finally:
+                self.running.discard(task)
         self.observer.pass_ended(out.report)
         c = out.report.counts
         if c.inserted or c.updated or c.deleted:
