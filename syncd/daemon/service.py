@@ -219,7 +219,7 @@ class Daemon:
             IntervalTrigger(hours=sched.sweep_interval_hours),
             id="sweep",
             name="sweep",
-            next_run_time=now + timedelta(hours=sched.sweep_interval_hours),
+            next_run_time=self._first_sweep(now),
             **JOB_OPTIONS,
         )
         if self.sink_names:
@@ -233,6 +233,24 @@ class Daemon:
             )
         else:
             log.info("push_off", reason="no sinks configured ([sinks.NAME] in SYNCD_CONFIG)")
+
+    def _first_sweep(self, now: datetime) -> datetime:
+        """The last complete pass plus the interval (now when that is past), so a daemon
+        restarted more often than the interval still sweeps; a mirror without any pass yet
+        gets its complete pass from the first pull, and its first sweep one interval later."""
+        from sqlalchemy import func, select
+
+        from syncd.mirror import schema as s
+
+        every = timedelta(hours=self.settings.schedule.sweep_interval_hours)
+        t = s.sync_state
+        with self.db.connect() as conn:
+            oldest = conn.execute(
+                select(func.min(t.c.last_sweep_at)).where(t.c.tenant == self.tenant)
+            ).scalar()
+        if oldest is None:
+            return now + every
+        return max(now, oldest.replace(tzinfo=UTC) + every)
 
     def _job(self, name: str, work: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
         """``work`` as a scheduler job: skipped while stopping or standing by; an exception is

@@ -140,6 +140,31 @@ def test_sigterm_during_a_pass_records_it_interrupted_and_exits_0(
         d2.kill()
 
 
+def test_sweep_runs_on_its_interval(
+    tenant: ThreadServer, db: Engine, db_url: str, tmp_path: Path
+) -> None:
+    env = daemon_env(
+        push_env(tenant, db_url, write_config(tmp_path, {})),
+        poll_interval_seconds=3600,
+        sweep_interval_hours=2 / 3600,  # two seconds
+    )
+    d = start_daemon(env, tmp_path)
+    try:
+        wait_for(
+            "a sweep of every resource",
+            lambda: (
+                {r for r, m, s in runs(db_url, TENANT) if m == "sweep" and s == "ok"}
+                >= set(RESOURCES)
+            ),
+        )
+        modes = [m for _, m, _ in runs(db_url, TENANT)]
+        assert modes[: len(RESOURCES)] == ["incremental"] * len(RESOURCES)  # the first pull
+        assert d.metric("syncd_passes_total", resource="jobs", mode="sweep", status="ok") >= 1
+        assert d.stop() == 0
+    finally:
+        d.kill()
+
+
 def test_a_failing_job_is_logged_and_runs_again_at_its_next_time(
     tenant: ThreadServer, db: Engine, db_url: str, tmp_path: Path
 ) -> None:
