@@ -6,6 +6,7 @@ database, the receiver or the daemon with a deadline."""
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -135,7 +136,7 @@ def test_sigterm_during_a_pass_records_it_interrupted_and_exits_0(
     d2 = start_daemon(env, tmp_path, "daemon2")
     try:
         wait_for("every resource synced after the restart", lambda: _all_passed(db_url))
-        assert d2.stop() == 0
+        assert d2.stop(signal.SIGINT) == 0  # Ctrl-C: the same clean stop
     finally:
         d2.kill()
 
