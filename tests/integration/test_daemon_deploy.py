@@ -115,6 +115,21 @@ def _docs(name: str) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all((DEPLOY / "kubernetes" / name).read_text()) if d]
 
 
+K8S_VERSION = "1.30"  # the oldest Kubernetes the manifests are meant for
+
+
+@pytest.mark.parametrize("name", ["daemon.yaml", "syncd.yaml"])
+def test_kubernetes_manifests_match_the_api_schemas(name: str) -> None:
+    """Every object against the Kubernetes API's published JSON schemas, strict (an unknown or
+    misspelt field fails)."""
+    import kubernetes_validate
+
+    docs = _docs(name)
+    assert docs
+    for doc in docs:
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+
+
 def test_kubernetes_deployment_service_pdb_and_backfill_job() -> None:
     docs = {(d["kind"], d["metadata"]["name"]): d for d in _docs("daemon.yaml")}
     dep = docs[("Deployment", "syncd")]
