@@ -14,9 +14,11 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
+from syncd.mirror.db import make_engine, migrate
 from syncd.sandbox.limits import LimitConfig
 from syncd.sandbox.runner import ThreadServer, serve_in_thread
 from tests.conftest import sandbox_options
+from tests.integration.conftest import drop_pg_schema, pg_schema_url
 from tests.integration.daemon_env import DaemonProc, daemon_env, runs, start_daemon, wait_for
 from tests.integration.push_env import push_env, write_config
 from tests.integration.test_mirror_sync import TENANT
@@ -34,11 +36,22 @@ def _role(d: DaemonProc) -> str:
     return str(r.json()["checks"]["role"])
 
 
+@pytest.fixture
+def pg(postgres_url: str) -> Iterator[tuple[str, Engine]]:
+    """A migrated mirror in a fresh PostgreSQL schema (leader election is PostgreSQL's; on
+    SQLite a second daemon is refused: test_daemon_run)."""
+    url, name = pg_schema_url(postgres_url)
+    eng = make_engine(url)
+    migrate(eng)
+    yield url, eng
+    eng.dispose()
+    drop_pg_schema(postgres_url, name)
+
+
 def test_one_leader_standby_takes_over_and_lost_lock_stops_writing(
-    tenant: ThreadServer, postgres_url: str, db: Engine, db_url: str, tmp_path: Path
+    tenant: ThreadServer, pg: tuple[str, Engine], tmp_path: Path
 ) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("leader election is PostgreSQL's (SQLite refuses a second daemon: exit 5)")
+    db_url, db = pg
     env = daemon_env(
         push_env(tenant, db_url, write_config(tmp_path, {})),
         poll_interval_seconds=1,
