@@ -14,6 +14,7 @@ from syncd.cli_hris_sandbox import hris_sandbox as hris_sandbox_command
 from syncd.cli_inspect import quarantine_cmd, report_cmd, status_cmd
 from syncd.cli_push import changes_cmd, deliveries_cmd, push_cmd, sinks_cmd
 from syncd.cli_refresh import refresh_cmd
+from syncd.cli_run import run_cmd, webhooks_cmd
 from syncd.cli_sync import backfill_cmd, migrate_cmd, sync_cmd
 from syncd.config import Settings, load_settings
 
@@ -183,11 +184,19 @@ def sandbox_serve(
 
 
 @main.command()
-def demo() -> None:
-    """Run the main job on embedded defaults: the sandbox tenant and a SQLite mirror."""
+@click.option(
+    "--run-seconds",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="How long `syncd run` works at the end (0: skip that part).",
+)
+def demo(run_seconds: float) -> None:
+    """Run the main job on embedded defaults: the sandbox tenant and a SQLite mirror, then the
+    daemon with hires reaching a local HRIS stand-in."""
     from syncd.demo import run_demo
 
-    sys.exit(run_demo())
+    sys.exit(run_demo(run_seconds=run_seconds))
 
 
 main.add_command(api_command)
@@ -204,6 +213,8 @@ main.add_command(changes_cmd)
 main.add_command(sinks_cmd)
 main.add_command(push_cmd)
 main.add_command(deliveries_cmd)
+main.add_command(run_cmd)
+main.add_command(webhooks_cmd)
 
 if __name__ == "__main__":
     main()

@@ -83,14 +83,17 @@ def _check_resource(ctx: click.Context, param: click.Parameter, value: str | Non
 def status_cmd(as_json: bool) -> None:
     """Per resource the cursor, the last pass and its counts, a pass to resume; the work the next
     pass owes; quarantined records; rows in the mirror."""
-    from syncd.mirror.inspect import status
+    from syncd.mirror.inspect import sinks_status, status
     from syncd.sync.catalogue import BY_NAME
 
     with _mirror() as (conn, tenant):
         st = status(conn, tenant, list(BY_NAME))
+        st["sinks"] = sinks_status(conn, tenant)
+    st["daemon"] = _daemon_view(tenant)
     if as_json:
         _print_json(st)
         return
+    _print_daemon_view(st)
     if not st["resources"]:
         click.echo(f"tenant {tenant}: no pass has run yet; run `syncd backfill`")
         return
@@ -134,6 +137,43 @@ def status_cmd(as_json: bool) -> None:
         err = (r.get("last_run") or {}).get("error")
         if err:
             click.echo(f"{name}: last pass failed: {err}")
+
+
+def _daemon_view(tenant: str) -> dict[str, Any]:
+    """Who holds the mirror's writer lock (the leading daemon, or a one-off command) and the push
+    lock, read without taking them."""
+    from syncd.cli import settings_or_exit
+    from syncd.mirror.lock import lock_holder
+
+    url = settings_or_exit().database_url
+    out: dict[str, Any] = {}
+    for role, name in (("writer", "leader"), ("push", "pusher")):
+        held, h = lock_holder(url, tenant, role)
+        out[name] = (
+            {
+                "host": h.host if h else None,
+                "pid": h.pid if h else None,
+                "since": h.since if h else None,
+            }
+            if held
+            else None
+        )
+    return out
+
+
+def _print_daemon_view(st: dict[str, Any]) -> None:
+    d = st["daemon"]
+    lead = d["leader"]
+    click.echo(
+        "writer (leading daemon or command): "
+        + (f"pid {lead['pid']} on {lead['host']}, since {lead['since']}" if lead else "none")
+    )
+    if st["sinks"]:
+        _table(
+            "sinks",
+            ["sink", "cursor", "backlog", "dead letters"],
+            [[k, v["cursor"], v["backlog"], v["dead_letters"]] for k, v in st["sinks"].items()],
+        )
 
 
 @click.command("quarantine")

@@ -225,6 +225,7 @@ def sync_cmd(once: bool, sweep: bool) -> None:
     """Incremental sync from each resource's cursor."""
     if not once:
         raise click.UsageError(
-            "only `syncd sync --once` is available here; schedule it (cron, systemd timer)"
+            "`syncd sync` needs --once (one pass); to sync continuously run `syncd run`, the "
+            "daemon (docs/daemon.md)"
         )
     sys.exit(_run(_settings(), "sweep" if sweep else "incremental", [], None))

@@ -7,17 +7,19 @@ Precedence, highest first: init arguments, environment, ``*_FILE`` variables, TO
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 import tomllib
 import types
 import typing
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     SettingsError,
@@ -76,7 +78,6 @@ class SmartRecruitersSettings(BaseModel):
 class SyncSettings(BaseModel):
     lag_window_seconds: float = Field(default=300.0, ge=0)
     page_size: int = Field(default=100, ge=1, le=100)
-    sweep_interval_hours: float = Field(default=24.0, gt=0)
     # Applications in these statuses get one GET /candidates/{id}/jobs/{jobId} when they change
     # (source, start date, onboarding status); the list and the audit feed carry the rest.
     application_details_statuses: list[str] = Field(default_factory=lambda: ["OFFERED", "HIRED"])
@@ -85,6 +86,72 @@ class SyncSettings(BaseModel):
     interview_statuses: list[str] = Field(default_factory=lambda: ["INTERVIEW"])
     # The latest approval of new or changed jobs (2 calls) and offers past CREATED (1 call).
     approvals: bool = True
+
+
+class ScheduleSettings(BaseModel):
+    """``syncd run``'s timetable (docs/daemon.md): the incremental pull of every resource, the
+    dispatcher's push pass, the complete sweep, and how long a stop may take."""
+
+    poll_interval_seconds: float = Field(default=300.0, gt=0)
+    push_interval_seconds: float = Field(default=30.0, gt=0)
+    sweep_interval_hours: float = Field(default=24.0, gt=0)
+    # After SIGTERM/SIGINT: the time the current write group has to commit or roll back before
+    # the process exits anyway. Keep terminationGracePeriodSeconds (Kubernetes) and
+    # TimeoutStopSec (systemd) above it.
+    stop_grace_seconds: float = Field(default=30.0, gt=0)
+    # PostgreSQL: how often a standby tries to take the lead, and a leader checks it still holds it.
+    leader_check_seconds: float = Field(default=5.0, gt=0)
+
+
+class HttpSettings(BaseModel):
+    """The daemon's ops HTTP server: /healthz, /readyz, /metrics and the SmartRecruiters
+    webhook callback endpoint."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=9108, ge=0, le=65535)
+
+
+class WebhooksSettings(BaseModel):
+    """SmartRecruiters webhooks in (docs/daemon.md): ``callback_url`` is the public URL of the
+    daemon's ``/webhooks/smartrecruiters`` endpoint; ``secret_keys`` the subscription's signing
+    keys (newest first while they rotate); ``events`` what ``syncd webhooks subscribe`` asks for."""
+
+    callback_url: str | None = None
+    # NoDecode: from the environment, "k1,k2" (or a JSON list) is split by the validator below.
+    secret_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    events: list[str] = Field(
+        default_factory=lambda: [
+            "application.created",
+            "application.status.updated",
+            "candidate.created",
+            "candidate.updated",
+            "candidate.deleted",
+            "job.created",
+            "job.updated",
+            "job.status.updated",
+            "offer.created",
+            "offer.updated",
+        ]
+    )
+    # A callback whose smartrecruiters-timestamp is further than this from now is refused.
+    tolerance_seconds: float = Field(default=300.0, gt=0)
+
+    @field_validator("secret_keys", mode="before")
+    @classmethod
+    def _keys(cls, v: Any) -> Any:
+        # From a *_FILE or a plain variable: a JSON list, or one key per line or comma-separated.
+        if isinstance(v, str):
+            if v.lstrip().startswith("["):
+                return json.loads(v)
+            return [k.strip() for k in re.split(r"[,\n]", v) if k.strip()]
+        return v
+
+    @field_validator("callback_url")
+    @classmethod
+    def _callback(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError("must start with https:// (or http:// to a loopback address)")
+        return v
 
 
 class Settings(BaseSettings):
@@ -101,6 +168,9 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     smartrecruiters: SmartRecruitersSettings = SmartRecruitersSettings()
     sync: SyncSettings = SyncSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    http: HttpSettings = HttpSettings()
+    webhooks: WebhooksSettings = WebhooksSettings()
     # [sinks.NAME] tables: checked by syncd.sinks.config.build_sink (docs/push.md).
     sinks: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

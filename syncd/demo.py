@@ -1,6 +1,8 @@
 """``syncd demo``: the real job on embedded defaults. Start a sandbox tenant (its real rate limits
 on), migrate a SQLite mirror in ./demo-data, backfill it, let the tenant change, run one
-incremental pass, then show counts and a few reporting queries."""
+incremental pass, show counts and a few reporting queries; then ``syncd run`` for about a minute
+while recruiters hire, the hires reach a local HRIS stand-in and onboarding statuses flow back
+(``syncd.demo_daemon``)."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from syncd.sandbox.runner import free_port, wait_healthy
 TOKEN = "demo-token"
 
 
-def run_demo(data_dir: str = "demo-data") -> int:
+def run_demo(data_dir: str = "demo-data", run_seconds: float = 60.0) -> int:
     from rich.console import Console
     from rich.table import Table
     from sqlalchemy import text
@@ -110,7 +112,12 @@ def run_demo(data_dir: str = "demo-data") -> int:
         console.print(f"Explore it: sqlite3 {db_file}  (tables and queries: docs/reporting.md)")
         console.print(_html_report(engine, settings.tenant, out / "report.html"))
         engine.dispose()
-        return 0
+        if run_seconds <= 0:
+            return 0
+        from syncd.demo_daemon import run_daemon_story
+
+        code = run_daemon_story(console, base, TOKEN, db_file, settings.tenant, run_seconds)
+        return 0 if code == 0 else 1
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -116,3 +116,33 @@ def quarantined(
         }
         for r in conn.execute(stmt)
     ]
+
+
+def sinks_status(conn: Connection, tenant: str) -> dict[str, dict[str, Any]]:
+    """Per sink (every sink with a cursor or deliveries): its outbox cursor, the backlog (outbox
+    records after the cursor plus open deliveries), dead letters (rejected and dead) and the
+    deliveries by state. ``syncd status`` and the daemon's /metrics read it."""
+    from syncd.mirror import deliveries, outbox
+
+    head = outbox.head(conn, tenant)
+    counts = deliveries.counts(conn, tenant)
+    cursors = {
+        str(sink): int(seq)
+        for sink, seq in conn.execute(
+            select(s.sink_cursors.c.sink, s.sink_cursors.c.sequence).where(
+                s.sink_cursors.c.tenant == tenant
+            )
+        )
+    }
+    out: dict[str, dict[str, Any]] = {}
+    for sink in sorted(set(cursors) | set(counts)):
+        states = counts.get(sink, {})
+        cursor = cursors.get(sink)
+        unread = max(0, head - cursor) if cursor is not None else 0
+        out[sink] = {
+            "cursor": cursor,
+            "backlog": unread + states.get("pending", 0) + states.get("in_flight", 0),
+            "dead_letters": states.get("rejected", 0) + states.get("dead", 0),
+            "deliveries": states,
+        }
+    return out

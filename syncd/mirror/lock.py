@@ -132,6 +132,9 @@ class _SqliteLock:
         except (ValueError, TypeError, KeyError):
             return None  # the holder has not written itself yet
 
+    def alive(self) -> bool:
+        return self.fd is not None  # a flock lasts as long as its descriptor
+
     def release(self) -> None:
         if self.fd is not None:
             with contextlib.suppress(OSError):
@@ -193,12 +196,92 @@ class _PostgresLock:
                 pid, host = int(who), where or host
         return Holder(str(host), int(pid), _iso(started))
 
+    def alive(self) -> bool:
+        """The lock's session still answers (a session that ended, or was terminated, has lost
+        its advisory locks)."""
+        if self.conn is None:
+            return False
+        try:
+            self.conn.execute(text("SELECT 1")).scalar_one()
+            self.conn.rollback()
+        except Exception:
+            return False
+        return True
+
     def release(self) -> None:
         if self.conn is not None:
             with contextlib.suppress(Exception):
                 self.conn.close()  # ending the session releases its advisory locks
             self.conn = None
         self.engine.dispose()
+
+
+class MirrorLock:
+    """A mirror lock held across many passes (``syncd run``): ``acquire`` raises
+    ``MirrorBusyError`` when another process holds it; ``alive`` says whether it is still held
+    (PostgreSQL: the lock's session still answers); ``release`` frees it. An in-memory SQLite
+    database needs no lock (always acquired)."""
+
+    def __init__(self, url: str, tenant: str, role: str = "writer") -> None:
+        url = normalize_url(url)
+        db = sqlite_path(url)
+        self.kind = "sqlite" if db is not None else make_url(url).get_backend_name()
+        self._lock: _SqliteLock | _PostgresLock | None
+        if db is not None:
+            self._lock = _SqliteLock(db, role)
+        elif self.kind == "postgresql":
+            self._lock = _PostgresLock(url, tenant, role)
+        else:
+            self._lock = None
+        self.held = False
+
+    def acquire(self) -> None:
+        if self._lock is not None:
+            self._lock.acquire()
+        self.held = True
+
+    def alive(self) -> bool:
+        return self.held and (self._lock is None or self._lock.alive())
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+        self.held = False
+
+
+def lock_holder(url: str, tenant: str, role: str = "writer") -> tuple[bool, Holder | None]:
+    """Whether the mirror's lock of ``role`` is held, and by whom (None: not named yet), without
+    taking it (``syncd status``). Read-only:
+    SQLite probes the lock file with a shared ``flock`` (a missing lock file: free); PostgreSQL
+    reads ``pg_locks``."""
+    url = normalize_url(url)
+    db = sqlite_path(url)
+    if db is not None:
+        path = _SqliteLock(db, role).path
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return False, None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True, _SqliteLock._read_holder(fd)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False, None
+        finally:
+            os.close(fd)
+    if make_url(url).get_backend_name() != "postgresql":
+        return False, None
+    engine = make_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            schema = conn.execute(text("SELECT current_schema()")).scalar_one()
+            key = lock_key(str(schema), tenant, role)
+            holder = _PostgresLock._holder(conn, key, role)
+    finally:
+        engine.dispose()
+    return holder is not None, holder
 
 
 @contextlib.contextmanager

@@ -71,6 +71,9 @@ class Refresher(Engine):
             else:
                 await self._refresh_records(res, child, get, wanted, out)
             report.status = "ok"
+        except asyncio.CancelledError:
+            report.status = "interrupted"  # SIGTERM, or a daemon that lost its lead
+            raise
         except Exception as exc:
             report.status = "failed"
             report.error = f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,230 @@
+"""``syncd run`` (the daemon) and ``syncd webhooks subscribe|list|delete``. docs/daemon.md."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+from typing import Any
+
+import click
+
+from syncd.config import Settings
+
+
+def _settings() -> Settings:
+    from syncd.cli import settings_or_exit
+
+    return settings_or_exit()
+
+
+def _preflight(settings: Settings) -> socket.socket:
+    """Everything that can be checked before the daemon starts: credentials, sinks, the mirror's
+    schema, the HTTP port. Raises what the error boundary reports (exit 2 or 6)."""
+    from syncd.cli_errors import USAGE, CommandError
+    from syncd.delivery.sinks import configure
+    from syncd.mirror.db import make_engine, normalize_url, require_schema
+    from syncd.sinks.base import SinkError
+
+    if not settings.smartrecruiters.has_credentials:
+        raise CommandError(
+            "no SmartRecruiters credentials: set SYNCD_SMARTRECRUITERS__API_KEY, or "
+            "SYNCD_SMARTRECRUITERS__CLIENT_ID and SYNCD_SMARTRECRUITERS__CLIENT_SECRET",
+            USAGE,
+        )
+    try:
+        configure(settings.sinks)  # built and checked; each push pass builds its own
+    except SinkError as exc:
+        raise CommandError(str(exc).replace("\n", "; "), USAGE) from None
+    db = make_engine(settings.database_url, read_only=True)
+    try:
+        require_schema(db)
+    finally:
+        db.dispose()
+    from syncd.mirror.db import sqlite_path
+    from syncd.mirror.lock import MirrorBusyError, lock_holder
+
+    # SQLite: a second daemon is refused for what it is (exit 5, the holder named), before its
+    # port (probably the first one's) is tried. PostgreSQL: it will stand by.
+    db_file = sqlite_path(normalize_url(settings.database_url))
+    if db_file is not None:
+        held, holder = lock_holder(settings.database_url, settings.tenant)
+        if held:
+            raise MirrorBusyError(str(db_file), holder)
+    from syncd.daemon.http import bind
+
+    return bind(settings.http.host, settings.http.port)
+
+
+@click.command("run")
+def run_cmd() -> None:
+    """Run syncd as a service: scheduled pulls, sweeps and pushes, the ops HTTP server
+    (/healthz, /readyz, /metrics) and SmartRecruiters webhooks in. SIGTERM or SIGINT stops it
+    cleanly (exit 0). docs/daemon.md."""
+    from syncd.logging import configure_logging
+
+    settings = _settings()
+    sock = _preflight(settings)
+    from syncd.daemon.service import route_library_logs
+
+    configure_logging(settings.log_level, settings.log_format)
+    route_library_logs(settings.log_level)
+    sys.exit(asyncio.run(serve(settings, sock)))
+
+
+async def serve(settings: Settings, sock: socket.socket) -> int:
+    """The daemon's life; returns the exit code (0 after SIGTERM/SIGINT once the jobs ended)."""
+    import structlog
+
+    from syncd.daemon.hooks_in import HookIntake
+    from syncd.daemon.http import create_app, make_server
+    from syncd.daemon.notify import Notifier
+    from syncd.daemon.service import Daemon
+    from syncd.logging import get_logger
+
+    # Bound once: every event of the daemon and its jobs (tasks inherit the context) names it.
+    structlog.contextvars.bind_contextvars(tenant=settings.tenant)
+    log = get_logger()
+    grace = settings.schedule.stop_grace_seconds
+    notify = Notifier()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signum: int) -> None:
+        if stop.is_set():
+            os._exit(128 + signum)  # a second signal: now
+        log.warning("stopping", signal=signal.Signals(signum).name, grace_seconds=grace)
+        # Past the grace the process exits anyway; the database rolls back what is open.
+        timer = threading.Timer(grace + 2.0, os._exit, args=(128 + signum,))
+        timer.daemon = True
+        timer.start()
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig)
+
+    daemon = Daemon(settings)
+    try:
+        await daemon.start()
+    except BaseException:
+        await daemon.close(0)
+        raise
+    intake = HookIntake(daemon)
+    daemon.hooks = intake
+    await intake.load_keys()
+    intake.start()
+    server = make_server(create_app(daemon, intake))
+    server_task = asyncio.create_task(server.serve(sockets=[sock]))
+    helpers = [
+        asyncio.create_task(daemon.heartbeat(stop, notify)),
+        asyncio.create_task(daemon.watch_leadership(stop)),
+    ]
+    host, port = sock.getsockname()[:2]
+    log.info("daemon_started", role=daemon.role, tenant=settings.tenant, http=f"{host}:{port}")
+    notify.ready()
+    await stop.wait()
+    notify.stopping()
+    await daemon.close(grace)
+    server.should_exit = True
+    await asyncio.wait([server_task, *helpers], timeout=5)
+    log.info("daemon_stopped")
+    return 0
+
+
+# ---- webhooks ---------------------------------------------------------------------------------
+def _callback_url(settings: Settings) -> str:
+    from syncd.cli_errors import USAGE, CommandError
+
+    url = settings.webhooks.callback_url
+    if not url:
+        raise CommandError(
+            "no callback URL: set SYNCD_WEBHOOKS__CALLBACK_URL to the public URL of the "
+            "daemon's /webhooks/smartrecruiters endpoint",
+            USAGE,
+        )
+    return url
+
+
+def _client_run(settings: Settings, work: Any) -> Any:
+    from syncd.ats import SmartRecruitersClient
+
+    async def go() -> Any:
+        async with SmartRecruitersClient(settings.smartrecruiters) as sr:
+            return await work(sr)
+
+    return asyncio.run(go())
+
+
+async def _mine(sr: Any, url: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    async for page in sr.webhooks.pages():
+        out.extend(s for s in page.items if s.get("callbackUrl") == url)
+    return out
+
+
+@click.group("webhooks")
+def webhooks_cmd() -> None:
+    """SmartRecruiters webhook subscriptions for SYNCD_WEBHOOKS__CALLBACK_URL."""
+
+
+@webhooks_cmd.command("subscribe")
+def webhooks_subscribe() -> None:
+    """Subscribe the callback URL to the configured events, give it a signing key and activate
+    it (SmartRecruiters handshakes with the running `syncd run`). Idempotent."""
+    settings = _settings()
+    url = _callback_url(settings)
+    events = settings.webhooks.events
+
+    async def work(sr: Any) -> tuple[str, bool]:
+        existing = await _mine(sr, url)
+        if existing:
+            sub = existing[0]
+            created = False
+        else:
+            sub = await sr.webhooks.create(url, events)
+            created = True
+        sid = str(sub["id"])
+        if created:
+            await sr.webhooks.generate_secret_key(sid)  # before activation: every call signed
+        if sub.get("status") != "active":
+            await sr.webhooks.activate(sid)
+        return sid, created
+
+    sid, created = _client_run(settings, work)
+    click.echo(f"{'subscribed' if created else 'already subscribed'}: {sid} -> {url} (active)")
+
+
+@webhooks_cmd.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def webhooks_list(as_json: bool) -> None:
+    """The subscriptions to the callback URL."""
+    settings = _settings()
+    url = _callback_url(settings)
+    subs = _client_run(settings, lambda sr: _mine(sr, url))
+    if as_json:
+        click.echo(json.dumps(subs, indent=2))
+        return
+    for s in subs:
+        click.echo(f"{s['id']}  {s.get('status')}  {','.join(s.get('events', []))}")
+    if not subs:
+        click.echo(f"no subscription to {url}")
+
+
+@webhooks_cmd.command("delete")
+def webhooks_delete() -> None:
+    """Delete every subscription to the callback URL."""
+    settings = _settings()
+    url = _callback_url(settings)
+
+    async def work(sr: Any) -> int:
+        subs = await _mine(sr, url)
+        for s in subs:
+            await sr.webhooks.delete(str(s["id"]))
+        return len(subs)
+
+    n = _client_run(settings, work)
+    click.echo(f"deleted {n} subscription(s) to {url}")

@@ -1,0 +1,241 @@
+"""SmartRecruiters webhooks into ``syncd run`` (``POST /webhooks/smartrecruiters``).
+
+- **Handshake**: a request with ``X-Hook-Secret`` is answered ``200`` with the same header
+  (SmartRecruiters' activation, docs/webhooks.md "Activation handshake").
+- **Signature**: ``smartrecruiters-signature`` (``v1``, HMAC-SHA256 over
+  timestamp.body.event-id.event-name.event-version.link) must match one of
+  ``webhooks.secret_keys``; ``smartrecruiters-timestamp`` must be within
+  ``webhooks.tolerance_seconds`` of now (stale); an ``event-id`` accepted before is refused
+  (replayed). Refusals answer ``401`` (bad or stale signature) or ``409`` (replayed), counted by
+  reason; nothing of a refused body is read or logged.
+- **Fast answer**: an accepted callback is queued and answered ``202`` at once (SmartRecruiters
+  wants an answer within 5 s); a worker reads the named records by id through the catalogue's
+  get-by-id (``syncd.sync.refresh.Refresher``), writes them as a pass does and asks for a push.
+  Polling stays the safety net: a callback lost or refused is caught by the next pass.
+- **Keys**: ``webhooks.secret_keys`` when set; else the daemon reads the signing key of every
+  subscription to ``webhooks.callback_url`` from the Webhooks API (at start, and again when a
+  callback fails verification, at most every ``KEY_RELOAD_SECONDS``): ``syncd webhooks
+  subscribe`` then needs no key to be copied anywhere.
+- A standby (another process leads the tenant) answers ``503``: SmartRecruiters delivers again
+  later, by then to the leader.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import OrderedDict
+from typing import Any
+
+import orjson
+import structlog
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from syncd.ats import absent_ok
+from syncd.sandbox.signature import verify_request
+
+log = structlog.get_logger("syncd.daemon")
+
+PATH = "/webhooks/smartrecruiters"
+KEY_RELOAD_SECONDS = 10.0
+# Callback bodies hold ids only (docs/webhooks.md, "Deliveries"): anything larger is refused
+# before it is read whole.
+MAX_BODY_BYTES = 64 * 1024
+
+# event-name prefix -> (refreshable resource, the body's ids that build its id: the first
+# alternative the body has). The first matching prefix wins. Bodies as docs/webhooks.md lists.
+_TARGETS: tuple[tuple[str, str, tuple[tuple[str, ...], ...]], ...] = (
+    ("candidate.", "candidates", (("id",),)),
+    ("application.", "applications", (("candidate_id", "job_id"),)),
+    ("offer.approval.", "offer_approvals", (("offer_id",),)),
+    ("offer.approver.", "offer_approvals", (("offer_id",),)),
+    ("offer.", "offers", (("candidate_id", "job_id", "offer_id"),)),
+    ("job.approval.", "job_approvals", (("job_id",), ("id",))),
+    ("job.approver.", "job_approvals", (("job_id",), ("id",))),
+    ("job.", "jobs", (("id",), ("job_id",))),  # job ads carry {job_id, job_ad_id}
+    ("position.", "positions", (("job_id",),)),
+)
+
+
+def target_of(event_name: str, body: Any) -> tuple[str, str] | None:
+    """(resource, id) that a callback names, or None for an event syncd does not mirror (or a
+    body without the ids its event's schema has)."""
+    if not isinstance(body, dict):
+        return None
+    for prefix, resource, alternatives in _TARGETS:
+        if not event_name.startswith(prefix):
+            continue
+        for parts in alternatives:
+            values = [body.get(p) for p in parts]
+            if all(isinstance(v, str) and v for v in values):
+                return resource, "/".join(str(v) for v in values)
+        return None
+    return None
+
+
+class SeenEvents:
+    """event-ids accepted in the last ``keep`` seconds (a replay older than that fails the
+    timestamp check anyway)."""
+
+    def __init__(self, keep: float) -> None:
+        self.keep = keep
+        self.ids: OrderedDict[str, float] = OrderedDict()
+
+    def seen(self, event_id: str) -> bool:
+        now = time.monotonic()
+        while self.ids and next(iter(self.ids.values())) < now - self.keep:
+            self.ids.popitem(last=False)
+        return event_id in self.ids
+
+    def add(self, event_id: str) -> None:
+        self.ids[event_id] = time.monotonic()
+
+
+class HookIntake:
+    """The endpoint and its worker. ``daemon`` is a ``syncd.daemon.service.Daemon``."""
+
+    def __init__(self, daemon: Any) -> None:
+        self.daemon = daemon
+        hooks = daemon.settings.webhooks
+        self.keys = [k.get_secret_value() for k in hooks.secret_keys]
+        self.fixed_keys = bool(self.keys)
+        self.callback_url = hooks.callback_url
+        self.keys_loaded_at = 0.0
+        self.keys_lock = asyncio.Lock()
+        self.tolerance = hooks.tolerance_seconds
+        self.seen = SeenEvents(keep=2 * self.tolerance)
+        self.queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        self.worker: asyncio.Task[None] | None = None
+        self.refreshed = 0  # records refreshed (tests and logs)
+
+    async def load_keys(self) -> None:
+        """The signing keys of the subscriptions to ``callback_url`` (newest key of each)."""
+        if self.fixed_keys or self.callback_url is None:
+            return
+        async with self.keys_lock:
+            if time.monotonic() - self.keys_loaded_at < KEY_RELOAD_SECONDS:
+                return  # another callback just read them
+            await self._read_keys(self.callback_url)
+
+    async def _read_keys(self, callback_url: str) -> None:
+        sr = self.daemon.sr
+        keys: list[str] = []
+        try:
+            async for page in sr.webhooks.pages():
+                for sub in page.items:
+                    if sub.get("callbackUrl") != callback_url:
+                        continue
+                    body = await absent_ok(sr.webhooks.secret_key(str(sub["id"])))
+                    if isinstance(body, dict) and body.get("secretKey"):
+                        keys.append(str(body["secretKey"]))
+        except Exception as exc:
+            log.warning("webhook_keys_unreadable", error=type(exc).__name__)
+            self.keys_loaded_at = time.monotonic()
+            return
+        self.keys = keys
+        self.keys_loaded_at = time.monotonic()
+        log.info("webhook_keys_loaded", subscriptions=len(keys))
+
+    def start(self) -> None:
+        self.worker = asyncio.get_running_loop().create_task(self._work())
+
+    async def close(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.worker
+
+    def _refuse(self, status: int, reason: str, message: str) -> Response:
+        self.daemon.observer.webhook(False, reason)
+        log.warning("webhook_rejected", reason=reason)
+        return JSONResponse({"error": message}, status_code=status)
+
+    async def handle(self, request: Request) -> Response:
+        secret = request.headers.get("x-hook-secret")
+        if secret is not None:
+            self.daemon.observer.webhook(True, "handshake")
+            log.info("webhook_handshake")
+            self.keys_loaded_at = 0.0  # a new subscription: its key is read with its first call
+            return Response(status_code=200, headers={"X-Hook-Secret": secret})
+        if self.daemon.role != "leader" or self.daemon.stopping:
+            # Nothing is read: SmartRecruiters delivers again later, by then to the leader.
+            self.daemon.observer.webhook(False, "standby")
+            return JSONResponse({"error": "not leading this tenant; retry"}, status_code=503)
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > MAX_BODY_BYTES:
+            return self._refuse(413, "too_large", f"body over {MAX_BODY_BYTES} bytes")
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                return self._refuse(413, "too_large", f"body over {MAX_BODY_BYTES} bytes")
+        verdict = verify_request(self.keys, dict(request.headers), body, tolerance_seconds=None)
+        if not verdict.ok:
+            await self.load_keys()  # a key made since the last read (subscribe, rotation)
+            verdict = verify_request(self.keys, dict(request.headers), body, tolerance_seconds=None)
+        if not self.keys:
+            return self._refuse(
+                401, "no_keys", "no signing keys (SYNCD_WEBHOOKS__SECRET_KEYS or a subscription)"
+            )
+        if not verdict.ok:
+            return self._refuse(401, "bad_signature", verdict.reason)
+        stamp = request.headers.get("smartrecruiters-timestamp", "")
+        try:
+            age = abs(time.time() - float(stamp))
+        except ValueError:
+            return self._refuse(401, "stale", "smartrecruiters-timestamp is not a number")
+        if age > self.tolerance:
+            return self._refuse(
+                401, "stale", f"smartrecruiters-timestamp is {age:.0f}s away from now"
+            )
+        event_id = request.headers.get("event-id", "")
+        if not event_id:
+            return self._refuse(400, "no_event_id", "event-id header missing")
+        if self.seen.seen(event_id):
+            return self._refuse(409, "replayed", "this event-id was accepted before")
+        self.seen.add(event_id)
+        event_name = request.headers.get("event-name", "")
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            parsed = None
+        target = target_of(event_name, parsed)
+        if target is None:
+            self.daemon.observer.webhook(True, "ignored")
+            return JSONResponse({"accepted": True, "refresh": None}, status_code=202)
+        self.queue.put_nowait(target)
+        self.daemon.observer.webhook(True, "queued")
+        log.info("webhook_accepted", event_name=event_name, resource=target[0])
+        return JSONResponse({"accepted": True, "refresh": target[0]}, status_code=202)
+
+    async def _work(self) -> None:
+        """Refresh what the callbacks named: everything queued at once, by resource (one
+        refresh run per resource and batch)."""
+        while True:
+            first = await self.queue.get()
+            batch = [first]
+            while not self.queue.empty():
+                batch.append(self.queue.get_nowait())
+            by_resource: dict[str, list[str]] = {}
+            for resource, ident in batch:
+                by_resource.setdefault(resource, []).append(ident)
+            for resource, ids in by_resource.items():
+                if self.daemon.role != "leader" or self.daemon.stopping:
+                    break  # the next pass of the leader reads them
+                try:
+                    await self.daemon.refresh(resource, ids)
+                    self.refreshed += len(ids)
+                except asyncio.CancelledError:
+                    me = asyncio.current_task()
+                    if me is not None and me.cancelling():
+                        raise  # the worker itself is stopping
+                    log.info("webhook_refresh_stopped", resource=resource)  # lead lost
+                except Exception as exc:
+                    from syncd.mirror.db import describe_db_error
+
+                    self.daemon.observer.job_failed("webhook_refresh")
+                    log.error(
+                        "webhook_refresh_failed", resource=resource, error=describe_db_error(exc)
+                    )

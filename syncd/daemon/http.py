@@ -1,0 +1,150 @@
+"""The daemon's HTTP server (Starlette under uvicorn, in the daemon's own event loop):
+
+- ``GET /healthz``: 200 while the process and its event loop are alive (the loop's heartbeat is
+  younger than ``HEALTH_STALE_SECONDS``).
+- ``GET /readyz``: 200 when the database answers, its schema is at the head revision, the process
+  knows whether it leads or stands by, and (leader) the last successful pass of each resource is
+  younger than 3x ``schedule.poll_interval_seconds`` (a daemon that just started gets that long
+  for its first pass); else 503 with the failing checks.
+- ``GET /metrics``: Prometheus text format (``syncd.daemon.metrics``).
+- ``POST /webhooks/smartrecruiters``: SmartRecruiters callbacks (``syncd.daemon.hooks_in``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from collections.abc import Generator
+from datetime import UTC, datetime
+from typing import Any
+
+import uvicorn
+from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy import func, select, text
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from syncd.daemon.hooks_in import PATH as HOOKS_PATH
+from syncd.daemon.hooks_in import HookIntake
+from syncd.mirror.db import current_revision, describe_db_error, head_revision
+
+HEALTH_STALE_SECONDS = 10.0
+PASS_MODES = ("incremental", "sweep", "backfill")
+
+
+def readiness(daemon: Any) -> dict[str, Any]:
+    """The checks of ``/readyz`` (blocking: run it in a worker thread)."""
+    from syncd.mirror import schema as s
+    from syncd.sync.catalogue import CATALOGUE
+
+    checks: dict[str, Any] = {"role": daemon.role}
+    try:
+        with daemon.db.connect() as conn:
+            conn.execute(text("SELECT 1"))
+            t = s.sync_runs
+            rows = conn.execute(
+                select(t.c.resource, func.max(t.c.ended_at))
+                .where(
+                    t.c.tenant == daemon.tenant,
+                    t.c.status == "ok",
+                    t.c.mode.in_(PASS_MODES),  # a refresh by id is not a pass
+                )
+                .group_by(t.c.resource)
+            ).all()
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"unreachable ({describe_db_error(exc)})"
+        return checks
+    current, head = current_revision(daemon.db), head_revision(daemon.db)
+    checks["migrations"] = "ok" if current == head else f"schema at {current}, syncd needs {head}"
+    if daemon.role == "leader":
+        limit = 3 * daemon.settings.schedule.poll_interval_seconds
+        last = {r: e.replace(tzinfo=UTC).timestamp() for r, e in rows if e is not None}
+        now = time.time()
+        stale = {}
+        for res in CATALOGUE:
+            since = max(last.get(res.name, 0.0), daemon.started)
+            if now - since > limit:
+                ok_at = last.get(res.name)
+                stale[res.name] = (
+                    datetime.fromtimestamp(ok_at, UTC).isoformat() if ok_at else "never"
+                )
+        checks["passes"] = "ok" if not stale else {"last ok older than 3x interval": stale}
+    return checks
+
+
+def is_ready(checks: dict[str, Any]) -> bool:
+    return (
+        checks.get("database") == "ok"
+        and checks.get("migrations") == "ok"
+        and checks.get("role") in ("leader", "standby")
+        and checks.get("passes", "ok") == "ok"
+    )
+
+
+def create_app(daemon: Any, intake: HookIntake) -> Starlette:
+    async def healthz(request: Request) -> Response:
+        lag = time.monotonic() - daemon.loop_beat
+        ok = lag < HEALTH_STALE_SECONDS
+        return JSONResponse(
+            {"status": "ok" if ok else "stalled", "heartbeat_age_seconds": round(lag, 3)},
+            status_code=200 if ok else 503,
+        )
+
+    async def readyz(request: Request) -> Response:
+        checks = await run_in_threadpool(readiness, daemon)
+        ready = is_ready(checks)
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    async def metrics(request: Request) -> Response:
+        obs = daemon.observer
+        with contextlib.suppress(Exception):  # a database down must not hide the counters
+            await run_in_threadpool(obs.refresh_from_mirror, daemon.db, daemon.tenant,
+                                    daemon.sink_names)  # fmt: skip
+        return Response(obs.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+            Route(HOOKS_PATH, intake.handle, methods=["POST"]),
+        ]
+    )
+
+
+class EmbeddedServer(uvicorn.Server):
+    """uvicorn inside the daemon's loop: the daemon owns SIGTERM/SIGINT, not uvicorn."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything starts (a port in use is a config error)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        from syncd.config import ConfigError
+
+        raise ConfigError(
+            f"SYNCD_HTTP__HOST/SYNCD_HTTP__PORT: cannot listen on {host}:{port} "
+            f"({exc.strerror}); choose a free port"
+        ) from None
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+def make_server(app: Starlette) -> EmbeddedServer:
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    return EmbeddedServer(config)

@@ -1,0 +1,381 @@
+"""The daemon: one SmartRecruiters client (one limiter per credential), one database engine and
+one mirror shared by every job; APScheduler (3.x, asyncio) runs the jobs; the mirror's locks
+decide who leads the tenant.
+
+Jobs (each at most one instance, misfires coalesced; one that raises is logged with its error and
+runs again at its next time):
+
+- ``pull``: one incremental pass of every resource, in the catalogue's order (the order a
+  ``syncd sync --once`` uses: audit before candidates, so status histories are ready), every
+  ``schedule.poll_interval_seconds``; first run at start.
+- ``sweep``: a complete pass that also finds deletions, every ``schedule.sweep_interval_hours``.
+- ``push``: the dispatcher's pass of every enabled sink (deliveries, status readback, write-back
+  to SmartRecruiters), every ``schedule.push_interval_seconds``, and at once after a pull or a
+  webhook refresh wrote something.
+
+Pull, sweep and webhook refreshes write one at a time (an asyncio lock): passes never interleave.
+
+Leadership: the leader holds the mirror's writer lock and push lock for its whole life. On
+SQLite a second daemon is refused (``MirrorBusyError``, exit 5) before anything starts; on
+PostgreSQL it stands by and tries again every ``schedule.leader_check_seconds``, and a leader
+checks its lock's session as often: a leader whose session is gone stops its jobs at once and
+stands by.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from syncd.config import Settings
+from syncd.daemon.metrics import ObservedTransport, PrometheusObserver
+from syncd.mirror.db import describe_db_error, make_engine
+from syncd.mirror.lock import MirrorBusyError, MirrorLock
+from syncd.mirror.store import Mirror
+
+log = structlog.get_logger("syncd.daemon")
+
+
+class StdlibToStructlog(logging.Handler):
+    """APScheduler's and uvicorn's own log lines (stdlib logging) as structlog events, so the
+    daemon's stderr stays one format (JSON lines when not a terminal)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # The message only: a traceback could quote values; its exception's type is kept.
+        error = type(record.exc_info[1]).__name__ if record.exc_info else None
+        structlog.get_logger(record.name).log(
+            record.levelno, "library_log", message=record.getMessage(), error=error
+        )
+
+
+def route_library_logs(level: str) -> None:
+    handler = StdlibToStructlog()
+    for name in ("apscheduler", "uvicorn", "uvicorn.error"):
+        lg = logging.getLogger(name)
+        lg.handlers = [handler]
+        lg.propagate = False
+        wanted = logging.getLevelNamesMapping()[level.upper()]
+        # APScheduler logs every job's start and end at info: our own events say more.
+        lg.setLevel(max(wanted, logging.WARNING) if name == "apscheduler" else wanted)
+
+
+JOB_OPTIONS: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+
+
+class Daemon:
+    """``syncd run``'s state. Build it, ``await start()``, run ``heartbeat`` and
+    ``watch_leadership`` beside it, ``await close(grace)`` at the end. ``start`` raises before
+    anything runs: ``MirrorBusyError`` (SQLite, another daemon leads), the client's
+    configuration and authentication errors (one API call checks the credential)."""
+
+    def __init__(self, settings: Settings, observer: PrometheusObserver | None = None) -> None:
+        from syncd.ats import SmartRecruitersClient
+
+        self.settings = settings
+        self.tenant = settings.tenant
+        self.observer = observer or PrometheusObserver()
+        self.db = make_engine(settings.database_url)
+        self.mirror = Mirror(self.db, self.tenant)
+        sr = settings.smartrecruiters
+        inner = httpx.AsyncHTTPTransport(
+            limits=httpx.Limits(max_connections=max(16, sr.max_concurrency * 2))
+        )
+        self.sr = SmartRecruitersClient(sr, transport=ObservedTransport(inner, self.observer))
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.locks = [
+            MirrorLock(settings.database_url, self.tenant, "writer"),
+            MirrorLock(settings.database_url, self.tenant, "push"),
+        ]
+        self.wait_for_lead = self.locks[0].kind == "postgresql"
+        self.role = "starting"  # then "leader" or "standby"
+        self.write_lock = asyncio.Lock()
+        self.running: set[asyncio.Task[Any]] = set()
+        self.started = time.time()  # since when it leads: /readyz gives a first pass that long
+        self.loop_beat = time.monotonic()
+        self.stopping = False
+        self.sink_names = sorted(
+            n for n, t in settings.sinks.items() if t.get("enabled", True) is not False
+        )
+        self._push_again = False
+        self._pushing = False
+        self.hooks: Any = None  # syncd.daemon.hooks_in.HookIntake, once the HTTP server runs
+
+    # ---- start and stop ---------------------------------------------------------------------
+    async def start(self) -> None:
+        """Open the client, check the credential (one call), take the lead or stand by, and
+        start the scheduler."""
+        from syncd.sync.runner import check_credential
+
+        await self.sr.open()
+        await check_credential(self.sr, None)
+        if self.wait_for_lead:
+            await asyncio.to_thread(self._try_lead)
+        else:
+            self._take_locks()  # SQLite: a second daemon is refused here (exit 5)
+        self.scheduler.start()
+        if self.role == "leader":
+            self._add_jobs()
+        else:
+            log.info("standby", tenant=self.tenant, reason="another syncd leads this tenant")
+        self.observer.leader(self.tenant, self.role == "leader")
+
+    def _take_locks(self) -> None:
+        taken: list[MirrorLock] = []
+        try:
+            for lock in self.locks:
+                lock.acquire()
+                taken.append(lock)
+        except BaseException:
+            for lock in taken:
+                lock.release()
+            raise
+        self.role = "leader"
+
+    def _try_lead(self) -> bool:
+        try:
+            self._take_locks()
+        except MirrorBusyError:
+            self.role = "standby"
+            return False
+        return True
+
+    async def close(self, grace: float) -> None:
+        """Stop taking work, let the running jobs end (each pass commits or rolls back its
+        write group and records itself ``interrupted``) within ``grace`` seconds, release the
+        locks and close the client and the database."""
+        self.stopping = True
+        with contextlib.suppress(Exception):
+            self.scheduler.shutdown(wait=False)
+        if self.hooks is not None:
+            await self.hooks.close()
+        await self._cancel_jobs(grace)
+        for lock in self.locks:
+            with contextlib.suppress(Exception):
+                lock.release()
+        await self.sr.aclose()
+        self.db.dispose()
+
+    async def _cancel_jobs(self, grace: float) -> None:
+        tasks = [t for t in self.running if not t.done()]
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=grace)
+
+    # ---- leadership -------------------------------------------------------------------------
+    async def watch_leadership(self, stop: asyncio.Event) -> None:
+        """PostgreSQL: a standby tries to take the lead; a leader checks its lock's session.
+        Every ``schedule.leader_check_seconds``."""
+        every = self.settings.schedule.leader_check_seconds
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=every)
+            if stop.is_set() or not self.wait_for_lead:
+                continue
+            if self.role == "leader":
+                alive = await asyncio.to_thread(lambda: all(lock.alive() for lock in self.locks))
+                if not alive:
+                    await self._lose_lead()
+            elif await asyncio.to_thread(self._try_lead):
+                log.info("leading", tenant=self.tenant)
+                self.observer.leader(self.tenant, True)
+                self._add_jobs()
+
+    async def _lose_lead(self) -> None:
+        log.error("leadership_lost", tenant=self.tenant, action="jobs stopped; standing by")
+        self.role = "standby"
+        self.observer.leader(self.tenant, False)
+        self.scheduler.remove_all_jobs()
+        await self._cancel_jobs(self.settings.schedule.stop_grace_seconds)
+        for lock in self.locks:
+            with contextlib.suppress(Exception):
+                lock.release()
+
+    # ---- jobs -------------------------------------------------------------------------------
+    def _add_jobs(self) -> None:
+        self.started = time.time()
+        sched = self.settings.schedule
+        now = datetime.now(UTC)
+        self.scheduler.add_job(
+            self._job("pull", self.pull),
+            IntervalTrigger(seconds=sched.poll_interval_seconds),
+            id="pull",
+            name="pull",
+            next_run_time=now,
+            **JOB_OPTIONS,
+        )
+        self.scheduler.add_job(
+            self._job("sweep", self.sweep),
+            IntervalTrigger(hours=sched.sweep_interval_hours),
+            id="sweep",
+            name="sweep",
+            next_run_time=self._first_sweep(now),
+            **JOB_OPTIONS,
+        )
+        if self.sink_names:
+            self.scheduler.add_job(
+                self._job("push", self.push),
+                IntervalTrigger(seconds=sched.push_interval_seconds),
+                id="push",
+                name="push",
+                next_run_time=now,
+                **JOB_OPTIONS,
+            )
+        else:
+            log.info("push_off", reason="no sinks configured ([sinks.NAME] in SYNCD_CONFIG)")
+
+    def _first_sweep(self, now: datetime) -> datetime:
+        """The last complete pass plus the interval (now when that is past), so a daemon
+        restarted more often than the interval still sweeps; a mirror without any pass yet
+        gets its complete pass from the first pull, and its first sweep one interval later."""
+        from sqlalchemy import func, select
+
+        from syncd.mirror import schema as s
+
+        every = timedelta(hours=self.settings.schedule.sweep_interval_hours)
+        t = s.sync_state
+        with self.db.connect() as conn:
+            oldest = conn.execute(
+                select(func.min(t.c.last_sweep_at)).where(t.c.tenant == self.tenant)
+            ).scalar()
+        if oldest is None:
+            return now + every
+        return max(now, oldest.replace(tzinfo=UTC) + every)
+
+    def _job(self, name: str, work: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        """``work`` as a scheduler job: skipped while stopping or standing by; an exception is
+        logged (its type and safe first line) and counted, and the job runs at its next time."""
+
+        async def job() -> None:
+            if self.stopping or self.role != "leader":
+                return
+            task = asyncio.current_task()
+            assert task is not None
+            self.running.add(task)
+            try:
+                await work()
+            except asyncio.CancelledError:
+                log.info("job_stopped", job=name)
+            except Exception as exc:
+                self.observer.job_failed(name)
+                log.error("job_failed", job=name, error=describe_db_error(exc))
+            finally:
+                self.running.discard(task)
+
+        return job
+
+    async def pull(self) -> None:
+        await self._passes("incremental")
+
+    async def sweep(self) -> None:
+        await self._passes("sweep")
+
+    async def _passes(self, mode: str) -> None:
+        from syncd.sync.engine import Engine
+
+        async with self.write_lock:
+            engine = Engine(
+                self.mirror,
+                self.sr,
+                self.settings.sync,
+                concurrency=self.settings.smartrecruiters.max_concurrency,
+            )
+            reports = await engine.run(mode)  # a failed pass raises: job_failed counts it
+            for r in reports:
+                self.observer.pass_ended(r)
+                if r.status == "incomplete":
+                    log.warning("pass_incomplete", resource=r.resource, reason=r.error)
+        if any(r.counts.inserted or r.counts.updated or r.counts.deleted for r in reports):
+            self.request_push()
+
+    async def push(self) -> None:
+        """Dispatcher passes: one, and another while ``request_push`` asked during the last."""
+        self._pushing = True
+        try:
+            while True:
+                self._push_again = False
+                await self._push_pass()
+                if not self._push_again or self.stopping or self.role != "leader":
+                    return
+        finally:
+            self._pushing = False
+
+    async def _push_pass(self) -> None:
+        from syncd.delivery.dispatcher import push_once
+        from syncd.delivery.sinks import configure
+        from syncd.delivery.writeback import sr_write_back
+
+        notices: list[str] = []
+        sinks = configure(self.settings.sinks)
+        wb = sr_write_back(self.db, self.tenant, self.sr, notices)
+        reports = await push_once(self.db, self.tenant, sinks, write_back=wb)
+        self.observer.push_ended(reports)
+        for r in reports:
+            log.info(
+                "push_pass",
+                sink=r.sink,
+                queued=r.queued,
+                sent=r.sent,
+                delivered=r.delivered,
+                rejected=r.rejected,
+                dead=r.dead,
+                read_back=r.read_back,
+                errors=len(r.errors),
+            )
+        for n in notices:
+            log.warning("push_notice", notice=n)
+
+    def request_push(self) -> None:
+        """Run the push job now (or once more right after the run in progress)."""
+        if not self.sink_names or self.stopping or self.role != "leader":
+            return
+        self._push_again = True  # a push in progress runs once more
+        job = self.scheduler.get_job("push")
+        if job is not None and not self._pushing:
+            job.modify(next_run_time=datetime.now(UTC))
+
+    async def refresh(self, name: str, ids: list[str]) -> None:
+        """Records named by a webhook, read by id and written as a pass writes them."""
+        from syncd.sync.refresh import Refresher
+
+        async with self.write_lock:
+            engine = Refresher(
+                self.mirror,
+                self.sr,
+                self.settings.sync,
+                concurrency=self.settings.smartrecruiters.max_concurrency,
+            )
+            # Its own task, counted with the jobs: a stop or a lost lead cancels it like a pass.
+            task = asyncio.create_task(engine.refresh(name, ids))
+            self.running.add(task)
+            try:
+                out = await task
+            finally:
+                self.running.discard(task)
+        self.observer.pass_ended(out.report)
+        c = out.report.counts
+        if c.inserted or c.updated or c.deleted:
+            self.request_push()
+
+    # ---- the event loop's pulse -------------------------------------------------------------
+    async def heartbeat(self, stop: asyncio.Event, notify: Any) -> None:
+        """Beat every second: ``/healthz`` reads the last beat; systemd's watchdog is fed from
+        here, so a stuck loop stops feeding it."""
+        every = 1.0
+        if notify.watchdog_seconds:
+            every = min(every, notify.watchdog_seconds / 2)
+        while not stop.is_set():
+            self.loop_beat = time.monotonic()
+            notify.watchdog()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=every)

@@ -1,0 +1,135 @@
+"""Shared pieces of the daemon tests: ``syncd run`` as a real subprocess, waiting for a state
+with a deadline (never a fixed sleep), and the daemon's /metrics parsed with prometheus-client's
+own parser."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
+
+from syncd.mirror.db import make_engine
+from syncd.sandbox.runner import free_port
+
+T = TypeVar("T")
+
+
+def wait_for(
+    what: str,
+    check: Callable[[], T | None],
+    timeout: float = 60.0,
+    log: Callable[[], str] | None = None,
+) -> T:
+    """Poll ``check`` until it returns a truthy value; fail naming ``what`` at the deadline (with
+    the tail of ``log()``, the daemon's log, when given)."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+        except (httpx.HTTPError, OSError) as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(0.1)
+    tail = "\n" + log()[-4000:] if log is not None else ""
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r}){tail}")
+
+
+@dataclass
+class DaemonProc:
+    proc: subprocess.Popen[str]
+    port: int
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def get(self, path: str) -> httpx.Response:
+        return httpx.get(self.url + path, timeout=10)
+
+    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """Every sample of /metrics: (name, sorted labels) -> value."""
+        out = {}
+        for family in text_string_to_metric_families(self.get("/metrics").text):
+            for s in family.samples:
+                out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+        return out
+
+    def metric(self, name: str, **labels: str) -> float:
+        return self.metrics().get((name, tuple(sorted(labels.items()))), 0.0)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 40.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def output(self) -> str:
+        return self.log.read_text() if self.log.exists() else ""
+
+
+def start_daemon(
+    env: dict[str, str], tmp: Path, name: str = "daemon", port: int | None = None
+) -> DaemonProc:
+    """``syncd run`` in its own process, its stderr in a file; returns once /healthz answers."""
+    port = port or free_port()
+    log = tmp / f"{name}.log"
+    full = {**env, "SYNCD_HTTP__PORT": str(port), "SYNCD_LOG_FORMAT": "json"}
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "syncd", "run"],
+            env=full,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    d = DaemonProc(proc, port, log)
+
+    def healthy() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"syncd run exited {proc.returncode}: {d.output()[-2000:]}")
+        return d.get("/healthz").status_code == 200
+
+    wait_for("/healthz", healthy, timeout=60)
+    return d
+
+
+def daemon_env(base: dict[str, str], **schedule: float) -> dict[str, str]:
+    """``base`` with short intervals for tests (``poll_interval_seconds=1`` ...)."""
+    env = {k: v for k, v in base.items() if not k.startswith("SYNCD_SCHEDULE__")}
+    defaults = {"poll_interval_seconds": 1.0, "push_interval_seconds": 1.0}
+    for k, v in {**defaults, **schedule}.items():
+        env[f"SYNCD_SCHEDULE__{k.upper()}"] = str(v)
+    env.pop("NOTIFY_SOCKET", None)
+    return {**os.environ, **env} if "PATH" not in env else env
+
+
+def runs(db_url: str, tenant: str) -> list[tuple[str, str, str]]:
+    """(resource, mode, status) of every recorded run, oldest first."""
+    eng = make_engine(db_url)
+    try:
+        with eng.connect() as conn:
+            rows = conn.execute(
+                text("SELECT resource, mode, status FROM sync_runs WHERE tenant = :t ORDER BY id"),
+                {"t": tenant},
+            ).all()
+    finally:
+        eng.dispose()
+    return [(r[0], r[1], r[2]) for r in rows]

@@ -1,0 +1,117 @@
+"""Two ``syncd run`` on one PostgreSQL mirror: one leads the tenant, the other stands by (both
+ready); the leader killed with SIGKILL, the standby takes over within 30 s and syncs; a leader
+whose lock session is terminated stops its jobs (standby) and leads again once it gets the lock
+back. Real processes, real PostgreSQL."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import Engine, text
+
+from syncd.mirror.db import make_engine, migrate
+from syncd.sandbox.limits import LimitConfig
+from syncd.sandbox.runner import ThreadServer, serve_in_thread
+from tests.conftest import sandbox_options
+from tests.integration.conftest import drop_pg_schema, pg_schema_url
+from tests.integration.daemon_env import DaemonProc, daemon_env, runs, start_daemon, wait_for
+from tests.integration.push_env import push_env, write_config
+from tests.integration.test_mirror_sync import TENANT
+
+
+@pytest.fixture
+def tenant() -> Iterator[ThreadServer]:
+    srv = serve_in_thread(sandbox_options(candidates=20, jobs=4, limits=LimitConfig(enabled=False)))
+    yield srv
+    srv.stop()
+
+
+def _role(d: DaemonProc) -> str:
+    r = d.get("/readyz")
+    return str(r.json()["checks"]["role"])
+
+
+@pytest.fixture
+def pg(postgres_url: str) -> Iterator[tuple[str, Engine]]:
+    """A migrated mirror in a fresh PostgreSQL schema (leader election is PostgreSQL's; on
+    SQLite a second daemon is refused: test_daemon_run)."""
+    url, name = pg_schema_url(postgres_url)
+    eng = make_engine(url)
+    migrate(eng)
+    yield url, eng
+    eng.dispose()
+    drop_pg_schema(postgres_url, name)
+
+
+def test_one_leader_standby_takes_over_and_lost_lock_stops_writing(
+    tenant: ThreadServer, pg: tuple[str, Engine], tmp_path: Path
+) -> None:
+    db_url, db = pg
+    env = daemon_env(
+        push_env(tenant, db_url, write_config(tmp_path, {})),
+        poll_interval_seconds=1,
+        leader_check_seconds=1,
+    )
+    first = start_daemon(env, tmp_path, "first")
+    second: DaemonProc | None = None
+    try:
+        wait_for("the first daemon leading", lambda: _role(first) == "leader")
+        second = start_daemon(env, tmp_path, "second")
+        wait_for("the second daemon standing by", lambda: _role(second) == "standby")
+        assert second.get("/readyz").status_code == 200  # a standby is ready
+        assert second.metric("syncd_leader", tenant=TENANT) == 0.0
+        assert first.metric("syncd_leader", tenant=TENANT) == 1.0
+        # A standby refuses callbacks with 503 (SmartRecruiters delivers again later).
+        hook = httpx.post(f"{second.url}/webhooks/smartrecruiters", content=b"{}", timeout=10)
+        assert hook.status_code == 503
+        assert (
+            second.metric("syncd_webhook_callbacks_total", outcome="rejected", reason="standby")
+            == 1
+        )
+
+        first.proc.send_signal(signal.SIGKILL)
+        first.proc.wait(timeout=10)
+        killed = time.monotonic()
+        before = len(runs(db_url, TENANT))
+        wait_for("the standby taking over", lambda: _role(second) == "leader", timeout=30)
+        assert time.monotonic() - killed < 30
+        wait_for(
+            "passes by the new leader",
+            lambda: any(s == "ok" for _, _, s in runs(db_url, TENANT)[before:]),
+        )
+
+        # The leader's lock session is terminated: it stops its jobs and stands by, then takes
+        # the free lock again at its next check.
+        with db.connect() as conn:
+            n = conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = :n"
+                ),
+                {"n": f"syncd writer {second.proc.pid}@" + _host()},
+            ).all()
+            conn.commit()
+        assert len(n) == 1
+        wait_for(
+            "the lost lock noticed",
+            lambda: '"event": "leadership_lost"' in second.output(),
+            timeout=30,
+        )
+        wait_for("leading again", lambda: _role(second) == "leader", timeout=30)
+        assert second.stop() == 0, second.output()[-3000:]
+    finally:
+        first.kill()
+        if second is not None:
+            second.kill()
+    assert "running" not in {s for _, _, s in runs(db_url, TENANT)}
+
+
+def _host() -> str:
+    import socket
+
+    return socket.gethostname()

@@ -1,0 +1,235 @@
+"""``syncd run`` as a real subprocess against the sandbox and a webhook receiver: it syncs and
+delivers a hire, its /metrics (parsed with prometheus-client's parser) count what happened, a
+SIGTERM ends it with exit 0 and no run left ``running``, and a restart resumes. On SQLite a
+second daemon is refused (exit 5). Short intervals come from settings; every wait polls the
+database, the receiver or the daemon with a deadline."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from syncd.sandbox.limits import LimitConfig
+from syncd.sandbox.runner import ThreadServer, serve_in_thread
+from tests.conftest import sandbox_options
+from tests.integration.daemon_env import daemon_env, runs, start_daemon, wait_for
+from tests.integration.push_env import SECRET, push_env, syncd_run, write_config
+from tests.integration.test_mirror_sync import TENANT, control, snapshot
+from tests.integration.test_push_webhook import candidates_to_hire, webhook_sink
+from tests.receiver import ReceiverServer, serve_receiver
+
+RESOURCES = ("jobs", "audit", "candidates", "offers")
+
+
+@pytest.fixture
+def tenant() -> Iterator[ThreadServer]:
+    srv = serve_in_thread(sandbox_options(candidates=30, jobs=5, limits=LimitConfig(enabled=False)))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[ReceiverServer]:
+    srv = serve_receiver(SECRET)
+    yield srv
+    srv.stop()
+
+
+def _all_passed(db_url: str, since: int = 0) -> bool:
+    done = {r for r, _, s in runs(db_url, TENANT)[since:] if s == "ok"}
+    return all(r in done for r in RESOURCES)
+
+
+def test_run_syncs_delivers_stops_on_sigterm_and_resumes(
+    tenant: ThreadServer, receiver: ReceiverServer, db: Engine, db_url: str, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path, {"hr": webhook_sink(receiver)})
+    env = daemon_env(push_env(tenant, db_url, config))
+    d = start_daemon(env, tmp_path)
+    try:
+        wait_for("a first pass of every resource", lambda: _all_passed(db_url))
+        ready = wait_for(
+            "/readyz", lambda: d.get("/readyz").status_code == 200 and d.get("/readyz")
+        )
+        assert ready.json()["checks"]["role"] == "leader"
+
+        # The first pass had no cursor: every candidate of the tenant was inserted once.
+        truth = snapshot(tenant)
+        assert d.metric("syncd_records_total", resource="candidates", outcome="inserted") == len(
+            truth["candidates"]
+        )
+        assert d.metric("syncd_leader", tenant=TENANT) == 1.0
+        lag = d.metric("syncd_cursor_lag_seconds", resource="candidates")
+        assert 300 <= lag < 400  # the cursor sits the 300 s lag window behind a pass's start
+
+        app = candidates_to_hire(tenant, 2)
+        control(tenant, "hire", {"candidateId": app[0]["candidateId"], "jobId": app[0]["jobId"]})
+        wait_for("the hire at the receiver", lambda: len(receiver.state.hires()) == 1)
+        assert set(receiver.state.hires()) == {f"sr-{app[0]['id']}"}
+        assert receiver.state.unverified == 0
+        wait_for(
+            "the delivery counted in /metrics",
+            lambda: d.metric("syncd_deliveries_total", sink="hr", outcome="delivered") == 1.0,
+        )
+        assert d.metric("syncd_dead_letters", sink="hr") == 0.0
+        calls = sum(v for (n, _), v in d.metrics().items() if n == "syncd_api_calls_total")
+        assert calls > 0
+        assert d.get("/healthz").json()["status"] == "ok"
+
+        # syncd status shows the daemon's view: who leads, the sink's backlog and dead letters.
+        import json
+
+        st = syncd_run(env, "status", "--json")
+        assert st.returncode == 0, st.stderr
+        view = json.loads(st.stdout)
+        assert view["daemon"]["leader"]["pid"] == d.proc.pid
+        assert view["daemon"]["pusher"]["pid"] == d.proc.pid
+        hr = view["sinks"]["hr"]
+        assert (hr["dead_letters"], hr["deliveries"].get("delivered")) == (0, 1)
+        assert isinstance(hr["backlog"], int) and hr["backlog"] >= 0
+
+        code = d.stop()
+        assert code == 0, d.output()[-3000:]
+        assert "running" not in {s for _, _, s in runs(db_url, TENANT)}
+    finally:
+        d.kill()
+
+    # Restart: it resumes from the cursors, and a hire made while it was down arrives once.
+    before = len(runs(db_url, TENANT))
+    control(tenant, "hire", {"candidateId": app[1]["candidateId"], "jobId": app[1]["jobId"]})
+    d2 = start_daemon(env, tmp_path, "daemon2")
+    try:
+        wait_for("the second hire at the receiver", lambda: len(receiver.state.hires()) == 2)
+        hires = receiver.state.hires()
+        assert set(hires) == {f"sr-{app[0]['id']}", f"sr-{app[1]['id']}"}
+        assert all(len(ids) == 1 for ids in hires.values())  # each delivered once
+        wait_for("passes after the restart", lambda: _all_passed(db_url, before))
+        later = runs(db_url, TENANT)[before:]
+        # The cursor was kept: the restarted daemon's passes are incremental, not a backfill.
+        assert {m for _, m, _ in later} == {"incremental"}
+        assert d2.stop() == 0
+    finally:
+        d2.kill()
+    assert "running" not in {s for _, _, s in runs(db_url, TENANT)}
+
+
+def test_sigterm_during_a_pass_records_it_interrupted_and_exits_0(
+    tenant: ThreadServer, db: Engine, db_url: str, tmp_path: Path
+) -> None:
+    env = daemon_env(push_env(tenant, db_url, write_config(tmp_path, {})))
+    # Slow answers keep the first pass busy long enough to be stopped inside it.
+    control(tenant, "faults", {"spec": "latency=150ms"})
+    d = start_daemon(env, tmp_path)
+    try:
+        wait_for("a pass running", lambda: "running" in {s for _, _, s in runs(db_url, TENANT)})
+        assert d.stop() == 0, d.output()[-3000:]
+    finally:
+        d.kill()
+    statuses = [s for _, _, s in runs(db_url, TENANT)]
+    assert "running" not in statuses
+    assert "interrupted" in statuses
+    control(tenant, "faults", {"spec": ""})
+    d2 = start_daemon(env, tmp_path, "daemon2")
+    try:
+        wait_for("every resource synced after the restart", lambda: _all_passed(db_url))
+        assert d2.stop(signal.SIGINT) == 0  # Ctrl-C: the same clean stop
+    finally:
+        d2.kill()
+
+
+def test_sweep_runs_on_its_interval(
+    tenant: ThreadServer, db: Engine, db_url: str, tmp_path: Path
+) -> None:
+    env = daemon_env(
+        push_env(tenant, db_url, write_config(tmp_path, {})),
+        poll_interval_seconds=3600,
+        sweep_interval_hours=2 / 3600,  # two seconds
+    )
+    d = start_daemon(env, tmp_path)
+    try:
+        wait_for(
+            "a sweep of every resource",
+            lambda: (
+                {r for r, m, s in runs(db_url, TENANT) if m == "sweep" and s == "ok"}
+                >= set(RESOURCES)
+            ),
+        )
+        modes = [m for _, m, _ in runs(db_url, TENANT)]
+        assert modes[: len(RESOURCES)] == ["incremental"] * len(RESOURCES)  # the first pull
+        assert d.metric("syncd_passes_total", resource="jobs", mode="sweep", status="ok") >= 1
+        assert d.stop() == 0
+    finally:
+        d.kill()
+
+
+def test_a_failing_job_is_logged_and_runs_again_at_its_next_time(
+    tenant: ThreadServer, db: Engine, db_url: str, tmp_path: Path
+) -> None:
+    env = daemon_env(
+        {**push_env(tenant, db_url, write_config(tmp_path, {})), "SYNCD_LOG_LEVEL": "info"}
+    )
+    env["SYNCD_SMARTRECRUITERS__MAX_RETRIES"] = "0"
+    d = start_daemon(env, tmp_path)
+    try:
+        wait_for("a first pass of every resource", lambda: _all_passed(db_url))
+        control(tenant, "faults", {"spec": "500=1.0"})  # every API answer a 500 now
+        wait_for("failed pulls", lambda: d.metric("syncd_job_failures_total", job="pull") >= 2)
+        assert d.proc.poll() is None  # still running
+        assert '"event": "job_failed"' in d.output()
+
+        # No good pass for over 3x the poll interval: not ready, and /readyz says which.
+        def stale() -> set[str]:
+            r = d.get("/readyz")
+            passes = r.json()["checks"]["passes"] if r.status_code == 503 else "ok"
+            return set(passes["last ok older than 3x interval"]) if passes != "ok" else set()
+
+        wait_for("/readyz to name every resource stale", lambda: stale() == set(RESOURCES))
+        assert d.get("/healthz").status_code == 200  # alive all the same
+        control(tenant, "faults", {"spec": ""})
+        before = len(runs(db_url, TENANT))
+        wait_for("passes again", lambda: _all_passed(db_url, before))
+        wait_for("ready again", lambda: d.get("/readyz").status_code == 200)
+        assert "Traceback" not in d.output()
+        assert d.stop() == 0
+    finally:
+        d.kill()
+
+
+def test_second_daemon_on_sqlite_is_refused_with_exit_5(
+    tenant: ThreadServer, tmp_path: Path
+) -> None:
+    db_url = f"sqlite:///{tmp_path / 'mirror.db'}"
+    env = daemon_env(push_env(tenant, db_url, write_config(tmp_path, {})))
+    assert syncd_run(env, "migrate").returncode == 0
+    d = start_daemon(env, tmp_path)
+    try:
+        from syncd.sandbox.runner import free_port
+
+        # On its own port (the lock refuses it) and on the first one's (refused before the port).
+        for port in (free_port(), d.port):
+            second = syncd_run({**env, "SYNCD_HTTP__PORT": str(port)}, "run", timeout=60)
+            assert second.returncode == 5, second.stderr
+            assert "another syncd is writing to the mirror" in second.stderr
+            assert f"pid {d.proc.pid}" in second.stderr
+            assert "Traceback" not in second.stderr
+    finally:
+        assert d.stop() == 0
+        d.kill()
+
+
+def test_bad_configuration_stops_run_before_anything_starts(
+    tenant: ThreadServer, tmp_path: Path
+) -> None:
+    db_url = f"sqlite:///{tmp_path / 'mirror.db'}"
+    env = daemon_env(push_env(tenant, db_url, write_config(tmp_path, {})))
+    bad = syncd_run({**env, "SYNCD_SCHEDULE__POLL_INTERVAL_SECONDS": "soon"}, "run")
+    assert bad.returncode == 2
+    assert "SYNCD_SCHEDULE__POLL_INTERVAL_SECONDS: Input should be a valid number" in bad.stderr
+    unmigrated = syncd_run(env, "run")
+    assert unmigrated.returncode == 2
+    assert "syncd migrate" in unmigrated.stderr
+    assert not (tmp_path / "mirror.db").exists()

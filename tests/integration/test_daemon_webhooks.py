@@ -1,0 +1,194 @@
+"""SmartRecruiters webhooks into ``syncd run``: ``syncd webhooks subscribe`` makes the sandbox
+handshake with the running daemon; a hire made in the sandbox arrives as a real signed callback,
+the daemon refreshes the application by id and pushes the hire to the receiver with polling far
+away (3600 s); bad, stale and replayed callbacks are refused and counted in /metrics."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine, text
+
+from syncd.sandbox.limits import LimitConfig
+from syncd.sandbox.runner import ThreadServer, free_port, serve_in_thread
+from syncd.sandbox.signature import signature_header
+from tests.conftest import TOKEN, sandbox_options
+from tests.integration.daemon_env import (
+    DaemonProc,
+    daemon_env,
+    runs,
+    start_daemon,
+    wait_for,
+)
+from tests.integration.push_env import SECRET, push_env, syncd_run, write_config
+from tests.integration.test_mirror_sync import TENANT, control
+from tests.integration.test_push_webhook import candidates_to_hire, webhook_sink
+from tests.receiver import ReceiverServer, serve_receiver
+
+WEBHOOKS = "/webhooks-api/v201907"
+
+
+@pytest.fixture
+def tenant() -> Iterator[ThreadServer]:
+    srv = serve_in_thread(sandbox_options(candidates=30, jobs=5, limits=LimitConfig(enabled=False)))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[ReceiverServer]:
+    srv = serve_receiver(SECRET)
+    yield srv
+    srv.stop()
+
+
+def _sr(tenant: ThreadServer) -> httpx.Client:
+    return httpx.Client(base_url=tenant.base_url, headers={"X-SmartToken": TOKEN}, timeout=30)
+
+
+def _calls(d: DaemonProc) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for (name, labels), v in d.metrics().items():
+        if name == "syncd_api_calls_total":
+            group = dict(labels)["group"]
+            out[group] = out.get(group, 0.0) + v
+    return out
+
+
+def _sandbox_calls(tenant: ThreadServer) -> dict[str, float]:
+    stats = httpx.get(f"{tenant.base_url}/_sandbox/stats", timeout=30).json()["stats"]
+    out: dict[str, float] = {}
+    for key, n in stats.items():
+        if key.startswith("calls:"):
+            group = key.split(" ", 1)[1].removesuffix("-api")
+            out[group] = out.get(group, 0.0) + n
+    return out
+
+
+def _status(db: Engine, app: dict[str, Any]) -> str | None:
+    with db.connect() as conn:
+        return conn.execute(  # type: ignore[no-any-return]
+            text("SELECT status FROM applications WHERE tenant = :t AND application_id = :a"),
+            {"t": TENANT, "a": app["id"]},
+        ).scalar()
+
+
+def test_webhooks_refresh_and_push_and_bad_ones_are_refused(
+    tenant: ThreadServer, receiver: ReceiverServer, db: Engine, db_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    callback = f"http://127.0.0.1:{port}/webhooks/smartrecruiters"
+    config = write_config(tmp_path, {"hr": webhook_sink(receiver)})
+    env = daemon_env(
+        {**push_env(tenant, db_url, config), "SYNCD_WEBHOOKS__CALLBACK_URL": callback},
+        poll_interval_seconds=3600,
+        push_interval_seconds=3600,
+    )
+    env["SYNCD_LOG_LEVEL"] = "info"  # the daemon's log is shown when an assertion fails
+    d = start_daemon(env, tmp_path, port=port)
+    try:
+        wait_for(
+            "the first pull",
+            lambda: (
+                {r for r, _, s in runs(db_url, TENANT) if s == "ok"}
+                >= {"jobs", "audit", "candidates", "offers"}
+            ),
+        )
+        # Idle now (the next pull is an hour away): /metrics counts every API call the sandbox
+        # answered, by group, as the sandbox counted them.
+        wait_for("the API calls counted alike", lambda: _calls(d) == _sandbox_calls(tenant))
+        assert sum(_calls(d).values()) > 0
+
+        sub = syncd_run(env, "webhooks", "subscribe")
+        assert sub.returncode == 0, sub.stderr
+        assert f"-> {callback} (active)" in sub.stdout
+        again = syncd_run(env, "webhooks", "subscribe")
+        assert again.returncode == 0 and "already subscribed" in again.stdout
+        assert (
+            d.metric("syncd_webhook_callbacks_total", outcome="accepted", reason="handshake") == 1
+        )
+
+        app = candidates_to_hire(tenant, 1)[0]
+        before = _status(db, app)
+        assert before != "HIRED"
+        started = time.monotonic()
+        control(tenant, "hire", {"candidateId": app["candidateId"], "jobId": app["jobId"]})
+        control(tenant, "webhooks/flush", {})
+        wait_for(
+            "the hire at the receiver",
+            lambda: len(receiver.state.hires()) == 1,
+            timeout=30,
+            log=d.output,
+        )
+        latency = time.monotonic() - started
+        assert set(receiver.state.hires()) == {f"sr-{app['id']}"}
+        assert _status(db, app) == "HIRED"
+        assert latency < 30  # the pull is an hour away: only the webhook brought it
+        queued = d.metric("syncd_webhook_callbacks_total", outcome="accepted", reason="queued")
+        assert queued >= 1
+
+        # The sandbox's own record of what it sent: every callback answered 202.
+        with _sr(tenant) as sr:
+            subs = sr.get(f"{WEBHOOKS}/subscriptions").json()
+            sid = next(s["id"] for s in subs if s["callbackUrl"] == callback)
+            log = sr.get(f"{WEBHOOKS}/subscriptions/{sid}/callbacks-log").json()
+            key = sr.get(f"{WEBHOOKS}/subscriptions/{sid}/secret-key").json()["secretKey"]
+        assert log and all(e["responseDetails"]["statusCode"] == 202 for e in log)
+        sent = log[0]["requestDetails"]
+        headers, body = dict(sent["headers"]), sent["body"].encode()
+
+        def post(h: dict[str, str], b: bytes) -> httpx.Response:
+            return httpx.post(callback, headers=h, content=b, timeout=10)
+
+        # Replayed: the very request the sandbox sent, again.
+        assert post(headers, body).status_code == 409
+        # Bad: the body changed under its signature.
+        assert post(headers, body.replace(b'"', b" ", 1)).status_code == 401
+        # Stale: correctly signed with the subscription's key, an hour old.
+        old = str(int(time.time()) - 3600)
+        stale = {**headers, "smartrecruiters-timestamp": old, "event-id": "stale-1"}
+        stale["smartrecruiters-signature"] = signature_header(
+            [key],
+            timestamp=old,
+            body=body,
+            event_id="stale-1",
+            event_name=headers["event-name"],
+            event_version=headers.get("event-version", ""),
+            link=headers.get("link", ""),
+        )
+        assert post(stale, body).status_code == 401
+        # Unsigned.
+        unsigned = {k: v for k, v in headers.items() if k != "smartrecruiters-signature"}
+        assert post({**unsigned, "event-id": "u-1"}, body).status_code == 401
+
+        # Too large: refused before it is read whole.
+        assert post({**headers, "event-id": "big"}, b"x" * 100_000).status_code == 413
+
+        def rejected(reason: str) -> float:
+            return d.metric("syncd_webhook_callbacks_total", outcome="rejected", reason=reason)
+
+        assert rejected("replayed") == 1
+        assert rejected("bad_signature") == 2  # the changed body and the unsigned one
+        assert rejected("stale") == 1
+        assert rejected("too_large") == 1
+        assert len(receiver.state.hires()) == 1  # nothing refused was acted on
+
+        listed = syncd_run(env, "webhooks", "list")
+        assert listed.returncode == 0 and sid in listed.stdout and "active" in listed.stdout
+        gone = syncd_run(env, "webhooks", "delete")
+        assert gone.returncode == 0 and "deleted 1 subscription(s)" in gone.stdout
+        assert d.stop() == 0, d.output()[-3000:]
+    finally:
+        d.kill()
+
+
+def test_webhooks_commands_need_a_callback_url(tenant: ThreadServer, tmp_path: Path) -> None:
+    env = daemon_env(push_env(tenant, "sqlite:///x.db", write_config(tmp_path, {})))
+    out = syncd_run(env, "webhooks", "list")
+    assert out.returncode == 2
+    assert "SYNCD_WEBHOOKS__CALLBACK_URL" in out.stderr

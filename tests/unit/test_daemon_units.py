@@ -1,0 +1,139 @@
+"""Units of the daemon: its settings, the API group label, what a webhook names, replay memory,
+the notify protocol on a real datagram socket, readiness."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from pathlib import Path
+
+import pytest
+
+from syncd.config import ConfigError, load_settings
+from syncd.daemon.hooks_in import SeenEvents, target_of
+from syncd.daemon.http import is_ready
+from syncd.daemon.metrics import PrometheusObserver, api_group
+from syncd.daemon.notify import Notifier
+
+
+def test_schedule_http_and_webhooks_settings_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    s = load_settings()
+    assert (
+        s.schedule.poll_interval_seconds,
+        s.schedule.push_interval_seconds,
+        s.schedule.sweep_interval_hours,
+        s.schedule.stop_grace_seconds,
+    ) == (300.0, 30.0, 24.0, 30.0)
+    assert (s.http.host, s.http.port) == ("127.0.0.1", 9108)
+    monkeypatch.setenv("SYNCD_SCHEDULE__POLL_INTERVAL_SECONDS", "60")
+    monkeypatch.setenv("SYNCD_SCHEDULE__PUSH_INTERVAL_SECONDS", "5")
+    monkeypatch.setenv("SYNCD_SCHEDULE__SWEEP_INTERVAL_HOURS", "6")
+    monkeypatch.setenv("SYNCD_HTTP__PORT", "9200")
+    monkeypatch.setenv("SYNCD_WEBHOOKS__SECRET_KEYS", "new-key, old-key")
+    s = load_settings()
+    assert s.schedule.poll_interval_seconds == 60.0
+    assert s.schedule.push_interval_seconds == 5.0
+    assert s.schedule.sweep_interval_hours == 6.0
+    assert s.http.port == 9200
+    assert [k.get_secret_value() for k in s.webhooks.secret_keys] == ["new-key", "old-key"]
+    assert "new-key" not in repr(s)
+
+
+def test_bad_daemon_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCD_SCHEDULE__POLL_INTERVAL_SECONDS", "0")
+    with pytest.raises(ConfigError, match="SYNCD_SCHEDULE__POLL_INTERVAL_SECONDS: Input should"):
+        load_settings()
+    monkeypatch.delenv("SYNCD_SCHEDULE__POLL_INTERVAL_SECONDS")
+    monkeypatch.setenv("SYNCD_SCHEDULE__POLL_INTERVAL", "5")
+    with pytest.raises(ConfigError, match="did you mean SYNCD_SCHEDULE__POLL_INTERVAL_SECONDS"):
+        load_settings()
+    monkeypatch.delenv("SYNCD_SCHEDULE__POLL_INTERVAL")
+    monkeypatch.setenv("SYNCD_WEBHOOKS__CALLBACK_URL", "hooks.example.com")
+    with pytest.raises(ConfigError, match="SYNCD_WEBHOOKS__CALLBACK_URL: must start with"):
+        load_settings()
+
+
+def test_api_group_is_the_first_path_segment_without_ids() -> None:
+    assert api_group("/candidates/1f26/jobs/9a/onboardingStatus") == "candidates"
+    assert api_group("/webhooks-api/v201907/subscriptions/abc") == "webhooks"
+    assert api_group("/audit-api/v201910/audit-events") == "audit"
+    assert api_group("/") == "root"
+
+
+def test_observer_counts_429_as_throttled() -> None:
+    obs = PrometheusObserver()
+    obs.api_call("candidates", 200)
+    obs.api_call("candidates", 429)
+    text = obs.exposition().decode()
+    assert 'syncd_api_calls_total{group="candidates",status="429"} 1.0' in text
+    assert "syncd_api_throttled_total 1.0" in text
+
+
+def test_what_a_callback_names() -> None:
+    assert target_of("candidate.updated", {"id": "c1"}) == ("candidates", "c1")
+    assert target_of(
+        "application.status.updated",
+        {"job_id": "j1", "candidate_id": "c1", "application_id": "a1"},
+    ) == ("applications", "c1/j1")
+    assert target_of("offer.updated", {"job_id": "j1", "candidate_id": "c1", "offer_id": "o1"}) == (
+        "offers",
+        "c1/j1/o1",
+    )
+    assert target_of("job.created", {"id": "j1"}) == ("jobs", "j1")
+    assert target_of("position.created", {"job_id": "j1", "position_id": "p1"}) == (
+        "positions",
+        "j1",
+    )
+    assert target_of("job.ad.updated", {"job_id": "j1", "job_ad_id": "x"}) == ("jobs", "j1")
+    assert target_of("job.approval.created", {"job_id": "j1", "approval_id": "a"}) == (
+        "job_approvals",
+        "j1",
+    )
+    assert target_of("offer.approval.approved", {"offer_id": "o1", "approval_id": "a"}) == (
+        "offer_approvals",
+        "o1",
+    )
+    assert target_of("review.created", {"id": "r"}) is None
+    assert target_of("candidate.updated", {"id": 5}) is None  # not the schema's string id
+    assert target_of("candidate.updated", ["c1"]) is None
+
+
+def test_seen_events_forget_after_their_window() -> None:
+    seen = SeenEvents(keep=0.0)
+    seen.add("e1")
+    assert not seen.seen("e1")  # older than the window: a replay fails the timestamp check
+    seen = SeenEvents(keep=600)
+    seen.add("e1")
+    assert seen.seen("e1") and not seen.seen("e2")
+
+
+@pytest.mark.parametrize("abstract", [False, True])
+def test_notifier_sends_datagrams(tmp_path: Path, abstract: bool) -> None:
+    name = f"@syncd-test-{uuid.uuid4().hex}" if abstract else str(tmp_path / "notify")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind("\0" + name[1:] if abstract else name)
+    sock.settimeout(5)
+    try:
+        n = Notifier({"NOTIFY_SOCKET": name, "WATCHDOG_USEC": "20000000"})
+        assert n.enabled and n.watchdog_seconds == 20.0
+        assert n.ready() and n.watchdog() and n.stopping()
+        got = [sock.recv(1024).decode() for _ in range(3)]
+        assert got[0].startswith("READY=1") and got[1:] == ["WATCHDOG=1", "STOPPING=1"]
+    finally:
+        sock.close()
+    off = Notifier({})
+    assert not off.enabled and off.watchdog_seconds is None and not off.ready()
+    other = Notifier({"NOTIFY_SOCKET": name, "WATCHDOG_USEC": "1000", "WATCHDOG_PID": "1"})
+    assert other.watchdog_seconds is None  # the watchdog is another process's
+
+
+def test_ready_needs_every_check() -> None:
+    good = {"role": "leader", "database": "ok", "migrations": "ok", "passes": "ok"}
+    assert is_ready(good)
+    assert is_ready({**good, "role": "standby"})
+    assert not is_ready({**good, "role": "starting"})
+    assert not is_ready({**good, "migrations": "schema at 0004, syncd needs 0005"})
+    assert not is_ready({**good, "passes": {"last ok older than 3x interval": {"jobs": "never"}}})
+    assert not is_ready({"role": "leader", "database": "unreachable (OperationalError)"})
