@@ -22,7 +22,9 @@ import fcntl
 import hashlib
 import json
 import os
+import signal
 import socket
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -81,6 +83,10 @@ def lock_key(schema: str, tenant: str, role: str = "writer") -> int:
     """The advisory lock's signed 64-bit key for a mirror (schema, tenant) and a role."""
     digest = hashlib.sha256(f"syncd-{role}:{schema}:{tenant}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
+
+
+# How often a held PostgreSQL lock's session is asked whether it still answers (seconds).
+LOCK_CHECK_SECONDS = 5.0
 
 
 class _SqliteLock:
@@ -300,7 +306,39 @@ def writer_lock(url: str, tenant: str, role: str = "writer") -> Iterator[None]:
         yield
         return
     lock.acquire()
+    watch = _LostLockWatch(lock) if isinstance(lock, _PostgresLock) else None
     try:
         yield
     finally:
+        if watch is not None:
+            watch.stop()
         lock.release()
+
+
+class _LostLockWatch:
+    """A PostgreSQL session lock ends with its session (a restart, a failover, an administrator's
+    ``pg_terminate_backend``, an idle timeout): then another syncd may take it. Every
+    ``LOCK_CHECK_SECONDS`` this thread asks the lock's session whether it still answers; when it
+    does not, the process is stopped as by SIGTERM (the write in flight commits or rolls back,
+    the run is recorded ``interrupted``), so that two writers never run side by side."""
+
+    def __init__(self, lock: _PostgresLock) -> None:
+        self.lock = lock
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._watch, name="syncd-lock-watch", daemon=True)
+        self.thread.start()
+
+    def _watch(self) -> None:
+        while not self.done.wait(LOCK_CHECK_SECONDS):
+            if not self.lock.alive():
+                from syncd.logging import get_logger
+
+                get_logger().error(
+                    "lock_lost", role=self.lock.role, fix="the next run takes the lock again"
+                )
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join(timeout=LOCK_CHECK_SECONDS + 5)

@@ -173,3 +173,45 @@ def test_a_stopped_backfill_is_interrupted_and_resumes(
         )
     assert not [k for k, n in created.items() if n > 1]  # resumed, nothing written twice
     db.dispose()
+
+
+def test_a_writer_whose_postgres_lock_session_ends_stops(
+    tenant: ThreadServer, postgres_url: str
+) -> None:
+    """The lock's session terminated under a running backfill (a restart, a failover, an
+    administrator): the backfill stops as by SIGTERM, its run ``interrupted``, and another writer
+    may then take the lock; two writers never run side by side."""
+    from sqlalchemy import text
+
+    from tests.integration.conftest import drop_pg_schema, pg_schema_url
+
+    url, name = pg_schema_url(postgres_url)
+    try:
+        env = environment(tenant, url, rate="15")
+        assert finish(env, "migrate")[0] == 0
+        db = make_engine(url)
+        proc = start({**env, "SYNCD_LOG_FORMAT": "json"}, "backfill")
+        try:
+            wait_for(proc, "pages committed", lambda: changes(db) > 0)
+            with db.begin() as conn:
+                ended = conn.execute(
+                    text(
+                        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM "
+                        "pg_stat_activity WHERE application_name = :n) t"
+                    ),
+                    {"n": f"syncd writer {proc.pid}@{socket.gethostname()}"[:63]},
+                ).scalar_one()
+            assert ended == 1
+            _, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        text_err = err.decode()
+        assert proc.returncode == 143, text_err
+        assert '"event": "lock_lost"' in text_err and "Traceback" not in text_err
+        statuses = [st for _, st in runs(db)]
+        assert "running" not in statuses and statuses[-1] == "interrupted"
+        db.dispose()
+    finally:
+        drop_pg_schema(postgres_url, name)
