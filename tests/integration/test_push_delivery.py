@@ -437,3 +437,27 @@ def test_a_refused_write_back_exits_3_and_the_next_push_writes_it(
     assert syncd_run(env, "push", "--once").returncode == 0
     # The backlog is written: READY_TO_ONBOARD, then ONBOARDING_SUCCESSFUL (policy on-create).
     assert onboarding_writes(tenant, apps[0]["id"]) == ["READY_TO_ONBOARD", "ONBOARDING_SUCCESSFUL"]
+
+
+def test_report_deliveries_shows_each_hire_per_sink(
+    tenant: ThreadServer, receiver: ReceiverServer, db: Engine, db_url: str, tmp_path: Path
+) -> None:
+    st, apps = hire_many(tenant, db, db_url, 2)
+    env = push_env(tenant, db_url, write_config(tmp_path, {"hr": webhook_sink(receiver)}))
+    assert syncd_run(env, "push", "--once").returncode == 0
+    do_hires(tenant, apps)
+    run_pass(st, db, "incremental")
+    assert syncd_run(env, "push", "--once").returncode == 0
+    out = syncd_run(env, "report", "report_deliveries", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    rows = rows["rows"] if isinstance(rows, dict) else rows
+    got = sorted(
+        (r["sink"], r["event_type"], r["external_key"], r["state"], r["onboarding_written"])
+        for r in rows
+    )
+    assert got == sorted(
+        ("hr", "application.hired", f"sr-{a['id']}", "delivered", "ONBOARDING_SUCCESSFUL")
+        for a in apps
+    )
+    assert sorted(r["external_key"] for r in rows) == sorted(receiver.state.hires())
