@@ -77,7 +77,8 @@ class SyncSettings(BaseModel):
     page_size: int = Field(default=100, ge=1, le=100)
     sweep_interval_hours: float = Field(default=24.0, gt=0)
     # Applications in these statuses get one GET /candidates/{id}/jobs/{jobId} when they change
-    # (source, start date, onboarding status); the list and the audit feed carry the rest.
+    # (source, start date, onboarding status); the list and the audit feed carry the rest. Their
+    # candidates get one GET /candidates/{id} (the full record an HRIS needs).
     application_details_statuses: list[str] = Field(default_factory=lambda: ["OFFERED", "HIRED"])
     # Applications whose status history reached one of these get their interviews read when
     # they change (one call each); [] turns interview reads off.
