@@ -9,15 +9,17 @@ of the two endpoints' requests during that tool's run.
     .venv/bin/python bench/vs_dlt.py --candidates 100000
 
 syncd runs ``backfill --resources audit,candidates`` without per-record follow-ups: no
-application details (``SYNCD_SYNC__APPLICATION_DETAILS_STATUSES=[]``), no interviews, no
-approvals, the client's rate limit raised. What each side writes differs (syncd: typed columns,
-raw JSON, content hashes, status histories, the outbox, checkpoints; dlt: columns flattened from
-the JSON and child tables for lists), so rows written are printed beside the records read.
+application details nor full candidate records (``SYNCD_SYNC__APPLICATION_DETAILS_STATUSES=[]``),
+no interviews, no approvals, the client's rate limit raised. What each side writes differs
+(syncd: typed columns, raw JSON, content hashes, status histories, the outbox, checkpoints; dlt:
+columns flattened from the JSON and child tables for lists), so rows written are printed beside
+the records read.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sqlite3
 import subprocess
@@ -198,6 +200,8 @@ def main() -> None:
     ap.add_argument("--candidates", type=int, default=20_000)
     ap.add_argument("--jobs", type=int, default=500)
     a = ap.parse_args()
+    if importlib.util.find_spec("dlt") is None:
+        raise SystemExit("vs_dlt: dlt is not installed; run: .venv/bin/pip install -e '.[bench]'")
     t0 = time.perf_counter()
     sb = start_sandbox(a.candidates, a.jobs, limits=False)
     up = time.perf_counter() - t0

@@ -1,5 +1,6 @@
 """Bookkeeping of a pass: its counts and report, the write transaction that spans a few pages,
-and the page prefetch that overlaps the next request with the current write."""
+the writer thread that writes pages in order while the event loop reads the next ones, and the
+page prefetch that keeps the next request in flight."""
 
 from __future__ import annotations
 
