@@ -48,10 +48,8 @@ from syncd.sync.interviews import InterviewsMixin
 from syncd.sync.offers import OffersMixin
 from syncd.sync.passes import (
     Counts,
-    PageWriter,
     PassReport,
     ProgressFn,
-    Seen,
     WriteGroup,
     aware,
     naive,
@@ -215,37 +213,27 @@ class Engine(
         """Walk the listing from the checkpoint; returns the walk's outcome (complete or not)."""
         full = cursor is None
         start = ckpt.position if isinstance(ckpt, ck.WalkCheckpoint) else None
-        seen = Seen(resume["pass_max_seen"] if start is not None else None)
+        max_seen: datetime | None = resume["pass_max_seen"] if start is not None else None
         walk = Walk()
         params = {"limit": self.settings.page_size, **res.incremental.params(aware(cursor))}
         pages = res.list(self.sr, res, params, start, walk)
         group = WriteGroup(self.m, pages=res.write_group)
-        # Pages are written on the writer's thread, in order, each with its checkpoint, while the
-        # event loop fetches, decodes and maps the next ones (sqlite3 releases the GIL).
-        writer = PageWriter()
-        fetched, next_stats = 0, STATS_FIRST
+        next_stats = STATS_FIRST
         first = True
         try:
             async for page in prefetched(pages):
                 now = utcnow()
                 items = page.items
-                fetched += len(items)
+                report.pages += 1
+                report.counts.fetched += len(items)
                 assert page.position is not None  # set by every paginator's walk
                 token = ck.dump(res.paginator, ck.WalkCheckpoint(page.position))
-                # Mapped on the event loop, beside the writer's SQL; children read with the page
-                # cost API calls, before the write.
-                if page_children(res):
-                    prepared = await self._prepare_children(res, items)
-                else:
-                    prepared = self._map(res, items)
-
-                def written(_: Any, n: int = len(items), total: int | None = page.total) -> None:
-                    if self.progress:
-                        self.progress(res.name, n, 1, total)
-                    log.debug("page_written", resource=res.name, records=n)
-
-                await writer.submit(
-                    written,
+                # Children read with the page cost API calls: on the event loop, before the write.
+                prepared = await self._prepare_children(res, items) if page_children(res) else None
+                # Mapping and the write run in a worker thread while the next page is in flight
+                # (sqlite3 and the network release the GIL). Pages are written one at a time, in
+                # order, each with its checkpoint, into the group's transaction.
+                max_seen = await asyncio.to_thread(
                     self._write_page,
                     group,
                     res,
@@ -255,24 +243,24 @@ class Engine(
                     now,
                     full,
                     token,
-                    seen,
+                    max_seen,
                 )
-                if fetched >= next_stats:
+                if report.counts.fetched >= next_stats:
                     # The tables grow from empty during a backfill: planner statistics from an
                     # empty table picked the wrong index on PostgreSQL (a 175-row index scan per
                     # updated row). Refreshed as the pass grows fourfold: a few ANALYZEs per pass.
-                    next_stats = 4 * fetched
-                    await writer.submit(None, self.m.refresh_statistics)
+                    next_stats = 4 * report.counts.fetched
+                    await asyncio.to_thread(self.m.refresh_statistics)
+                if self.progress:
+                    self.progress(res.name, len(items), 1, page.total)
+                log.debug("page_written", resource=res.name, records=len(items))
                 if first:
                     first = False
-                    await writer.drain()
                     self._boundary(res, "page")
-            await writer.drain()
         finally:
             # An API error ends the walk: what was written is consistent (rows and checkpoint
-            # of the same pages) and is committed; a failed write rolls its group back. Pages
-            # still queued are not written.
-            await writer.close(group.close)
+            # of the same pages) and is committed; a failed write rolls its group back.
+            await asyncio.to_thread(group.close)
         return walk
 
     def _write_page(
@@ -280,26 +268,22 @@ class Engine(
         group: WriteGroup,
         res: Resource,
         items: list[Any],
-        prepared: dict[str, Any],
+        prepared: dict[str, Any] | None,
         report: PassReport,
         now: datetime,
         full: bool,
         token: str,
-        seen: Seen,
-    ) -> None:
-        """One mapped page: its rows and its checkpoint in the group's transaction; ``seen``
-        keeps the newest cursor value seen so far."""
-        if group.broken:  # an earlier page of the group failed: the pass ends with it
-            return
-        report.pages += 1
-        report.counts.fetched += len(items)
+        max_seen: datetime | None,
+    ) -> datetime | None:
+        """One page: map it (unless prepared), write its rows and its checkpoint in the group's
+        transaction. Returns the newest cursor value seen so far."""
+        if prepared is None:
+            prepared = self._map(res, items)
         col = res.incremental.column
-        max_seen = seen.max
         for r in prepared["rows"]:
-            value = r.get(col)
-            if value is not None and (max_seen is None or value > max_seen):
-                max_seen = value
-        seen.max = max_seen
+            seen = r.get(col)
+            if seen is not None and (max_seen is None or seen > max_seen):
+                max_seen = seen
         with group.lock:
             try:
                 conn = group.connection()
@@ -309,6 +293,7 @@ class Engine(
             except BaseException:
                 group.broken = True
                 raise
+        return max_seen
 
     def _write_records(
         self,

@@ -8,9 +8,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -76,58 +74,6 @@ class WriteGroup:
                 if self.conn is not None:
                     self.conn.close()
                     self.conn = None
-
-
-@dataclass
-class Seen:
-    """The newest cursor value a walk has seen so far (the writer updates it page by page)."""
-
-    max: datetime | None
-
-
-class PageWriter:
-    """A pass's page writes, run in order on one thread of their own while the event loop
-    fetches and decodes the next pages: the loop runs ahead by at most ``ahead`` pages. A write
-    that raises fails the pass when the loop reaches it."""
-
-    def __init__(self, ahead: int = 4) -> None:
-        self.ahead = ahead
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="syncd-writer")
-        self.pending: deque[tuple[asyncio.Future[Any], Callable[[Any], None] | None]] = deque()
-
-    async def submit(
-        self, done: Callable[[Any], None] | None, fn: Callable[..., Any], *args: Any
-    ) -> None:
-        """Queue ``fn(*args)``; ``done(result)`` runs on the event loop once it is written.
-        Waits while more than ``ahead`` writes are queued."""
-        fut = asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
-        self.pending.append((fut, done))
-        while len(self.pending) > self.ahead:
-            await self._oldest()
-
-    async def drain(self) -> None:
-        """Wait for every queued write (raises the first failure)."""
-        while self.pending:
-            await self._oldest()
-
-    async def _oldest(self) -> None:
-        fut, done = self.pending.popleft()
-        result = await fut
-        if done is not None:
-            done(result)
-
-    async def close(self, last: Callable[[], None]) -> None:
-        """Let the queued writes finish, then run ``last`` on the writer's thread. When the
-        walk ended on an error, that error is the one raised: a queued write that fails after
-        it marks its group broken, and the group rolls back."""
-        try:
-            while self.pending:
-                fut, _ = self.pending.popleft()
-                with contextlib.suppress(Exception):
-                    await fut
-            await asyncio.get_running_loop().run_in_executor(self.pool, last)
-        finally:
-            self.pool.shutdown(wait=False)
 
 
 @dataclass
