@@ -1,6 +1,5 @@
 """Bookkeeping of a pass: its counts and report, the write transaction that spans a few pages,
-the writer thread that writes pages in order while the event loop reads the next ones, and the
-page prefetch that keeps the next request in flight."""
+and the page prefetch that overlaps the next request with the current write."""
 
 from __future__ import annotations
 
