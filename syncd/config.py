@@ -79,7 +79,8 @@ class SyncSettings(BaseModel):
     lag_window_seconds: float = Field(default=300.0, ge=0)
     page_size: int = Field(default=100, ge=1, le=100)
     # Applications in these statuses get one GET /candidates/{id}/jobs/{jobId} when they change
-    # (source, start date, onboarding status); the list and the audit feed carry the rest.
+    # (source, start date, onboarding status); the list and the audit feed carry the rest. Their
+    # candidates get one GET /candidates/{id} (the full record an HRIS needs).
     application_details_statuses: list[str] = Field(default_factory=lambda: ["OFFERED", "HIRED"])
     # Applications whose status history reached one of these get their interviews read when
     # they change (one call each); [] turns interview reads off.

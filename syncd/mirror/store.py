@@ -178,12 +178,19 @@ class Mirror:
         return result
 
     def insert_new(
-        self, conn: Connection, table: Table, rows: Iterable[Row], *, now: datetime
+        self,
+        conn: Connection,
+        table: Table,
+        rows: Iterable[Row],
+        *,
+        now: datetime,
+        returning: bool = True,
     ) -> list[Row]:
         """Immutable records (audit events, history entries): insert the rows whose key is not
         stored yet, leave stored ones as they are (no read, no hash comparison, no update).
         One ``INSERT .. ON CONFLICT DO NOTHING .. RETURNING`` per batch (SQLite >= 3.35,
-        PostgreSQL); returns the rows actually inserted."""
+        PostgreSQL); returns the rows actually inserted, or [] without ``returning`` (no
+        RETURNING clause: the caller does not need them)."""
         batch: dict[Key, Row] = {}
         for row in rows:
             batch[key_of(table, row)] = row  # last one wins within a page, as in upsert
@@ -197,7 +204,8 @@ class Mirror:
             "last_seen_at": now,
             "deleted_at": None,
         }
-        return _insert_rows(conn, table, base, list(batch.values()), ignore=True)
+        items = list(batch.values())
+        return _insert_rows(conn, table, base, items, ignore=True, returning=returning)
 
     def present(self, conn: Connection, table: Table, keys: Iterable[Key]) -> set[Key]:
         """The keys among ``keys`` that have a row (live or not), reading key columns only."""
@@ -510,20 +518,26 @@ def _sqlite_converters(table: Table, dialect: Any) -> tuple[tuple[str, Any], ...
 
 
 def _insert_rows(
-    conn: Connection, table: Table, base: Row, items: list[Row], *, ignore: bool
+    conn: Connection,
+    table: Table,
+    base: Row,
+    items: list[Row],
+    *,
+    ignore: bool,
+    returning: bool = True,
 ) -> list[Row]:
     """Rows (over ``base``) into a record table in the driver's fastest form. ``ignore``:
-    ``ON CONFLICT DO NOTHING``, returning only the rows inserted; otherwise a conflict raises
-    as a plain insert would."""
+    ``ON CONFLICT DO NOTHING``, returning only the rows inserted (nothing without
+    ``returning``); otherwise a conflict raises as a plain insert would."""
     if conn.dialect.name == "sqlite":
-        return _sqlite_insert(conn, table, base, items, ignore=ignore)
+        return _sqlite_insert(conn, table, base, items, ignore=ignore, returning=returning)
     if conn.dialect.name == "postgresql":
-        return _pg_insert(conn, table, base, items, ignore=ignore)
+        return _pg_insert(conn, table, base, items, ignore=ignore, returning=returning)
     raise NotImplementedError(f"the mirror supports SQLite and PostgreSQL, not {conn.dialect.name}")
 
 
 def _sqlite_insert(
-    conn: Connection, table: Table, base: Row, items: list[Row], *, ignore: bool
+    conn: Connection, table: Table, base: Row, items: list[Row], *, ignore: bool, returning: bool
 ) -> list[Row]:
     """Rows (over ``base``) into a SQLite record table as multi-row INSERTs with values
     converted once per column (SQLAlchemy's per-row parameter processing was a third of the
@@ -548,20 +562,23 @@ def _sqlite_insert(
             columns.append(list(map(proc, vals)) if proc else vals)
         tuples = list(zip(*columns, strict=True))
         flat = list(itertools.chain.from_iterable(tuples))
-        stored = {tuple(v[p] for p in key_pos): row for v, row in zip(tuples, chunk, strict=True)}
         sql = f'INSERT INTO "{table.name}" ({cols}) VALUES {", ".join([one] * len(chunk))}'
         if not ignore:
             conn.exec_driver_sql(sql, tuple(flat))
             inserted.extend(chunk)
             continue
-        sql += f" ON CONFLICT ({pk}) DO NOTHING RETURNING {ret}"
-        for r in conn.exec_driver_sql(sql, tuple(flat)).all():
+        sql += f" ON CONFLICT ({pk}) DO NOTHING"
+        if not returning:
+            conn.exec_driver_sql(sql, tuple(flat))
+            continue
+        stored = {tuple(v[p] for p in key_pos): row for v, row in zip(tuples, chunk, strict=True)}
+        for r in conn.exec_driver_sql(sql + f" RETURNING {ret}", tuple(flat)).all():
             inserted.append(stored[tuple(r)])
     return inserted
 
 
 def _pg_insert(
-    conn: Connection, table: Table, base: Row, items: list[Row], *, ignore: bool
+    conn: Connection, table: Table, base: Row, items: list[Row], *, ignore: bool, returning: bool
 ) -> list[Row]:
     """Rows (over ``base``) into a PostgreSQL record table with psycopg's ``executemany``: one
     short statement, prepared once and sent in pipeline mode. SQLAlchemy's multi-row VALUES
@@ -574,10 +591,12 @@ def _pg_insert(
     key_pos = [names.index(c.name) for c in key_columns(table)]
     cols = ", ".join(f'"{n}"' for n in names)
     sql = f'INSERT INTO "{table.name}" ({cols}) VALUES ({", ".join(["%s"] * len(names))})'
+    returning = ignore and returning
     if ignore:
         pk = ", ".join(f'"{c.name}"' for c in table.primary_key.columns)
-        ret = ", ".join(f'"{names[p]}"' for p in key_pos)
-        sql += f" ON CONFLICT ({pk}) DO NOTHING RETURNING {ret}"
+        sql += f" ON CONFLICT ({pk}) DO NOTHING"
+    if returning:
+        sql += " RETURNING " + ", ".join(f'"{names[p]}"' for p in key_pos)
     params: list[tuple[Any, ...]] = []
     stored: dict[tuple[Any, ...], Row] = {}
     for row in items:
@@ -592,9 +611,11 @@ def _pg_insert(
     driver = conn.connection.driver_connection
     assert driver is not None
     with driver.cursor() as cur:
-        cur.executemany(sql, params, returning=ignore)
+        cur.executemany(sql, params, returning=returning)
         if not ignore:
             return items
+        if not returning:
+            return []
         inserted: list[Row] = []
         while True:
             inserted.extend(stored[tuple(r)] for r in cur.fetchall())

@@ -117,7 +117,7 @@ class AuditMixin(DeletionsMixin):
     ) -> None:
         if fx.hist:
             # An entry is a fact (this status at this instant): a replayed event adds nothing.
-            self.m.insert_new(conn, s.application_status_history, fx.hist, now=now)
+            self.m.insert_new(conn, s.application_status_history, fx.hist, now=now, returning=False)
         hq.fill_previous_sub_status(conn, self.m.tenant, fx.prev_fix)
         # Only rows that exist are updated: during a backfill the audit feed runs before the
         # candidates and offers, so these tables are still empty (a new application takes its id

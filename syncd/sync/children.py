@@ -141,9 +141,10 @@ class ChildrenMixin(FollowUpsMixin):
         satisfies ``child.only`` (the others only clear their flag, in one statement)."""
         assert child.call is not None
         call = child.call
-        if child.only is not None:
+        only = child.only(self.settings) if child.only is not None else None
+        if only is not None:
             with self.m.begin() as conn:
-                fq.clear_flag_unless(conn, self.m.tenant, res.table, child.flag, child.only)
+                fq.clear_flag_unless(conn, self.m.tenant, res.table, child.flag, only)
 
         async def one(parent: Row) -> Any:
             async with self.sem:
@@ -154,4 +155,4 @@ class ChildrenMixin(FollowUpsMixin):
                 if body is not None:
                     self._write_child(conn, child, parent, body, report, now=now, full=full)
 
-        await self._followup_calls(res.table, child.flag, (), one, write, only=child.only)
+        await self._followup_calls(res.table, child.flag, (), one, write, only=only)
