@@ -58,7 +58,8 @@ from syncd.sync.passes import (
 
 log = structlog.get_logger("syncd.sync")
 
-TRANSIENT_TRIES = 3  # runs of a pass the database rolled back for a deadlock (syncd.mirror.db)
+TRANSIENT_TRIES = 5  # runs of a pass the database rolled back for a deadlock (syncd.mirror.db)
+TRANSIENT_WAIT_SECONDS = 1.0  # before the second run; doubled before each next one (1+2+4+8 s)
 STATS_FIRST = 2000  # records into a pass when planner statistics are first refreshed
 # Test-only: "RESOURCE:PHASE" (phases: start, page, walked, <follow-up name>, ended) makes the
 # process SIGKILL itself there, so that a test can stop a run at every phase boundary. Not a
@@ -117,17 +118,26 @@ class Engine(
 
     async def _pass(self, res: Resource, mode: str, since: datetime | None = None) -> PassReport:
         """``run_resource``, run again from its checkpoint (up to ``TRANSIENT_TRIES`` times in
-        all) when the database rolled it back for a deadlock or a serialization failure: the
-        failed run is recorded ``failed`` and the next one resumes the same pass."""
+        all, waiting ``TRANSIENT_WAIT_SECONDS`` doubled each time) when the database rolled it
+        back for a deadlock or a serialization failure: the failed run is recorded ``failed`` and
+        the next one resumes the same pass."""
         for attempt in range(1, TRANSIENT_TRIES + 1):
             try:
                 return await self.run_resource(res, mode, since)
             except Exception as exc:
                 if attempt == TRANSIENT_TRIES or not transient_db_error(exc):
                     raise
+                wait = TRANSIENT_WAIT_SECONDS * 2 ** (attempt - 1)
                 log.warning(
-                    "pass_retried", resource=res.name, attempt=attempt, error=describe_db_error(exc)
+                    "pass_retried",
+                    resource=res.name,
+                    attempt=attempt,
+                    wait_seconds=wait,
+                    error=describe_db_error(exc),
                 )
+                # The other side of a deadlock is often a killed run's statement that the server
+                # finishes before it notices the client is gone: give it time to end.
+                await asyncio.sleep(wait)
         raise AssertionError("unreachable")
 
     async def run_resource(

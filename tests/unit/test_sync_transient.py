@@ -51,6 +51,11 @@ def test_deadlocks_are_transient_other_errors_are_not() -> None:
     assert not transient_db_error(ValueError("x"))
 
 
+@pytest.fixture(autouse=True)
+def no_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("syncd.sync.engine.TRANSIENT_WAIT_SECONDS", 0.0)
+
+
 def test_a_deadlocked_pass_runs_again() -> None:
     fake = _Fake([_db_error("40P01"), _db_error("40001")])
     assert _run(fake) == "report" and fake.calls == 3
