@@ -420,6 +420,10 @@ class Engine(
         recorded when it ends; then the sweep (a complete pass without a cursor) and the cursor
         (a complete pass)."""
         done = list(ckpt.done)
+        if any(f.name not in done for f in followup_order(res)):
+            # Follow-ups are set-based statements over what the walk (and earlier passes) wrote:
+            # planner statistics of an emptier table make them nested loops on PostgreSQL.
+            await asyncio.to_thread(self.m.refresh_statistics)
         for f in followup_order(res):
             if f.name in done:
                 continue
