@@ -90,7 +90,11 @@ class Daemon:
         inner = httpx.AsyncHTTPTransport(
             limits=httpx.Limits(max_connections=max(16, sr.max_concurrency * 2))
         )
-        self.sr = SmartRecruitersClient(sr, transport=ObservedTransport(inner, self.observer))
+        self.sr = SmartRecruitersClient(
+            sr,
+            transport=ObservedTransport(inner, self.observer),
+            on_limiter_wait=self.observer.limiter_wait,
+        )
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.locks = [
             MirrorLock(settings.database_url, self.tenant, "writer"),

@@ -71,6 +71,35 @@ def test_observer_counts_429_as_throttled() -> None:
     assert "syncd_api_throttled_total 1.0" in text
 
 
+def test_limiter_waits_are_observed_by_group_without_ids() -> None:
+    obs = PrometheusObserver()
+    obs.limiter_wait("/candidates/1f26-secret-id/jobs/9a", 0.2)
+    obs.limiter_wait("/candidates", 0.0)
+    text = obs.exposition().decode()
+    assert 'syncd_limiter_wait_seconds_count{group="candidates"} 2.0' in text
+    assert 'syncd_limiter_wait_seconds_sum{group="candidates"} 0.2' in text
+    assert 'syncd_limiter_wait_seconds_bucket{group="candidates",le="0.001"} 1.0' in text
+    assert "1f26" not in text
+
+
+def test_readiness_names_an_unreachable_database(tmp_path: Path) -> None:
+    """/readyz's checks against a database that cannot be opened (a real engine on a SQLite
+    file in a directory that does not exist): not ready, and the reason says so."""
+    from types import SimpleNamespace
+
+    from syncd.daemon.http import readiness
+    from syncd.mirror.db import make_engine
+
+    db = make_engine(f"sqlite:///{tmp_path / 'missing' / 'mirror.db'}")
+    daemon = SimpleNamespace(role="leader", db=db, tenant="t")
+    try:
+        checks = readiness(daemon)
+    finally:
+        db.dispose()
+    assert checks["database"].startswith("unreachable (")
+    assert "migrations" not in checks and not is_ready(checks)
+
+
 def test_what_a_callback_names() -> None:
     assert target_of("candidate.updated", {"id": "c1"}) == ("candidates", "c1")
     assert target_of(
