@@ -15,6 +15,10 @@ import click
 
 from syncd.config import Settings
 
+# Of ``schedule.stop_grace_seconds``, what the end of a stop keeps after the jobs: releasing the
+# locks, closing the client, the database and the HTTP server (they take well under a second).
+STOP_RESERVE_SECONDS = 5.0
+
 
 def _settings() -> Settings:
     from syncd.cli import settings_or_exit
@@ -98,8 +102,10 @@ async def serve(settings: Settings, sock: socket.socket) -> int:
         if stop.is_set():
             os._exit(128 + signum)  # a second signal: now
         log.warning("stopping", signal=signal.Signals(signum).name, grace_seconds=grace)
-        # Past the grace the process exits anyway; the database rolls back what is open.
-        timer = threading.Timer(grace + 2.0, os._exit, args=(128 + signum,))
+        # Past the grace the process exits anyway; the database rolls back what is open. The
+        # whole stop fits in the grace, so Kubernetes' terminationGracePeriodSeconds and
+        # systemd's TimeoutStopSec can be the same figure (deploy/).
+        timer = threading.Timer(grace, os._exit, args=(128 + signum,))
         timer.daemon = True
         timer.start()
         stop.set()
@@ -128,9 +134,12 @@ async def serve(settings: Settings, sock: socket.socket) -> int:
     notify.ready()
     await stop.wait()
     notify.stopping()
-    await daemon.close(grace)
+    # The running jobs get the grace but for a reserve kept for the locks, the client and the
+    # HTTP server.
+    reserve = min(STOP_RESERVE_SECONDS, grace / 3)
+    await daemon.close(grace - reserve)
     server.should_exit = True
-    await asyncio.wait([server_task, *helpers], timeout=5)
+    await asyncio.wait([server_task, *helpers], timeout=reserve / 2)
     log.info("daemon_stopped")
     return 0
 

@@ -96,9 +96,10 @@ class ScheduleSettings(BaseModel):
     poll_interval_seconds: float = Field(default=300.0, gt=0)
     push_interval_seconds: float = Field(default=30.0, gt=0)
     sweep_interval_hours: float = Field(default=24.0, gt=0)
-    # After SIGTERM/SIGINT: the time the current write group has to commit or roll back before
-    # the process exits anyway. Keep terminationGracePeriodSeconds (Kubernetes) and
-    # TimeoutStopSec (systemd) above it.
+    # After SIGTERM/SIGINT: the time the whole stop may take (the current write group commits or
+    # rolls back, locks released, exit 0); past it the process exits anyway (143 or 130). The
+    # shipped terminationGracePeriodSeconds (Kubernetes) and TimeoutStopSec (systemd) are the
+    # same figure: change them together.
     stop_grace_seconds: float = Field(default=30.0, gt=0)
     # PostgreSQL: how often a standby tries to take the lead, and a leader checks it still holds it.
     leader_check_seconds: float = Field(default=5.0, gt=0)

@@ -29,7 +29,7 @@ from syncd.ats.paging import (
 )
 from syncd.ats.retry import IDEMPOTENT, Backoff, RetryPolicy, log_retry, retry_after_seconds
 from syncd.ats.scopes import required_scope
-from syncd.ats.transport import LimitedTransport
+from syncd.ats.transport import LimitedTransport, WaitListener
 from syncd.config import SmartRecruitersSettings
 
 # Raised before a byte left: safe to retry for any method.
@@ -73,7 +73,10 @@ class SmartRecruitersClient:
         transport: httpx.AsyncBaseTransport | None = None,
         backoff: Backoff | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_limiter_wait: WaitListener | None = None,
     ) -> None:
+        """``on_limiter_wait(path, seconds)``: told how long each request waited in the
+        credential's limiter (the daemon's ``syncd_limiter_wait_seconds``)."""
         if not settings.has_credentials:
             raise E.ConfigurationError(
                 "no SmartRecruiters credentials: set SYNCD_SMARTRECRUITERS__API_KEY, or "
@@ -100,6 +103,7 @@ class SmartRecruitersClient:
         self._inner = transport
         self._http: httpx.AsyncClient | None = None
         self._transport: LimitedTransport | None = None
+        self._on_limiter_wait = on_limiter_wait
         self.limiter: CredentialLimiter | None = None
         self.auth: ApiKeyAuth | ClientCredentialsAuth
         if settings.client_id is not None and settings.client_secret is not None:
@@ -110,6 +114,7 @@ class SmartRecruitersClient:
             assert settings.api_key is not None
             self.auth = ApiKeyAuth(settings.api_key)
         self.retries = 0
+        self.throttled = 0  # 429 answers so far
 
         from syncd.ats import groups
 
@@ -150,7 +155,7 @@ class SmartRecruitersClient:
         inner = self._inner or httpx.AsyncHTTPTransport(
             limits=httpx.Limits(max_connections=max(16, s.max_concurrency * 2))
         )
-        self._transport = LimitedTransport(inner, self.limiter)
+        self._transport = LimitedTransport(inner, self.limiter, self._on_limiter_wait)
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             auth=self.auth,
@@ -169,6 +174,11 @@ class SmartRecruitersClient:
     def calls(self) -> int:
         """HTTP requests sent to the API so far, retries included (token requests excluded)."""
         return self._transport.calls if self._transport else 0
+
+    @property
+    def limiter_wait_seconds(self) -> float:
+        """Seconds the requests sent so far waited in the limiter, summed."""
+        return self._transport.waited_seconds if self._transport else 0.0
 
     @property
     def token_calls(self) -> int:
@@ -282,6 +292,7 @@ class SmartRecruitersClient:
                 else:
                     failure = self._http_error(method, path, response)
                     if status == 429:
+                        self.throttled += 1
                         hinted = retry_after_seconds(response.headers.get("retry-after"))
                         wait = hinted if hinted is not None else self.backoff.delay(attempt - 1)
                         if self.limiter is not None:
@@ -295,7 +306,16 @@ class SmartRecruitersClient:
                 failure.args = (failure._render(),)
                 raise failure
             self.retries += 1
-            log_retry(method, path, attempt, wait, failure.status, failure.message)
+            log_retry(
+                method,
+                path,
+                attempt,
+                wait,
+                failure.status,
+                failure.message,
+                retries=self.retries,
+                throttled=self.throttled,
+            )
             await self._sleep(wait)
 
     def _http_error(self, method: str, path: str, response: httpx.Response) -> E.HttpError:

@@ -61,10 +61,20 @@ class RetryPolicy:
 
 
 def log_retry(
-    method: str, path: str, attempt: int, wait: float, status: int | None, reason: str
+    method: str,
+    path: str,
+    attempt: int,
+    wait: float,
+    status: int | None,
+    reason: str,
+    *,
+    retries: int,
+    throttled: int,
 ) -> None:
     """One info line per retry: the request (method and path; never the query or headers),
-    which attempt failed, why (``HTTP 429``, or the transport's reason) and the wait."""
+    which attempt failed, why (``HTTP 429``, or the transport's reason), the wait, and the
+    client's counts so far (``retries``, ``throttled``: 429 answers). The caller's bound context
+    (``tenant``, ``resource``, ``run_id``) names whose request it was."""
     log.info(
         "api_retry",
         method=method,
@@ -72,4 +82,6 @@ def log_retry(
         attempt=attempt,
         reason=f"HTTP {status}" if status is not None else reason,
         wait_seconds=round(wait, 2),
+        retries=retries,
+        throttled=throttled,
     )

@@ -39,6 +39,7 @@ def api_group(path: str) -> str:
 
 class Observer(Protocol):
     def api_call(self, group: str, status: int) -> None: ...
+    def limiter_wait(self, path: str, seconds: float) -> None: ...
     def pass_ended(self, report: Any) -> None: ...
     def push_ended(self, reports: Iterable[Any]) -> None: ...
     def job_failed(self, job: str) -> None: ...
@@ -60,6 +61,13 @@ class PrometheusObserver:
         self.throttled = Counter(
             "syncd_api_throttled", "SmartRecruiters 429 answers (rate limited)", registry=r
         )
+        self.limiter_wait_seconds = Histogram(
+            "syncd_limiter_wait_seconds",
+            "Seconds a SmartRecruiters request waited in the client's limiter (rate, concurrency "
+            "caps, pauses after 429s or a low X-RateLimit-Remaining) before it was sent, by group",
+            ["group"], registry=r,
+            buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+        )  # fmt: skip
         self.records = Counter(
             "syncd_records", "Records written by passes, by resource and outcome",
             ["resource", "outcome"], registry=r,
@@ -117,6 +125,11 @@ class PrometheusObserver:
         self.api_calls.labels(group, str(status)).inc()
         if status == 429:
             self.throttled.inc()
+
+    def limiter_wait(self, path: str, seconds: float) -> None:
+        """One request's wait in the limiter (the client's ``on_limiter_wait``): by its path's
+        group, never the path itself."""
+        self.limiter_wait_seconds.labels(api_group(path)).observe(max(0.0, seconds))
 
     def pass_ended(self, report: Any) -> None:
         c = report.counts

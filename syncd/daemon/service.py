@@ -90,7 +90,11 @@ class Daemon:
         inner = httpx.AsyncHTTPTransport(
             limits=httpx.Limits(max_connections=max(16, sr.max_concurrency * 2))
         )
-        self.sr = SmartRecruitersClient(sr, transport=ObservedTransport(inner, self.observer))
+        self.sr = SmartRecruitersClient(
+            sr,
+            transport=ObservedTransport(inner, self.observer),
+            on_limiter_wait=self.observer.limiter_wait,
+        )
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.locks = [
             MirrorLock(settings.database_url, self.tenant, "writer"),
@@ -318,7 +322,13 @@ class Daemon:
         notices: list[str] = []
         sinks = configure(self.settings.sinks)
         wb = sr_write_back(self.db, self.tenant, self.sr, notices)
-        reports = await push_once(self.db, self.tenant, sinks, write_back=wb)
+        # SQLite has one writer at a time: a pass keeps its write group's transaction open
+        # while it awaits the next page, and a push writing then would block the event loop on
+        # the file's lock until the busy timeout (60 s: /healthz stale, the watchdog firing).
+        # There a push waits for the pass instead; PostgreSQL writes side by side.
+        one_writer = self.db.dialect.name == "sqlite"
+        async with self.write_lock if one_writer else contextlib.nullcontext():
+            reports = await push_once(self.db, self.tenant, sinks, write_back=wb)
         self.observer.push_ended(reports)
         for r in reports:
             log.info(

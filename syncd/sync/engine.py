@@ -120,30 +120,34 @@ class Engine(
         """``run_resource``, run again from its checkpoint (up to ``TRANSIENT_TRIES`` times in
         all, waiting ``TRANSIENT_WAIT_SECONDS`` doubled each time) when the database rolled it
         back for a deadlock or a serialization failure: the failed run is recorded ``failed`` and
-        the next one resumes the same pass."""
-        for attempt in range(1, TRANSIENT_TRIES + 1):
-            try:
-                return await self.run_resource(res, mode, since)
-            except Exception as exc:
-                if attempt == TRANSIENT_TRIES or not transient_db_error(exc):
-                    raise
-                wait = TRANSIENT_WAIT_SECONDS * 2 ** (attempt - 1)
-                log.warning(
-                    "pass_retried",
-                    resource=res.name,
-                    attempt=attempt,
-                    wait_seconds=wait,
-                    error=describe_db_error(exc),
-                )
-                # The other side of a deadlock is often a killed run's statement that the server
-                # finishes before it notices the client is gone: give it time to end.
-                await asyncio.sleep(wait)
-        raise AssertionError("unreachable")
+        the next one resumes the same pass. ``resource`` and ``run_id`` are bound to the log
+        context for the pass: every line logged inside it (the client's retries included) names
+        them."""
+        with structlog.contextvars.bound_contextvars(resource=res.name, run_id=self.run_id):
+            for attempt in range(1, TRANSIENT_TRIES + 1):
+                try:
+                    return await self.run_resource(res, mode, since)
+                except Exception as exc:
+                    if attempt == TRANSIENT_TRIES or not transient_db_error(exc):
+                        raise
+                    wait = TRANSIENT_WAIT_SECONDS * 2 ** (attempt - 1)
+                    log.warning(
+                        "pass_retried",
+                        resource=res.name,
+                        attempt=attempt,
+                        wait_seconds=wait,
+                        error=describe_db_error(exc),
+                    )
+                    # The other side of a deadlock is often a killed run's statement that the
+                    # server finishes before it notices the client is gone: give it time to end.
+                    await asyncio.sleep(wait)
+            raise AssertionError("unreachable")
 
     async def run_resource(
         self, res: Resource, mode: str, since: datetime | None = None
     ) -> PassReport:
         calls0, retries0 = self.sr.calls, getattr(self.sr, "retries", 0)
+        throttled0 = getattr(self.sr, "throttled", 0)
         with self.m.begin() as conn:
             st = self.m.state(conn, res.name)
         ckpt = ck.load(res.name, res.paginator, st["pass_page"])
@@ -209,7 +213,12 @@ class Engine(
             c = dataclasses.asdict(report.counts)
             self.m.finish_run(run_row, status=report.status, error=report.error, **c)
             log.info(
-                "pass_ended", resource=res.name, status=report.status, retries=report.retries, **c
+                "pass_ended",
+                resource=res.name,
+                status=report.status,
+                retries=report.retries,
+                throttled=getattr(self.sr, "throttled", 0) - throttled0,
+                **c,
             )
         if report.status == "incomplete":
             log.warning("pass_incomplete", resource=res.name, reason=report.error)

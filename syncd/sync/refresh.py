@@ -48,7 +48,11 @@ class Refresher(Engine):
     async def refresh(self, name: str, ids: Sequence[str]) -> RefreshReport:
         """Read ``ids`` of ``name`` (a resource or child with a get-by-id) and write them.
         Raises ValueError for a name without a get-by-id or an id of the wrong form (before
-        any call), and the client's errors."""
+        any call), and the client's errors. Logs inside it carry ``resource`` and ``run_id``."""
+        with structlog.contextvars.bound_contextvars(resource=name, run_id=self.run_id):
+            return await self._refresh(name, ids)
+
+    async def _refresh(self, name: str, ids: Sequence[str]) -> RefreshReport:
         found = refreshable()
         if name not in found:
             raise ValueError(f"unknown resource {name!r}; choose from {', '.join(found)}")

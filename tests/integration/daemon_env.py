@@ -121,6 +121,31 @@ def daemon_env(base: dict[str, str], **schedule: float) -> dict[str, str]:
     return {**os.environ, **env} if "PATH" not in env else env
 
 
+def sandbox_stats(base_url: str) -> tuple[dict[str, float], float]:
+    """The sandbox's own count of the API calls it answered, by group (as /metrics names them:
+    the path's first segment without ``-api``), and of its 429 answers."""
+    stats = httpx.get(f"{base_url}/_sandbox/stats", timeout=30).json()["stats"]
+    calls: dict[str, float] = {}
+    for key, n in stats.items():
+        if key.startswith("calls:"):
+            group = key.split(" ", 1)[1].removesuffix("-api")
+            calls[group] = calls.get(group, 0.0) + n
+    return calls, float(stats.get("throttled", 0))
+
+
+def by_labels(
+    samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, *keep: str
+) -> dict[tuple[str, ...], float]:
+    """The samples of ``name`` summed over every label but ``keep`` (zeros left out)."""
+    out: dict[tuple[str, ...], float] = {}
+    for (n, labels), v in samples.items():
+        if n == name and v:
+            d = dict(labels)
+            key = tuple(d[k] for k in keep)
+            out[key] = out.get(key, 0.0) + v
+    return out
+
+
 def runs(db_url: str, tenant: str) -> list[tuple[str, str, str]]:
     """(resource, mode, status) of every recorded run, oldest first."""
     eng = make_engine(db_url)

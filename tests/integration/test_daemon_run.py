@@ -6,17 +6,26 @@ database, the receiver or the daemon with a deadline."""
 
 from __future__ import annotations
 
+import json
 import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from syncd.sandbox.limits import LimitConfig
 from syncd.sandbox.runner import ThreadServer, serve_in_thread
 from tests.conftest import sandbox_options
-from tests.integration.daemon_env import daemon_env, runs, start_daemon, wait_for
+from tests.integration.daemon_env import (
+    DaemonProc,
+    by_labels,
+    daemon_env,
+    runs,
+    sandbox_stats,
+    start_daemon,
+    wait_for,
+)
 from tests.integration.push_env import SECRET, push_env, syncd_run, write_config
 from tests.integration.test_mirror_sync import TENANT, control, snapshot
 from tests.integration.test_push_webhook import candidates_to_hire, webhook_sink
@@ -44,11 +53,73 @@ def _all_passed(db_url: str, since: int = 0) -> bool:
     return all(r in done for r in RESOURCES)
 
 
+def _metric_mismatches(d: DaemonProc, tenant: ThreadServer, db: Engine) -> list[str]:
+    """What /metrics counts that differs from the truth: the sandbox's count of the calls it
+    answered (by group) and of its 429s, the runs the daemon recorded in the mirror and the
+    mirror's quarantine. Empty when they agree."""
+    m = d.metrics()
+    out = []
+    calls = {g: n for (g,), n in by_labels(m, "syncd_api_calls_total", "group").items()}
+    sandbox_calls, sandbox_429 = sandbox_stats(tenant.base_url)
+    if calls != sandbox_calls:
+        out.append(f"api calls {calls} != the sandbox's {sandbox_calls}")
+    waits = {g: n for (g,), n in by_labels(m, "syncd_limiter_wait_seconds_count", "group").items()}
+    if waits != calls:  # every request waited its turn in the limiter once, 429s included
+        out.append(f"limiter waits {waits} != api calls {calls}")
+    answered_429 = sum(
+        n
+        for (_, s), n in by_labels(m, "syncd_api_calls_total", "group", "status").items()
+        if s == "429"
+    )
+    throttled = m.get(("syncd_api_throttled_total", ()), 0.0)
+    if not throttled == answered_429 == sandbox_429:
+        out.append(f"429s: {throttled} throttled, {answered_429} by status, sandbox {sandbox_429}")
+    with db.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT resource, mode, status, COUNT(*), SUM(inserted), SUM(updated), "
+                "SUM(unchanged), SUM(deleted), SUM(quarantined) FROM sync_runs "
+                "WHERE tenant = :t AND status <> 'running' GROUP BY resource, mode, status"
+            ),
+            {"t": TENANT},
+        ).all()
+        quarantine = conn.execute(
+            text("SELECT resource, COUNT(*) FROM quarantine WHERE tenant = :t GROUP BY resource"),
+            {"t": TENANT},
+        ).all()
+    passes: dict[tuple[str, ...], float] = {}
+    durations: dict[tuple[str, ...], float] = {}
+    records: dict[tuple[str, ...], float] = {}
+    outcomes = ("inserted", "updated", "unchanged", "deleted", "quarantined")
+    for resource, mode, status, n, *sums in rows:
+        passes[(resource, mode, status)] = float(n)
+        durations[(resource, mode)] = durations.get((resource, mode), 0.0) + n
+        for outcome, v in zip(outcomes, sums, strict=True):
+            if v:
+                records[(resource, outcome)] = records.get((resource, outcome), 0.0) + v
+    checks: list[tuple[str, dict[tuple[str, ...], float], tuple[str, ...]]] = [
+        ("syncd_passes_total", passes, ("resource", "mode", "status")),
+        ("syncd_pass_duration_seconds_count", durations, ("resource", "mode")),
+        ("syncd_records_total", records, ("resource", "outcome")),
+        ("syncd_quarantined_records", {(r,): float(n) for r, n in quarantine}, ("resource",)),
+    ]
+    for name, truth, keep in checks:
+        seen = by_labels(m, name, *keep)
+        if seen != truth:
+            out.append(f"{name} {seen} != the mirror's {truth}")
+    return out
+
+
 def test_run_syncs_delivers_stops_on_sigterm_and_resumes(
     tenant: ThreadServer, receiver: ReceiverServer, db: Engine, db_url: str, tmp_path: Path
 ) -> None:
     config = write_config(tmp_path, {"hr": webhook_sink(receiver)})
-    env = daemon_env(push_env(tenant, db_url, config))
+    env = daemon_env({**push_env(tenant, db_url, config), "SYNCD_LOG_LEVEL": "info"})
+    # A hiring team member the API's validation would refuse (quarantined, counted), and one
+    # answer in twenty a 429 (retried, counted, logged).
+    t = tenant.sandbox.tenant
+    t.hiring_team[sorted(t.hiring_team)[0]][0]["id"] = ""
+    control(tenant, "faults", {"spec": "429=0.05"})
     d = start_daemon(env, tmp_path)
     try:
         wait_for("a first pass of every resource", lambda: _all_passed(db_url))
@@ -66,7 +137,7 @@ def test_run_syncs_delivers_stops_on_sigterm_and_resumes(
         lag = d.metric("syncd_cursor_lag_seconds", resource="candidates")
         assert 300 <= lag < 400  # the cursor sits the 300 s lag window behind a pass's start
 
-        app = candidates_to_hire(tenant, 2)
+        app = candidates_to_hire(tenant, 3)
         control(tenant, "hire", {"candidateId": app[0]["candidateId"], "jobId": app[0]["jobId"]})
         wait_for("the hire at the receiver", lambda: len(receiver.state.hires()) == 1)
         assert set(receiver.state.hires()) == {f"sr-{app[0]['id']}"}
@@ -76,21 +147,69 @@ def test_run_syncs_delivers_stops_on_sigterm_and_resumes(
             lambda: d.metric("syncd_deliveries_total", sink="hr", outcome="delivered") == 1.0,
         )
         assert d.metric("syncd_dead_letters", sink="hr") == 0.0
-        calls = sum(v for (n, _), v in d.metrics().items() if n == "syncd_api_calls_total")
-        assert calls > 0
         assert d.get("/healthz").json()["status"] == "ok"
 
-        # syncd status shows the daemon's view: who leads, the sink's backlog and dead letters.
-        import json
+        # A hire the HRIS refuses (422) is a dead letter, counted by /metrics and syncd status.
+        receiver.state.reject[f"sr-{app[2]['id']}"] = (422, "invalid department")
+        control(tenant, "hire", {"candidateId": app[2]["candidateId"], "jobId": app[2]["jobId"]})
+        wait_for(
+            "the dead letter in /metrics",
+            lambda: d.metric("syncd_dead_letters", sink="hr") == 1.0,
+            log=d.output,
+        )
+        assert d.metric("syncd_deliveries_total", sink="hr", outcome="rejected") == 1.0
 
+        # /metrics against the truth, read between two pulls (a scrape taken while a request
+        # is in flight differs, and is read again).
+        last: list[list[str]] = [[]]
+
+        def agree() -> bool:
+            last[0] = _metric_mismatches(d, tenant, db)
+            return not last[0]
+
+        wait_for("/metrics to agree", agree, log=lambda: "\n".join(last[0]) + d.output())
+        m = d.metrics()
+        assert m[("syncd_api_throttled_total", ())] >= 1  # the faults answered some 429s
+        assert m[("syncd_quarantined_records", (("resource", "hiring_team"),))] == 1
+        assert sum(by_labels(m, "syncd_limiter_wait_seconds_sum", "group").values()) > 0
+        assert sum(by_labels(m, "syncd_pass_duration_seconds_sum", "resource").values()) > 0
+
+        # Each 429 retried is logged at info with the client's counts so far, and names the
+        # tenant, and inside a pass the resource and the run.
+        events = [json.loads(line) for line in d.output().splitlines() if line.startswith("{")]
+        waits = [e for e in events if e["event"] == "api_retry" and e["reason"] == "HTTP 429"]
+        assert len(waits) == m[("syncd_api_throttled_total", ())]
+        assert all(e["level"] == "info" and e["tenant"] == TENANT for e in waits)
+        assert sorted(e["throttled"] for e in waits) == list(range(1, len(waits) + 1))
+        in_pass = [e for e in waits if "resource" in e]
+        assert in_pass, waits
+        assert all(e["resource"] in RESOURCES and len(e["run_id"]) == 36 for e in in_pass)
+
+        # syncd status shows the daemon's view: who leads, the sink's backlog and dead letters,
+        # as /metrics does.
         st = syncd_run(env, "status", "--json")
         assert st.returncode == 0, st.stderr
         view = json.loads(st.stdout)
         assert view["daemon"]["leader"]["pid"] == d.proc.pid
         assert view["daemon"]["pusher"]["pid"] == d.proc.pid
         hr = view["sinks"]["hr"]
-        assert (hr["dead_letters"], hr["deliveries"].get("delivered")) == (0, 1)
-        assert isinstance(hr["backlog"], int) and hr["backlog"] >= 0
+        assert (hr["dead_letters"], hr["deliveries"].get("delivered")) == (1, 1)
+        assert hr["backlog"] == d.metric("syncd_outbox_backlog", sink="hr") == 0
+        text_view = syncd_run(env, "status")
+        assert f"pid {d.proc.pid}" in text_view.stdout
+
+        # A schema behind syncd's head revision: not ready, and /readyz says why.
+        with db.begin() as conn:
+            head = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+        try:
+            r = wait_for("/readyz 503", lambda: (x := d.get("/readyz")).status_code == 503 and x)
+            assert r.json()["checks"]["migrations"] == f"schema at 0001, syncd needs {head}"
+            assert r.json()["ready"] is False
+        finally:
+            with db.begin() as conn:
+                conn.execute(text("UPDATE alembic_version SET version_num = :h"), {"h": head})
+        wait_for("/readyz 200 again", lambda: d.get("/readyz").status_code == 200)
 
         code = d.stop()
         assert code == 0, d.output()[-3000:]
@@ -107,6 +226,7 @@ def test_run_syncs_delivers_stops_on_sigterm_and_resumes(
         hires = receiver.state.hires()
         assert set(hires) == {f"sr-{app[0]['id']}", f"sr-{app[1]['id']}"}
         assert all(len(ids) == 1 for ids in hires.values())  # each delivered once
+        assert d2.metric("syncd_dead_letters", sink="hr") == 1.0  # read from the mirror
         wait_for("passes after the restart", lambda: _all_passed(db_url, before))
         later = runs(db_url, TENANT)[before:]
         # The cursor was kept: the restarted daemon's passes are incremental, not a backfill.

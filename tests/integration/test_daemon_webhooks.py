@@ -20,8 +20,10 @@ from syncd.sandbox.signature import signature_header
 from tests.conftest import TOKEN, sandbox_options
 from tests.integration.daemon_env import (
     DaemonProc,
+    by_labels,
     daemon_env,
     runs,
+    sandbox_stats,
     start_daemon,
     wait_for,
 )
@@ -61,13 +63,7 @@ def _calls(d: DaemonProc) -> dict[str, float]:
 
 
 def _sandbox_calls(tenant: ThreadServer) -> dict[str, float]:
-    stats = httpx.get(f"{tenant.base_url}/_sandbox/stats", timeout=30).json()["stats"]
-    out: dict[str, float] = {}
-    for key, n in stats.items():
-        if key.startswith("calls:"):
-            group = key.split(" ", 1)[1].removesuffix("-api")
-            out[group] = out.get(group, 0.0) + n
-    return out
+    return sandbox_stats(tenant.base_url)[0]
 
 
 def _status(db: Engine, app: dict[str, Any]) -> str | None:
@@ -103,6 +99,9 @@ def test_webhooks_refresh_and_push_and_bad_ones_are_refused(
         # answered, by group, as the sandbox counted them.
         wait_for("the API calls counted alike", lambda: _calls(d) == _sandbox_calls(tenant))
         assert sum(_calls(d).values()) > 0
+        # Every request waited its turn in the client's limiter once: counted alike by group.
+        waits = by_labels(d.metrics(), "syncd_limiter_wait_seconds_count", "group")
+        assert {g: n for (g,), n in waits.items()} == _calls(d)
 
         sub = syncd_run(env, "webhooks", "subscribe")
         assert sub.returncode == 0, sub.stderr
@@ -145,23 +144,40 @@ def test_webhooks_refresh_and_push_and_bad_ones_are_refused(
         def post(h: dict[str, str], b: bytes) -> httpx.Response:
             return httpx.post(callback, headers=h, content=b, timeout=10)
 
+        def signed(event_id: str, timestamp: str) -> dict[str, str]:
+            return {
+                **headers,
+                "smartrecruiters-timestamp": timestamp,
+                "event-id": event_id,
+                "smartrecruiters-signature": signature_header(
+                    [key],
+                    timestamp=timestamp,
+                    body=body,
+                    event_id=event_id,
+                    event_name=headers["event-name"],
+                    event_version=headers.get("event-version", ""),
+                    link=headers.get("link", ""),
+                ),
+            }
+
+        # Good: signed now with the subscription's key, a new event id: accepted at once
+        # (SmartRecruiters wants an answer within 5 s; the refresh runs after the answer).
+        queued_before = d.metric(
+            "syncd_webhook_callbacks_total", outcome="accepted", reason="queued"
+        )
+        t0 = time.monotonic()
+        good = post(signed("good-1", str(int(time.time()))), body)
+        assert good.status_code == 202 and time.monotonic() - t0 < 5
+        assert (
+            d.metric("syncd_webhook_callbacks_total", outcome="accepted", reason="queued")
+            == queued_before + 1
+        )
         # Replayed: the very request the sandbox sent, again.
         assert post(headers, body).status_code == 409
         # Bad: the body changed under its signature.
         assert post(headers, body.replace(b'"', b" ", 1)).status_code == 401
         # Stale: correctly signed with the subscription's key, an hour old.
-        old = str(int(time.time()) - 3600)
-        stale = {**headers, "smartrecruiters-timestamp": old, "event-id": "stale-1"}
-        stale["smartrecruiters-signature"] = signature_header(
-            [key],
-            timestamp=old,
-            body=body,
-            event_id="stale-1",
-            event_name=headers["event-name"],
-            event_version=headers.get("event-version", ""),
-            link=headers.get("link", ""),
-        )
-        assert post(stale, body).status_code == 401
+        assert post(signed("stale-1", str(int(time.time()) - 3600)), body).status_code == 401
         # Unsigned.
         unsigned = {k: v for k, v in headers.items() if k != "smartrecruiters-signature"}
         assert post({**unsigned, "event-id": "u-1"}, body).status_code == 401

@@ -348,3 +348,26 @@ def test_client_repr_has_no_secret() -> None:
     assert KEY not in repr(sr) and KEY not in repr(sr.auth)
     sr2 = SmartRecruitersClient(settings(**oauth_settings()))
     assert SECRET not in repr(sr2) and SECRET not in json.dumps(repr(sr2.auth))
+
+
+def test_each_request_tells_how_long_it_waited_in_the_limiter() -> None:
+    """The limiter's wait per request, as ``syncd run`` exports it (syncd_limiter_wait_seconds):
+    at 20 requests/s with a burst of 1, five requests sent together leave 50 ms apart, so the
+    k-th waited at least k x 50 ms."""
+    waits: list[tuple[str, float]] = []
+
+    async def go() -> float:
+        async with SmartRecruitersClient(
+            settings(rate_limit=20.0),
+            transport=httpx.MockTransport(lambda r: ok({})),
+            on_limiter_wait=lambda path, s: waits.append((path, s)),
+        ) as sr:
+            await asyncio.gather(*(sr.request("GET", f"/jobs/{i}") for i in range(5)))
+            return sr.limiter_wait_seconds
+
+    total = asyncio.run(go())
+    assert sorted(p for p, _ in waits) == [f"/jobs/{i}" for i in range(5)]
+    seconds = sorted(s for _, s in waits)
+    for k, s in enumerate(seconds):
+        assert s >= k * 0.05 - 0.01, seconds
+    assert total == pytest.approx(sum(seconds))

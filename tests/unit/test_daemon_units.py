@@ -71,6 +71,35 @@ def test_observer_counts_429_as_throttled() -> None:
     assert "syncd_api_throttled_total 1.0" in text
 
 
+def test_limiter_waits_are_observed_by_group_without_ids() -> None:
+    obs = PrometheusObserver()
+    obs.limiter_wait("/candidates/1f26-secret-id/jobs/9a", 0.2)
+    obs.limiter_wait("/candidates", 0.0)
+    text = obs.exposition().decode()
+    assert 'syncd_limiter_wait_seconds_count{group="candidates"} 2.0' in text
+    assert 'syncd_limiter_wait_seconds_sum{group="candidates"} 0.2' in text
+    assert 'syncd_limiter_wait_seconds_bucket{group="candidates",le="0.001"} 1.0' in text
+    assert "1f26" not in text
+
+
+def test_readiness_names_an_unreachable_database(tmp_path: Path) -> None:
+    """/readyz's checks against a database that cannot be opened (a real engine on a SQLite
+    file in a directory that does not exist): not ready, and the reason says so."""
+    from types import SimpleNamespace
+
+    from syncd.daemon.http import readiness
+    from syncd.mirror.db import make_engine
+
+    db = make_engine(f"sqlite:///{tmp_path / 'missing' / 'mirror.db'}")
+    daemon = SimpleNamespace(role="leader", db=db, tenant="t")
+    try:
+        checks = readiness(daemon)
+    finally:
+        db.dispose()
+    assert checks["database"].startswith("unreachable (")
+    assert "migrations" not in checks and not is_ready(checks)
+
+
 def test_what_a_callback_names() -> None:
     assert target_of("candidate.updated", {"id": "c1"}) == ("candidates", "c1")
     assert target_of(
@@ -137,3 +166,54 @@ def test_ready_needs_every_check() -> None:
     assert not is_ready({**good, "migrations": "schema at 0004, syncd needs 0005"})
     assert not is_ready({**good, "passes": {"last ok older than 3x interval": {"jobs": "never"}}})
     assert not is_ready({"role": "leader", "database": "unreachable (OperationalError)"})
+
+
+def test_jobs_run_one_instance_each_coalesce_misfires_at_the_set_intervals(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scheduler's jobs as ``syncd run`` adds them (not started: nothing runs)."""
+    from syncd.daemon.service import Daemon
+    from syncd.mirror.db import make_engine, migrate
+
+    url = f"sqlite:///{tmp_path / 'mirror.db'}"
+    eng = make_engine(url)
+    migrate(eng)
+    eng.dispose()
+    monkeypatch.setenv("SYNCD_DATABASE_URL", url)
+    monkeypatch.setenv("SYNCD_SMARTRECRUITERS__API_KEY", "unit-key")
+    monkeypatch.setenv("SYNCD_SCHEDULE__POLL_INTERVAL_SECONDS", "120")
+    daemon = Daemon(load_settings())
+    try:
+        daemon.sink_names = ["hr"]
+        daemon._add_jobs()
+        jobs = {j.id: j for j in daemon.scheduler.get_jobs()}
+        assert set(jobs) == {"pull", "sweep", "push"}
+        for job in jobs.values():
+            assert (job.max_instances, job.coalesce, job.misfire_grace_time) == (1, True, None)
+        seconds = {k: j.trigger.interval.total_seconds() for k, j in jobs.items()}
+        assert seconds == {"pull": 120.0, "push": 30.0, "sweep": 24 * 3600.0}
+    finally:
+        daemon.db.dispose()
+
+
+def test_healthz_is_503_when_the_event_loop_stopped_beating() -> None:
+    import asyncio
+    import time
+    from types import SimpleNamespace
+
+    import httpx
+
+    from syncd.daemon.http import HEALTH_STALE_SECONDS, create_app
+
+    daemon = SimpleNamespace(loop_beat=time.monotonic())
+    app = create_app(daemon, SimpleNamespace(handle=None))  # type: ignore[arg-type]
+
+    async def get() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://syncd") as client:
+            return await client.get("/healthz")
+
+    assert asyncio.run(get()).status_code == 200
+    daemon.loop_beat -= HEALTH_STALE_SECONDS + 1
+    r = asyncio.run(get())
+    assert r.status_code == 503 and r.json()["status"] == "stalled"
