@@ -36,6 +36,7 @@ import httpx
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Engine
 
 from syncd.config import Settings
 from syncd.daemon.metrics import ObservedTransport, PrometheusObserver
@@ -73,35 +74,52 @@ JOB_OPTIONS: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_gr
 
 
 class Daemon:
-    """``syncd run``'s state. Build it, ``await start()``, run ``heartbeat`` and
-    ``watch_leadership`` beside it, ``await close(grace)`` at the end. ``start`` raises before
-    anything runs: ``MirrorBusyError`` (SQLite, another daemon leads), the client's
-    configuration and authentication errors (one API call checks the credential)."""
+    """One tenant of ``syncd run`` (``syncd.daemon.fleet.Fleet`` runs one per configured
+    tenant): its SmartRecruiters client (one limiter per credential), its mirror, its
+    writer and push locks (PostgreSQL) and its jobs, on the database engine and scheduler the
+    fleet shares. ``settings`` are the tenant's own (``Settings.for_tenant``). The fleet opens
+    it (``open``: raises the client's configuration and authentication errors), decides when it
+    leads (``try_lead``, ``lead``, ``lose_lead``, ``hand_back``) and closes it."""
 
-    def __init__(self, settings: Settings, observer: PrometheusObserver | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        observer: PrometheusObserver | None = None,
+        *,
+        db: Engine | None = None,
+        scheduler: AsyncIOScheduler | None = None,
+        write_lock: asyncio.Lock | None = None,
+        locks: list[MirrorLock] | None = None,
+    ) -> None:
         from syncd.ats import SmartRecruitersClient
 
         self.settings = settings
         self.tenant = settings.tenant
         self.observer = observer or PrometheusObserver()
-        self.db = make_engine(settings.database_url)
+        self.db = db if db is not None else make_engine(settings.database_url)
         self.mirror = Mirror(self.db, self.tenant)
         sr = settings.smartrecruiters
         inner = httpx.AsyncHTTPTransport(
             limits=httpx.Limits(max_connections=max(16, sr.max_concurrency * 2))
         )
         self.sr = SmartRecruitersClient(sr, transport=ObservedTransport(inner, self.observer))
-        self.scheduler = AsyncIOScheduler(timezone=UTC)
-        self.locks = [
-            MirrorLock(settings.database_url, self.tenant, "writer"),
-            MirrorLock(settings.database_url, self.tenant, "push"),
-        ]
-        self.wait_for_lead = self.locks[0].kind == "postgresql"
+        self.scheduler = scheduler if scheduler is not None else AsyncIOScheduler(timezone=UTC)
+        # PostgreSQL: the tenant's own locks. SQLite: none here (one lock per file: the fleet
+        # holds it for every tenant).
+        self.locks = (
+            locks
+            if locks is not None
+            else [
+                MirrorLock(settings.database_url, self.tenant, "writer"),
+                MirrorLock(settings.database_url, self.tenant, "push"),
+            ]
+        )
         self.role = "starting"  # then "leader" or "standby"
-        self.write_lock = asyncio.Lock()
+        # Passes and refreshes of this tenant write one at a time (SQLite: the fleet shares one
+        # lock between tenants, as the file has one writer).
+        self.write_lock = write_lock or asyncio.Lock()
         self.running: set[asyncio.Task[Any]] = set()
         self.started = time.time()  # since when it leads: /readyz gives a first pass that long
-        self.loop_beat = time.monotonic()
         self.stopping = False
         self.sink_names = sorted(
             n for n, t in settings.sinks.items() if t.get("enabled", True) is not False
@@ -110,60 +128,33 @@ class Daemon:
         self._pushing = False
         self.hooks: Any = None  # syncd.daemon.hooks_in.HookIntake, once the HTTP server runs
 
-    # ---- start and stop ---------------------------------------------------------------------
-    async def start(self) -> None:
-        """Open the client, check the credential (one call), take the lead or stand by, and
-        start the scheduler."""
+    def job_id(self, name: str) -> str:
+        return f"{self.tenant}:{name}"
+
+    # ---- open and close ---------------------------------------------------------------------
+    async def open(self) -> None:
+        """Open the client and check the credential (one call)."""
         from syncd.sync.runner import check_credential
 
         await self.sr.open()
-        await check_credential(self.sr, None)
-        if self.wait_for_lead:
-            await asyncio.to_thread(self._try_lead)
-        else:
-            self._take_locks()  # SQLite: a second daemon is refused here (exit 5)
-        self.scheduler.start()
-        if self.role == "leader":
-            self._add_jobs()
-        else:
-            log.info("standby", tenant=self.tenant, reason="another syncd leads this tenant")
-        self.observer.leader(self.tenant, self.role == "leader")
-
-    def _take_locks(self) -> None:
-        taken: list[MirrorLock] = []
-        try:
-            for lock in self.locks:
-                lock.acquire()
-                taken.append(lock)
-        except BaseException:
-            for lock in taken:
-                lock.release()
-            raise
-        self.role = "leader"
-
-    def _try_lead(self) -> bool:
-        try:
-            self._take_locks()
-        except MirrorBusyError:
-            self.role = "standby"
-            return False
-        return True
+        with structlog.contextvars.bound_contextvars(tenant=self.tenant):
+            await check_credential(self.sr, None)
 
     async def close(self, grace: float) -> None:
         """Stop taking work, let the running jobs end (each pass commits or rolls back its
         write group and records itself ``interrupted``) within ``grace`` seconds, release the
-        locks and close the client and the database."""
+        locks and close the client."""
         self.stopping = True
-        with contextlib.suppress(Exception):
-            self.scheduler.shutdown(wait=False)
         if self.hooks is not None:
             await self.hooks.close()
         await self._cancel_jobs(grace)
+        self._release()
+        await self.sr.aclose()
+
+    def _release(self) -> None:
         for lock in self.locks:
             with contextlib.suppress(Exception):
                 lock.release()
-        await self.sr.aclose()
-        self.db.dispose()
 
     async def _cancel_jobs(self, grace: float) -> None:
         tasks = [t for t in self.running if not t.done()]
@@ -172,34 +163,56 @@ class Daemon:
         if tasks:
             await asyncio.wait(tasks, timeout=grace)
 
-    # ---- leadership -------------------------------------------------------------------------
-    async def watch_leadership(self, stop: asyncio.Event) -> None:
-        """PostgreSQL: a standby tries to take the lead; a leader checks its lock's session.
-        Every ``schedule.leader_check_seconds``."""
-        every = self.settings.schedule.leader_check_seconds
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=every)
-            if stop.is_set() or not self.wait_for_lead:
-                continue
-            if self.role == "leader":
-                alive = await asyncio.to_thread(lambda: all(lock.alive() for lock in self.locks))
-                if not alive:
-                    await self._lose_lead()
-            elif await asyncio.to_thread(self._try_lead):
-                log.info("leading", tenant=self.tenant)
-                self.observer.leader(self.tenant, True)
-                self._add_jobs()
+    # ---- leadership (decided by the fleet) ----------------------------------------------------
+    def try_lead(self) -> bool:
+        """Take the tenant's locks (blocking): True when taken, False (nothing held) when
+        another process holds one. SQLite and other errors propagate."""
+        taken: list[MirrorLock] = []
+        try:
+            for lock in self.locks:
+                lock.acquire()
+                taken.append(lock)
+        except MirrorBusyError:
+            for lock in taken:
+                lock.release()
+            return False
+        except BaseException:
+            for lock in taken:
+                lock.release()
+            raise
+        return True
 
-    async def _lose_lead(self) -> None:
-        log.error("leadership_lost", tenant=self.tenant, action="jobs stopped; standing by")
+    def locks_alive(self) -> bool:
+        """The tenant's locks are still held (blocking; PostgreSQL asks their sessions)."""
+        return all(lock.alive() for lock in self.locks)
+
+    def lead(self) -> None:
+        """Leading from now: the jobs start (the first pull at once)."""
+        self.role = "leader"
+        self.observer.leader(self.tenant, True)
+        self._add_jobs()
+
+    def stand_by(self) -> None:
         self.role = "standby"
         self.observer.leader(self.tenant, False)
-        self.scheduler.remove_all_jobs()
+
+    async def lose_lead(self) -> None:
+        """The locks' session is gone: stop writing at once and stand by."""
+        log.error("leadership_lost", tenant=self.tenant, action="jobs stopped; standing by")
+        await self._step_down()
+
+    async def hand_back(self) -> None:
+        """Leave the tenant to another replica (this one leads more than its share)."""
+        log.info("handing_back", tenant=self.tenant, reason="above this replica's fair share")
+        await self._step_down()
+
+    async def _step_down(self) -> None:
+        self.stand_by()
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith(f"{self.tenant}:"):
+                job.remove()
         await self._cancel_jobs(self.settings.schedule.stop_grace_seconds)
-        for lock in self.locks:
-            with contextlib.suppress(Exception):
-                lock.release()
+        self._release()
 
     # ---- jobs -------------------------------------------------------------------------------
     def _add_jobs(self) -> None:
@@ -209,16 +222,16 @@ class Daemon:
         self.scheduler.add_job(
             self._job("pull", self.pull),
             IntervalTrigger(seconds=sched.poll_interval_seconds),
-            id="pull",
-            name="pull",
+            id=self.job_id("pull"),
+            name=self.job_id("pull"),
             next_run_time=now,
             **JOB_OPTIONS,
         )
         self.scheduler.add_job(
             self._job("sweep", self.sweep),
             IntervalTrigger(hours=sched.sweep_interval_hours),
-            id="sweep",
-            name="sweep",
+            id=self.job_id("sweep"),
+            name=self.job_id("sweep"),
             next_run_time=self._first_sweep(now),
             **JOB_OPTIONS,
         )
@@ -226,13 +239,17 @@ class Daemon:
             self.scheduler.add_job(
                 self._job("push", self.push),
                 IntervalTrigger(seconds=sched.push_interval_seconds),
-                id="push",
-                name="push",
+                id=self.job_id("push"),
+                name=self.job_id("push"),
                 next_run_time=now,
                 **JOB_OPTIONS,
             )
         else:
-            log.info("push_off", reason="no sinks configured ([sinks.NAME] in SYNCD_CONFIG)")
+            log.info(
+                "push_off",
+                tenant=self.tenant,
+                reason="no sinks configured ([sinks.NAME] in SYNCD_CONFIG)",
+            )
 
     def _first_sweep(self, now: datetime) -> datetime:
         """The last complete pass plus the interval (now when that is past), so a daemon
@@ -261,6 +278,8 @@ class Daemon:
                 return
             task = asyncio.current_task()
             assert task is not None
+            # This task's own context: every event of the job names its tenant.
+            structlog.contextvars.bind_contextvars(tenant=self.tenant)
             self.running.add(task)
             try:
                 await work()
@@ -340,7 +359,7 @@ class Daemon:
         if not self.sink_names or self.stopping or self.role != "leader":
             return
         self._push_again = True  # a push in progress runs once more
-        job = self.scheduler.get_job("push")
+        job = self.scheduler.get_job(self.job_id("push"))
         if job is not None and not self._pushing:
             job.modify(next_run_time=datetime.now(UTC))
 
@@ -366,16 +385,3 @@ class Daemon:
         c = out.report.counts
         if c.inserted or c.updated or c.deleted:
             self.request_push()
-
-    # ---- the event loop's pulse -------------------------------------------------------------
-    async def heartbeat(self, stop: asyncio.Event, notify: Any) -> None:
-        """Beat every second: ``/healthz`` reads the last beat; systemd's watchdog is fed from
-        here, so a stuck loop stops feeding it."""
-        every = 1.0
-        if notify.watchdog_seconds:
-            every = min(every, notify.watchdog_seconds / 2)
-        while not stop.is_set():
-            self.loop_beat = time.monotonic()
-            notify.watchdog()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=every)
