@@ -223,7 +223,7 @@ class Settings(BaseSettings):
             if not TENANT_NAME.match(name):
                 raise ValueError(
                     f"tenant name {name!r} must be 1 to 64 lowercase letters, digits, '.', '_' "
-                    "or '-', starting with a letter or digit (e.g. [tenants.acme-eu])"
+                    "or '-', starting with a letter or digit (e.g. [tenants.acme_eu])"
                 )
         return v
 

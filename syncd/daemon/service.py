@@ -1,9 +1,10 @@
-"""The daemon: one SmartRecruiters client (one limiter per credential), one database engine and
-one mirror shared by every job; APScheduler (3.x, asyncio) runs the jobs; the mirror's locks
-decide who leads the tenant.
+"""One tenant of the daemon: its SmartRecruiters client (one limiter per credential) and mirror
+shared by every job of the tenant; the database engine and the APScheduler (3.x, asyncio)
+scheduler are shared by every tenant (``syncd.daemon.fleet``); the mirror's locks decide who
+leads the tenant.
 
-Jobs (each at most one instance, misfires coalesced; one that raises is logged with its error and
-runs again at its next time):
+Jobs, named ``TENANT:pull`` and so on (each at most one instance, misfires coalesced; one that
+raises is logged with its error and runs again at its next time):
 
 - ``pull``: one incremental pass of every resource, in the catalogue's order (the order a
   ``syncd sync --once`` uses: audit before candidates, so status histories are ready), every
@@ -15,11 +16,11 @@ runs again at its next time):
 
 Pull, sweep and webhook refreshes write one at a time (an asyncio lock): passes never interleave.
 
-Leadership: the leader holds the mirror's writer lock and push lock for its whole life. On
-SQLite a second daemon is refused (``MirrorBusyError``, exit 5) before anything starts; on
-PostgreSQL it stands by and tries again every ``schedule.leader_check_seconds``, and a leader
-checks its lock's session as often: a leader whose session is gone stops its jobs at once and
-stands by.
+Leadership: the leader holds the tenant's writer lock and push lock as long as it leads. On
+SQLite the fleet holds the file's locks for every tenant and a second daemon is refused
+(``MirrorBusyError``, exit 5) before anything starts; on PostgreSQL the fleet decides, every
+``schedule.leader_check_seconds``, which tenants this replica tries to lead, and a leader whose
+lock session is gone stops its jobs at once and stands by.
 """
 
 from __future__ import annotations

@@ -166,5 +166,5 @@ def test_a_bad_tenant_name_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path:
     assert str(err.value) == (
         f"invalid settings:\n  SYNCD_CONFIG ({path}): tenants: tenant name 'Acme EU' must be 1 "
         "to 64 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit "
-        "(e.g. [tenants.acme-eu])"
+        "(e.g. [tenants.acme_eu])"
     )
