@@ -1,5 +1,6 @@
 """The share rule of syncd run's replicas (syncd.daemon.share): fair share, taking free
-tenants, handing back a surplus only after the hysteresis, and replicas that agree."""
+tenants, handing back a surplus only after the hysteresis, and replicas that agree; and the
+several tenants' /metrics exposition."""
 
 from __future__ import annotations
 
@@ -48,3 +49,32 @@ def test_replicas_that_follow_the_rule_lead_every_tenant_once() -> None:
                 leading[me] |= set(m.take[: m.room])
         assert sorted(len(v) for v in leading.values()) == [2, 2, 2]
         assert set().union(*leading.values()) == set(NAMES)
+
+
+def test_several_tenants_metrics_carry_a_tenant_label() -> None:
+    """/metrics with [tenants]: each tenant's series labelled with it, families merged, the
+    exposition parsed back by prometheus-client's own parser."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from syncd.daemon.http import tenant_exposition
+    from syncd.daemon.metrics import PrometheusObserver
+
+    a, b = PrometheusObserver(), PrometheusObserver()
+    a.api_call("candidates", 200)
+    a.api_call("candidates", 200)
+    b.api_call("candidates", 429)
+    a.leader("acme", True)
+    b.leader("beta", False)
+    text = tenant_exposition({"acme": a.registry, "beta": b.registry}).decode()
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for fam in text_string_to_metric_families(text)
+        for s in fam.samples
+    }
+    calls = "syncd_api_calls_total"
+    assert samples[(calls, (("group", "candidates"), ("status", "200"), ("tenant", "acme")))] == 2
+    assert samples[(calls, (("group", "candidates"), ("status", "429"), ("tenant", "beta")))] == 1
+    assert samples[("syncd_api_throttled_total", (("tenant", "beta"),))] == 1
+    assert samples[("syncd_leader", (("tenant", "acme"),))] == 1
+    assert samples[("syncd_leader", (("tenant", "beta"),))] == 0
+    assert text.count("# TYPE syncd_api_calls_total counter") == 1
