@@ -201,8 +201,9 @@ def test_sqlite_one_daemon_serves_several_tenants_and_refuses_a_second(
             "syncd: SYNCD_TENANT: 'gamma' is not one of the configured tenants (acme, beta); "
             "set SYNCD_TENANT to one of them"
         )
-        ok = syncd_run({**env, "SYNCD_TENANT": "beta"}, "status", "--json")
+        ok = syncd_run({**env, "SYNCD_TENANT": "beta"}, "status")
         assert ok.returncode == 0, ok.stderr
+        assert "tenant beta: last pass per resource" in ok.stdout
         assert d.stop() == 0, d.output()[-3000:]
     finally:
         d.kill()
