@@ -65,6 +65,7 @@ class Fleet:
                 scheduler=self.scheduler,
                 write_lock=shared_write,
                 locks=[] if not self.elect else None,
+                job_prefix=f"{name}:" if self.multi else "",
             )
         self.members = Membership(url) if self.elect else None
         self.replicas = 1  # live replicas at the last check (PostgreSQL)

@@ -18,6 +18,7 @@ import socket
 import time
 from collections.abc import Generator, Iterable
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import structlog
@@ -88,16 +89,23 @@ def is_ready(checks: dict[str, Any]) -> bool:
     )
 
 
-def create_app(fleet: Any) -> Starlette:
+def create_app(fleet: Any, intake: Any = None) -> Starlette:
     """The routes over a ``syncd.daemon.fleet.Fleet`` whose daemons each have their ``hooks``
-    (a ``HookIntake``). One tenant without ``[tenants]``: ``/readyz`` and ``/metrics`` as they
-    always were. Several: ``/readyz`` answers per tenant (ready when every tenant is), every
-    metric gets a ``tenant`` label, callbacks go to ``/webhooks/smartrecruiters/{tenant}``."""
+    (a ``HookIntake``); or over one daemon-like object and its ``intake`` (the single-tenant
+    form). One tenant without ``[tenants]``: ``/readyz`` and ``/metrics`` as they always were.
+    Several: ``/readyz`` answers per tenant (ready when every tenant is), every metric gets a
+    ``tenant`` label, callbacks go to ``/webhooks/smartrecruiters/{tenant}``."""
+    beat = fleet  # whose ``loop_beat`` /healthz reads
+    if not hasattr(fleet, "daemons"):
+        if intake is not None:
+            fleet.hooks = intake
+        one = {str(getattr(fleet, "tenant", "default")): fleet}
+        fleet = SimpleNamespace(daemons=one, multi=False, leading=[])
     daemons: dict[str, Any] = fleet.daemons
     sole = next(iter(daemons.values())) if len(daemons) == 1 else None
 
     async def healthz(request: Request) -> Response:
-        lag = time.monotonic() - fleet.loop_beat
+        lag = time.monotonic() - beat.loop_beat
         ok = lag < HEALTH_STALE_SECONDS
         return JSONResponse(
             {"status": "ok" if ok else "stalled", "heartbeat_age_seconds": round(lag, 3)},

@@ -3,8 +3,8 @@ shared by every job of the tenant; the database engine and the APScheduler (3.x,
 scheduler are shared by every tenant (``syncd.daemon.fleet``); the mirror's locks decide who
 leads the tenant.
 
-Jobs, named ``TENANT:pull`` and so on (each at most one instance, misfires coalesced; one that
-raises is logged with its error and runs again at its next time):
+Jobs (``TENANT:pull`` and so on with several tenants; each at most one instance, misfires
+coalesced; one that raises is logged with its error and runs again at its next time):
 
 - ``pull``: one incremental pass of every resource, in the catalogue's order (the order a
   ``syncd sync --once`` uses: audit before candidates, so status histories are ready), every
@@ -35,6 +35,7 @@ from typing import Any
 
 import httpx
 import structlog
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
@@ -91,6 +92,7 @@ class Daemon:
         scheduler: AsyncIOScheduler | None = None,
         write_lock: asyncio.Lock | None = None,
         locks: list[MirrorLock] | None = None,
+        job_prefix: str = "",
     ) -> None:
         from syncd.ats import SmartRecruitersClient
 
@@ -128,9 +130,11 @@ class Daemon:
         self._push_again = False
         self._pushing = False
         self.hooks: Any = None  # syncd.daemon.hooks_in.HookIntake, once the HTTP server runs
+        # Several tenants share one scheduler: their jobs are named "TENANT:pull" and so on.
+        self.job_prefix = job_prefix
 
     def job_id(self, name: str) -> str:
-        return f"{self.tenant}:{name}"
+        return f"{self.job_prefix}{name}"
 
     # ---- open and close ---------------------------------------------------------------------
     async def open(self) -> None:
@@ -209,9 +213,9 @@ class Daemon:
 
     async def _step_down(self) -> None:
         self.stand_by()
-        for job in self.scheduler.get_jobs():
-            if job.id.startswith(f"{self.tenant}:"):
-                job.remove()
+        for name in ("pull", "sweep", "push"):
+            with contextlib.suppress(JobLookupError):
+                self.scheduler.remove_job(self.job_id(name))
         await self._cancel_jobs(self.settings.schedule.stop_grace_seconds)
         self._release()
 
