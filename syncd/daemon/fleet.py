@@ -6,7 +6,9 @@ which tenant.
   every tenant (a second ``syncd run`` is refused: ``MirrorBusyError``, exit 5), and every tenant
   leads; their passes share one write lock (the file has one writer).
 - **PostgreSQL**: each tenant has its own session advisory locks; this replica holds a
-  membership lock (``syncd.mirror.members``) and, every ``schedule.leader_check_seconds``,
+  membership lock (``syncd.mirror.members``) and, at start (one tenant only: with several it
+  waits for its first check, so that replicas started together see each other) and every
+  ``schedule.leader_check_seconds``,
   (1) stands by for each tenant whose lock session is gone (it stops writing at once),
   (2) counts the live replicas in ``pg_locks`` and applies the share rule
   (``syncd.daemon.share``): takes free tenants up to its fair share, hands back a surplus.
@@ -101,6 +103,13 @@ class Fleet:
         await asyncio.to_thread(self.members.join)
         for d in self.daemons.values():
             d.stand_by()
+        if len(self.names) > 1:
+            # Replicas started together (a Deployment created or scaled from zero) would each
+            # count themselves alone and take everything, then hand most of it back, cutting
+            # first passes short. Visible as a member now, this one takes its share at its
+            # first check, one leader_check_seconds from now, by when the others have joined.
+            log.info("standby", tenants=self.names, reason="taking a share at the first check")
+            return
         await self.balance()
         for name, d in self.daemons.items():
             if d.role != "leader":
