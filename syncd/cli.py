@@ -19,9 +19,12 @@ from syncd.cli_sync import backfill_cmd, migrate_cmd, sync_cmd
 from syncd.config import Settings, load_settings
 
 
-def settings_or_exit(**overrides: Any) -> Settings:
-    """The settings; a ConfigError ends in the error boundary (one line per bad setting, exit 2)."""
-    return load_settings(**overrides)
+def settings_or_exit(*, all_tenants: bool = False, **overrides: Any) -> Settings:
+    """The settings; a ConfigError ends in the error boundary (one line per bad setting, exit 2).
+    With ``[tenants]`` configured, those of the one tenant ``SYNCD_TENANT`` names (one-shot
+    commands act on one tenant); ``all_tenants`` (``syncd run``) keeps them all."""
+    settings = load_settings(**overrides)
+    return settings if all_tenants else settings.select_tenant()
 
 
 def _early_logging() -> None:

@@ -20,10 +20,10 @@ from syncd.config import Settings
 STOP_RESERVE_SECONDS = 5.0
 
 
-def _settings() -> Settings:
+def _settings(all_tenants: bool = False) -> Settings:
     from syncd.cli import settings_or_exit
 
-    return settings_or_exit()
+    return settings_or_exit(all_tenants=all_tenants)
 
 
 def _preflight(settings: Settings) -> socket.socket:
@@ -34,16 +34,21 @@ def _preflight(settings: Settings) -> socket.socket:
     from syncd.mirror.db import make_engine, normalize_url, require_schema
     from syncd.sinks.base import SinkError
 
-    if not settings.smartrecruiters.has_credentials:
-        raise CommandError(
-            "no SmartRecruiters credentials: set SYNCD_SMARTRECRUITERS__API_KEY, or "
-            "SYNCD_SMARTRECRUITERS__CLIENT_ID and SYNCD_SMARTRECRUITERS__CLIENT_SECRET",
-            USAGE,
-        )
-    try:
-        configure(settings.sinks)  # built and checked; each push pass builds its own
-    except SinkError as exc:
-        raise CommandError(str(exc).replace("\n", "; "), USAGE) from None
+    for name in settings.tenant_names():
+        one = settings.for_tenant(name)
+        if not one.smartrecruiters.has_credentials:
+            where = f"SYNCD_TENANTS__{name.upper()}__" if settings.tenants else "SYNCD_"
+            raise CommandError(
+                f"no SmartRecruiters credentials{f' for tenant {name}' if settings.tenants else ''}"
+                f": set {where}SMARTRECRUITERS__API_KEY, or {where}SMARTRECRUITERS__CLIENT_ID "
+                f"and {where}SMARTRECRUITERS__CLIENT_SECRET",
+                USAGE,
+            )
+        try:
+            configure(one.sinks)  # built and checked; each push pass builds its own
+        except SinkError as exc:
+            prefix = f"tenant {name}: " if settings.tenants else ""
+            raise CommandError(prefix + str(exc).replace("\n", "; "), USAGE) from None
     db = make_engine(settings.database_url, read_only=True)
     try:
         require_schema(db)
@@ -56,7 +61,7 @@ def _preflight(settings: Settings) -> socket.socket:
     # port (probably the first one's) is tried. PostgreSQL: it will stand by.
     db_file = sqlite_path(normalize_url(settings.database_url))
     if db_file is not None:
-        held, holder = lock_holder(settings.database_url, settings.tenant)
+        held, holder = lock_holder(settings.database_url, settings.tenant_names()[0])
         if held:
             raise MirrorBusyError(str(db_file), holder)
     from syncd.daemon.http import bind
@@ -71,7 +76,7 @@ def run_cmd() -> None:
     cleanly (exit 0). docs/daemon.md."""
     from syncd.logging import configure_logging
 
-    settings = _settings()
+    settings = _settings(all_tenants=True)
     sock = _preflight(settings)
     from syncd.daemon.service import route_library_logs
 
@@ -84,14 +89,16 @@ async def serve(settings: Settings, sock: socket.socket) -> int:
     """The daemon's life; returns the exit code (0 after SIGTERM/SIGINT once the jobs ended)."""
     import structlog
 
+    from syncd.daemon.fleet import Fleet
     from syncd.daemon.hooks_in import HookIntake
     from syncd.daemon.http import create_app, make_server
     from syncd.daemon.notify import Notifier
-    from syncd.daemon.service import Daemon
     from syncd.logging import get_logger
 
-    # Bound once: every event of the daemon and its jobs (tasks inherit the context) names it.
-    structlog.contextvars.bind_contextvars(tenant=settings.tenant)
+    if not settings.tenants:
+        # Bound once: every event of the daemon and its jobs (tasks inherit the context) names
+        # its one tenant. Several tenants: each tenant's jobs and callbacks bind their own.
+        structlog.contextvars.bind_contextvars(tenant=settings.tenant)
     log = get_logger()
     grace = settings.schedule.stop_grace_seconds
     notify = Notifier()
@@ -113,31 +120,39 @@ async def serve(settings: Settings, sock: socket.socket) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal, sig)
 
-    daemon = Daemon(settings)
+    fleet = Fleet(settings)
     try:
-        await daemon.start()
+        await fleet.start()
     except BaseException:
-        await daemon.close(0)
+        await fleet.close(0)
         raise
-    intake = HookIntake(daemon)
-    daemon.hooks = intake
-    await intake.load_keys()
-    intake.start()
-    server = make_server(create_app(daemon, intake))
+    for name, daemon in fleet.daemons.items():
+        intake = HookIntake(daemon)
+        daemon.hooks = intake
+        with structlog.contextvars.bound_contextvars(tenant=name):
+            await intake.load_keys()
+        fleet.start_hooks(intake, name)
+    server = make_server(create_app(fleet))
     server_task = asyncio.create_task(server.serve(sockets=[sock]))
     helpers = [
-        asyncio.create_task(daemon.heartbeat(stop, notify)),
-        asyncio.create_task(daemon.watch_leadership(stop)),
+        asyncio.create_task(fleet.heartbeat(stop, notify)),
+        asyncio.create_task(fleet.watch(stop)),
     ]
     host, port = sock.getsockname()[:2]
-    log.info("daemon_started", role=daemon.role, tenant=settings.tenant, http=f"{host}:{port}")
+    if settings.tenants:
+        log.info(
+            "daemon_started", leading=fleet.leading, tenants=fleet.names, http=f"{host}:{port}"
+        )
+    else:
+        role = fleet.daemons[settings.tenant].role
+        log.info("daemon_started", role=role, tenant=settings.tenant, http=f"{host}:{port}")
     notify.ready()
     await stop.wait()
     notify.stopping()
     # The running jobs get the grace but for a reserve kept for the locks, the client and the
     # HTTP server.
     reserve = min(STOP_RESERVE_SECONDS, grace / 3)
-    await daemon.close(grace - reserve)
+    await fleet.close(grace - reserve)
     server.should_exit = True
     await asyncio.wait([server_task, *helpers], timeout=reserve / 2)
     log.info("daemon_stopped")

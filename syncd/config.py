@@ -16,7 +16,15 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -156,6 +164,36 @@ class WebhooksSettings(BaseModel):
         return v
 
 
+# A [tenants.NAME] name: it appears in URLs (/webhooks/smartrecruiters/NAME), metric labels and
+# every row's tenant column. Lowercase: environment variable names reach syncd lowercased.
+TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+# A tenant that sets any of these inherits none of them from [smartrecruiters]: an API key of
+# one tenant never pairs with another's OAuth2 client.
+_CREDENTIALS = frozenset({"api_key", "client_id", "client_secret"})
+
+
+class TenantSettings(BaseModel):
+    """One ``[tenants.NAME]`` table (docs/daemon.md, "Several tenants"): the tenant's own
+    SmartRecruiters credential and settings (fields it leaves out come from the top-level
+    ``[smartrecruiters]``), webhooks (likewise, from ``[webhooks]``) and, when given, its own
+    sinks (else the top-level ``[sinks]``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    smartrecruiters: SmartRecruitersSettings = SmartRecruitersSettings()
+    webhooks: WebhooksSettings = WebhooksSettings()
+    sinks: dict[str, dict[str, Any]] | None = None
+
+
+def _overlay(base: BaseModel, over: BaseModel, reset: frozenset[str] = frozenset()) -> Any:
+    """``base`` with the fields ``over`` was given explicitly; when ``over`` sets one of
+    ``reset``, the others of ``reset`` are not taken from ``base``."""
+    given = over.model_fields_set
+    update = {k: None for k in reset} if given & reset else {}
+    update.update({k: getattr(over, k) for k in given})
+    return base.model_copy(update=update)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -175,6 +213,61 @@ class Settings(BaseSettings):
     webhooks: WebhooksSettings = WebhooksSettings()
     # [sinks.NAME] tables: checked by syncd.sinks.config.build_sink (docs/push.md).
     sinks: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # [tenants.NAME] tables: several SmartRecruiters tenants in one configuration (syncd run
+    # serves them all; one-shot commands act on the one SYNCD_TENANT names).
+    tenants: dict[str, TenantSettings] = Field(default_factory=dict)
+
+    @field_validator("tenants")
+    @classmethod
+    def _tenant_names(cls, v: dict[str, TenantSettings]) -> dict[str, TenantSettings]:
+        for name in v:
+            if not TENANT_NAME.match(name):
+                raise ValueError(
+                    f"tenant name {name!r} must be 1 to 64 lowercase letters, digits, '.', '_' "
+                    "or '-', starting with a letter or digit (e.g. [tenants.acme_eu])"
+                )
+        return v
+
+    def tenant_names(self) -> list[str]:
+        """The tenants this configuration serves: the ``[tenants]`` names, sorted; else the one
+        ``tenant`` label."""
+        return sorted(self.tenants) or [self.tenant]
+
+    def for_tenant(self, name: str) -> Settings:
+        """The settings of one tenant as a single-tenant configuration: ``tenant`` = ``name``,
+        its SmartRecruiters and webhooks settings laid over the top-level ones, its sinks (or
+        the top-level ones), no ``tenants``. KeyError for a name not configured."""
+        if not self.tenants:
+            if name != self.tenant:
+                raise KeyError(name)
+            return self
+        t = self.tenants[name]
+        return self.model_copy(
+            update={
+                "tenant": name,
+                "smartrecruiters": _overlay(self.smartrecruiters, t.smartrecruiters, _CREDENTIALS),
+                "webhooks": _overlay(self.webhooks, t.webhooks),
+                "sinks": self.sinks if t.sinks is None else t.sinks,
+                "tenants": {},
+            }
+        )
+
+    def select_tenant(self) -> Settings:
+        """The one tenant a one-shot command acts on: ``SYNCD_TENANT`` among ``[tenants]`` (the
+        only one when a single tenant is configured and ``SYNCD_TENANT`` is not set); ConfigError
+        naming the configured tenants otherwise. Unchanged without ``[tenants]``."""
+        if not self.tenants:
+            return self
+        name = self.tenant
+        if name not in self.tenants:
+            if len(self.tenants) == 1 and "tenant" not in self.model_fields_set:
+                name = next(iter(self.tenants))
+            else:
+                raise ConfigError(
+                    f"SYNCD_TENANT: {name!r} is not one of the configured tenants "
+                    f"({', '.join(sorted(self.tenants))}); set SYNCD_TENANT to one of them"
+                )
+        return self.for_tenant(name)
 
     @field_validator("tenant")
     @classmethod
@@ -294,20 +387,38 @@ def _closest(word: str, choices: list[str]) -> str | None:
     return found[0] if found else None
 
 
+def _named_tables(annotation: Any) -> type[BaseModel] | None:
+    """The model of a ``dict[str, Model]`` setting (``[tenants.NAME]`` tables), else None."""
+    for a in _variants(annotation):
+        if typing.get_origin(a) is dict:
+            args = typing.get_args(a)
+            if len(args) == 2 and isinstance(args[1], type) and issubclass(args[1], BaseModel):
+                return args[1]
+    return None
+
+
 def _unknown_path(parts: list[str], model: type[BaseModel]) -> tuple[int, str | None] | None:
     """None when ``parts`` names a setting of ``model``; else (index of the first unknown part,
     the closest valid name at that level)."""
-    for i, part in enumerate(parts):
+    i = 0
+    while i < len(parts):
+        part = parts[i]
         fields = model.model_fields
         if part not in fields:
             return i, _closest(part, list(fields))
         annotation = fields[part].annotation
+        tables = _named_tables(annotation)
+        if tables is not None:  # the next part is a table's name: any name, checked later
+            model = tables
+            i += 2
+            continue
         if _open_ended(annotation):
             return None
         sub = _submodel(annotation)
         if sub is None:
             return None if i == len(parts) - 1 else (i + 1, None)
         model = sub
+        i += 1
     return None
 
 
@@ -350,6 +461,12 @@ def check_toml_keys(data: dict[str, Any], path: str) -> list[str]:
                 lines.append(f"SYNCD_CONFIG ({path}): {table}{key}: unknown key; {hint}")
                 continue
             annotation = fields[key].annotation
+            tables = _named_tables(annotation)
+            if tables is not None and isinstance(value, dict):
+                for name, table in value.items():
+                    if isinstance(table, dict):
+                        walk(table, tables, [*where, key, name])
+                continue
             sub = _submodel(annotation)
             if sub is not None and isinstance(value, dict):
                 walk(value, sub, [*where, key])

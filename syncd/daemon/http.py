@@ -7,7 +7,8 @@
   younger than 3x ``schedule.poll_interval_seconds`` (a daemon that just started gets that long
   for its first pass); else 503 with the failing checks.
 - ``GET /metrics``: Prometheus text format (``syncd.daemon.metrics``).
-- ``POST /webhooks/smartrecruiters``: SmartRecruiters callbacks (``syncd.daemon.hooks_in``).
+- ``POST /webhooks/smartrecruiters/{tenant}``: SmartRecruiters callbacks of one tenant
+  (``syncd.daemon.hooks_in``); ``POST /webhooks/smartrecruiters`` too when one tenant is served.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from __future__ import annotations
 import contextlib
 import socket
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
+import structlog
 import uvicorn
-from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.metrics_core import Metric
 from sqlalchemy import func, select, text
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -29,7 +33,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from syncd.daemon.hooks_in import PATH as HOOKS_PATH
-from syncd.daemon.hooks_in import HookIntake
 from syncd.mirror.db import current_revision, describe_db_error, head_revision
 
 HEALTH_STALE_SECONDS = 10.0
@@ -86,9 +89,23 @@ def is_ready(checks: dict[str, Any]) -> bool:
     )
 
 
-def create_app(daemon: Any, intake: HookIntake) -> Starlette:
+def create_app(fleet: Any, intake: Any = None) -> Starlette:
+    """The routes over a ``syncd.daemon.fleet.Fleet`` whose daemons each have their ``hooks``
+    (a ``HookIntake``); or over one daemon-like object and its ``intake`` (the single-tenant
+    form). One tenant without ``[tenants]``: ``/readyz`` and ``/metrics`` as they always were.
+    Several: ``/readyz`` answers per tenant (ready when every tenant is), every metric gets a
+    ``tenant`` label, callbacks go to ``/webhooks/smartrecruiters/{tenant}``."""
+    beat = fleet  # whose ``loop_beat`` /healthz reads
+    if not hasattr(fleet, "daemons"):
+        if intake is not None:
+            fleet.hooks = intake
+        one = {str(getattr(fleet, "tenant", "default")): fleet}
+        fleet = SimpleNamespace(daemons=one, multi=False, leading=[])
+    daemons: dict[str, Any] = fleet.daemons
+    sole = next(iter(daemons.values())) if len(daemons) == 1 else None
+
     async def healthz(request: Request) -> Response:
-        lag = time.monotonic() - daemon.loop_beat
+        lag = time.monotonic() - beat.loop_beat
         ok = lag < HEALTH_STALE_SECONDS
         return JSONResponse(
             {"status": "ok" if ok else "stalled", "heartbeat_age_seconds": round(lag, 3)},
@@ -96,25 +113,71 @@ def create_app(daemon: Any, intake: HookIntake) -> Starlette:
         )
 
     async def readyz(request: Request) -> Response:
-        checks = await run_in_threadpool(readiness, daemon)
-        ready = is_ready(checks)
-        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+        if not fleet.multi and sole is not None:
+            checks = await run_in_threadpool(readiness, sole)
+            ready = is_ready(checks)
+            body: dict[str, Any] = {"ready": ready, "checks": checks}
+        else:
+            tenants = {}
+            for name, d in daemons.items():
+                checks = await run_in_threadpool(readiness, d)
+                tenants[name] = {"ready": is_ready(checks), "checks": checks}
+            ready = all(t["ready"] for t in tenants.values())
+            body = {"ready": ready, "leading": fleet.leading, "tenants": tenants}
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     async def metrics(request: Request) -> Response:
-        obs = daemon.observer
-        with contextlib.suppress(Exception):  # a database down must not hide the counters
-            await run_in_threadpool(obs.refresh_from_mirror, daemon.db, daemon.tenant,
-                                    daemon.sink_names)  # fmt: skip
-        return Response(obs.exposition(), media_type=CONTENT_TYPE_LATEST)
+        for d in daemons.values():
+            with contextlib.suppress(Exception):  # a database down must not hide the counters
+                await run_in_threadpool(d.observer.refresh_from_mirror, d.db, d.tenant,
+                                        d.sink_names)  # fmt: skip
+        if not fleet.multi and sole is not None:
+            return Response(sole.observer.exposition(), media_type=CONTENT_TYPE_LATEST)
+        by_tenant = {name: d.observer.registry for name, d in daemons.items()}
+        return Response(tenant_exposition(by_tenant), media_type=CONTENT_TYPE_LATEST)
 
-    return Starlette(
-        routes=[
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
-            Route("/metrics", metrics, methods=["GET"]),
-            Route(HOOKS_PATH, intake.handle, methods=["POST"]),
-        ]
-    )
+    async def hook(request: Request) -> Response:
+        d = daemons.get(request.path_params["tenant"])
+        if d is None:
+            return JSONResponse({"error": "no such tenant"}, status_code=404)
+        with structlog.contextvars.bound_contextvars(tenant=d.tenant):
+            response: Response = await d.hooks.handle(request)
+        return response
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route(HOOKS_PATH + "/{tenant}", hook, methods=["POST"]),
+    ]
+    if sole is not None:  # one tenant: the path SmartRecruiters subscriptions already name
+        routes.append(Route(HOOKS_PATH, sole.hooks.handle, methods=["POST"]))
+    return Starlette(routes=routes)
+
+
+def tenant_exposition(registries: dict[str, CollectorRegistry]) -> bytes:
+    """The metrics of several tenants' registries in one exposition: each sample labelled with
+    its ``tenant`` (``syncd_leader`` has it already), families merged by name."""
+    merged: dict[str, Metric] = {}
+    for tenant, registry in registries.items():
+        for family in registry.collect():
+            out = merged.get(family.name)
+            if out is None:
+                out = Metric(family.name, family.documentation, family.type, family.unit)
+                merged[family.name] = out
+            for sample in family.samples:
+                labels = sample.labels
+                if "tenant" not in labels:
+                    labels = {"tenant": tenant, **labels}
+                out.samples.append(sample._replace(labels=labels))
+
+    class Merged:
+        def collect(self) -> Iterable[Metric]:
+            return list(merged.values())
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(Merged())
+    return generate_latest(registry)
 
 
 class EmbeddedServer(uvicorn.Server):

@@ -1,9 +1,10 @@
-"""The daemon: one SmartRecruiters client (one limiter per credential), one database engine and
-one mirror shared by every job; APScheduler (3.x, asyncio) runs the jobs; the mirror's locks
-decide who leads the tenant.
+"""One tenant of the daemon: its SmartRecruiters client (one limiter per credential) and mirror
+shared by every job of the tenant; the database engine and the APScheduler (3.x, asyncio)
+scheduler are shared by every tenant (``syncd.daemon.fleet``); the mirror's locks decide who
+leads the tenant.
 
-Jobs (each at most one instance, misfires coalesced; one that raises is logged with its error and
-runs again at its next time):
+Jobs (``TENANT:pull`` and so on with several tenants; each at most one instance, misfires
+coalesced; one that raises is logged with its error and runs again at its next time):
 
 - ``pull``: one incremental pass of every resource, in the catalogue's order (the order a
   ``syncd sync --once`` uses: audit before candidates, so status histories are ready), every
@@ -15,11 +16,11 @@ runs again at its next time):
 
 Pull, sweep and webhook refreshes write one at a time (an asyncio lock): passes never interleave.
 
-Leadership: the leader holds the mirror's writer lock and push lock for its whole life. On
-SQLite a second daemon is refused (``MirrorBusyError``, exit 5) before anything starts; on
-PostgreSQL it stands by and tries again every ``schedule.leader_check_seconds``, and a leader
-checks its lock's session as often: a leader whose session is gone stops its jobs at once and
-stands by.
+Leadership: the leader holds the tenant's writer lock and push lock as long as it leads. On
+SQLite the fleet holds the file's locks for every tenant and a second daemon is refused
+(``MirrorBusyError``, exit 5) before anything starts; on PostgreSQL the fleet decides, every
+``schedule.leader_check_seconds``, which tenants this replica tries to lead, and a leader whose
+lock session is gone stops its jobs at once and stands by.
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ from typing import Any
 
 import httpx
 import structlog
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Engine
 
 from syncd.config import Settings
 from syncd.daemon.metrics import ObservedTransport, PrometheusObserver
@@ -73,18 +76,30 @@ JOB_OPTIONS: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_gr
 
 
 class Daemon:
-    """``syncd run``'s state. Build it, ``await start()``, run ``heartbeat`` and
-    ``watch_leadership`` beside it, ``await close(grace)`` at the end. ``start`` raises before
-    anything runs: ``MirrorBusyError`` (SQLite, another daemon leads), the client's
-    configuration and authentication errors (one API call checks the credential)."""
+    """One tenant of ``syncd run`` (``syncd.daemon.fleet.Fleet`` runs one per configured
+    tenant): its SmartRecruiters client (one limiter per credential), its mirror, its
+    writer and push locks (PostgreSQL) and its jobs, on the database engine and scheduler the
+    fleet shares. ``settings`` are the tenant's own (``Settings.for_tenant``). The fleet opens
+    it (``open``: raises the client's configuration and authentication errors), decides when it
+    leads (``try_lead``, ``lead``, ``lose_lead``, ``hand_back``) and closes it."""
 
-    def __init__(self, settings: Settings, observer: PrometheusObserver | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        observer: PrometheusObserver | None = None,
+        *,
+        db: Engine | None = None,
+        scheduler: AsyncIOScheduler | None = None,
+        write_lock: asyncio.Lock | None = None,
+        locks: list[MirrorLock] | None = None,
+        job_prefix: str = "",
+    ) -> None:
         from syncd.ats import SmartRecruitersClient
 
         self.settings = settings
         self.tenant = settings.tenant
         self.observer = observer or PrometheusObserver()
-        self.db = make_engine(settings.database_url)
+        self.db = db if db is not None else make_engine(settings.database_url)
         self.mirror = Mirror(self.db, self.tenant)
         sr = settings.smartrecruiters
         inner = httpx.AsyncHTTPTransport(
@@ -95,17 +110,23 @@ class Daemon:
             transport=ObservedTransport(inner, self.observer),
             on_limiter_wait=self.observer.limiter_wait,
         )
-        self.scheduler = AsyncIOScheduler(timezone=UTC)
-        self.locks = [
-            MirrorLock(settings.database_url, self.tenant, "writer"),
-            MirrorLock(settings.database_url, self.tenant, "push"),
-        ]
-        self.wait_for_lead = self.locks[0].kind == "postgresql"
+        self.scheduler = scheduler if scheduler is not None else AsyncIOScheduler(timezone=UTC)
+        # PostgreSQL: the tenant's own locks. SQLite: none here (one lock per file: the fleet
+        # holds it for every tenant).
+        self.locks = (
+            locks
+            if locks is not None
+            else [
+                MirrorLock(settings.database_url, self.tenant, "writer"),
+                MirrorLock(settings.database_url, self.tenant, "push"),
+            ]
+        )
         self.role = "starting"  # then "leader" or "standby"
-        self.write_lock = asyncio.Lock()
+        # Passes and refreshes of this tenant write one at a time (SQLite: the fleet shares one
+        # lock between tenants, as the file has one writer).
+        self.write_lock = write_lock or asyncio.Lock()
         self.running: set[asyncio.Task[Any]] = set()
         self.started = time.time()  # since when it leads: /readyz gives a first pass that long
-        self.loop_beat = time.monotonic()
         self.stopping = False
         self.sink_names = sorted(
             n for n, t in settings.sinks.items() if t.get("enabled", True) is not False
@@ -113,61 +134,36 @@ class Daemon:
         self._push_again = False
         self._pushing = False
         self.hooks: Any = None  # syncd.daemon.hooks_in.HookIntake, once the HTTP server runs
+        # Several tenants share one scheduler: their jobs are named "TENANT:pull" and so on.
+        self.job_prefix = job_prefix
 
-    # ---- start and stop ---------------------------------------------------------------------
-    async def start(self) -> None:
-        """Open the client, check the credential (one call), take the lead or stand by, and
-        start the scheduler."""
+    def job_id(self, name: str) -> str:
+        return f"{self.job_prefix}{name}"
+
+    # ---- open and close ---------------------------------------------------------------------
+    async def open(self) -> None:
+        """Open the client and check the credential (one call)."""
         from syncd.sync.runner import check_credential
 
         await self.sr.open()
-        await check_credential(self.sr, None)
-        if self.wait_for_lead:
-            await asyncio.to_thread(self._try_lead)
-        else:
-            self._take_locks()  # SQLite: a second daemon is refused here (exit 5)
-        self.scheduler.start()
-        if self.role == "leader":
-            self._add_jobs()
-        else:
-            log.info("standby", tenant=self.tenant, reason="another syncd leads this tenant")
-        self.observer.leader(self.tenant, self.role == "leader")
-
-    def _take_locks(self) -> None:
-        taken: list[MirrorLock] = []
-        try:
-            for lock in self.locks:
-                lock.acquire()
-                taken.append(lock)
-        except BaseException:
-            for lock in taken:
-                lock.release()
-            raise
-        self.role = "leader"
-
-    def _try_lead(self) -> bool:
-        try:
-            self._take_locks()
-        except MirrorBusyError:
-            self.role = "standby"
-            return False
-        return True
+        with structlog.contextvars.bound_contextvars(tenant=self.tenant):
+            await check_credential(self.sr, None)
 
     async def close(self, grace: float) -> None:
         """Stop taking work, let the running jobs end (each pass commits or rolls back its
         write group and records itself ``interrupted``) within ``grace`` seconds, release the
-        locks and close the client and the database."""
+        locks and close the client."""
         self.stopping = True
-        with contextlib.suppress(Exception):
-            self.scheduler.shutdown(wait=False)
         if self.hooks is not None:
             await self.hooks.close()
         await self._cancel_jobs(grace)
+        self._release()
+        await self.sr.aclose()
+
+    def _release(self) -> None:
         for lock in self.locks:
             with contextlib.suppress(Exception):
                 lock.release()
-        await self.sr.aclose()
-        self.db.dispose()
 
     async def _cancel_jobs(self, grace: float) -> None:
         tasks = [t for t in self.running if not t.done()]
@@ -176,34 +172,56 @@ class Daemon:
         if tasks:
             await asyncio.wait(tasks, timeout=grace)
 
-    # ---- leadership -------------------------------------------------------------------------
-    async def watch_leadership(self, stop: asyncio.Event) -> None:
-        """PostgreSQL: a standby tries to take the lead; a leader checks its lock's session.
-        Every ``schedule.leader_check_seconds``."""
-        every = self.settings.schedule.leader_check_seconds
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=every)
-            if stop.is_set() or not self.wait_for_lead:
-                continue
-            if self.role == "leader":
-                alive = await asyncio.to_thread(lambda: all(lock.alive() for lock in self.locks))
-                if not alive:
-                    await self._lose_lead()
-            elif await asyncio.to_thread(self._try_lead):
-                log.info("leading", tenant=self.tenant)
-                self.observer.leader(self.tenant, True)
-                self._add_jobs()
+    # ---- leadership (decided by the fleet) ----------------------------------------------------
+    def try_lead(self) -> bool:
+        """Take the tenant's locks (blocking): True when taken, False (nothing held) when
+        another process holds one. SQLite and other errors propagate."""
+        taken: list[MirrorLock] = []
+        try:
+            for lock in self.locks:
+                lock.acquire()
+                taken.append(lock)
+        except MirrorBusyError:
+            for lock in taken:
+                lock.release()
+            return False
+        except BaseException:
+            for lock in taken:
+                lock.release()
+            raise
+        return True
 
-    async def _lose_lead(self) -> None:
-        log.error("leadership_lost", tenant=self.tenant, action="jobs stopped; standing by")
+    def locks_alive(self) -> bool:
+        """The tenant's locks are still held (blocking; PostgreSQL asks their sessions)."""
+        return all(lock.alive() for lock in self.locks)
+
+    def lead(self) -> None:
+        """Leading from now: the jobs start (the first pull at once)."""
+        self.role = "leader"
+        self.observer.leader(self.tenant, True)
+        self._add_jobs()
+
+    def stand_by(self) -> None:
         self.role = "standby"
         self.observer.leader(self.tenant, False)
-        self.scheduler.remove_all_jobs()
+
+    async def lose_lead(self) -> None:
+        """The locks' session is gone: stop writing at once and stand by."""
+        log.error("leadership_lost", tenant=self.tenant, action="jobs stopped; standing by")
+        await self._step_down()
+
+    async def hand_back(self) -> None:
+        """Leave the tenant to another replica (this one leads more than its share)."""
+        log.info("handing_back", tenant=self.tenant, reason="above this replica's fair share")
+        await self._step_down()
+
+    async def _step_down(self) -> None:
+        self.stand_by()
+        for name in ("pull", "sweep", "push"):
+            with contextlib.suppress(JobLookupError):
+                self.scheduler.remove_job(self.job_id(name))
         await self._cancel_jobs(self.settings.schedule.stop_grace_seconds)
-        for lock in self.locks:
-            with contextlib.suppress(Exception):
-                lock.release()
+        self._release()
 
     # ---- jobs -------------------------------------------------------------------------------
     def _add_jobs(self) -> None:
@@ -213,16 +231,16 @@ class Daemon:
         self.scheduler.add_job(
             self._job("pull", self.pull),
             IntervalTrigger(seconds=sched.poll_interval_seconds),
-            id="pull",
-            name="pull",
+            id=self.job_id("pull"),
+            name=self.job_id("pull"),
             next_run_time=now,
             **JOB_OPTIONS,
         )
         self.scheduler.add_job(
             self._job("sweep", self.sweep),
             IntervalTrigger(hours=sched.sweep_interval_hours),
-            id="sweep",
-            name="sweep",
+            id=self.job_id("sweep"),
+            name=self.job_id("sweep"),
             next_run_time=self._first_sweep(now),
             **JOB_OPTIONS,
         )
@@ -230,13 +248,17 @@ class Daemon:
             self.scheduler.add_job(
                 self._job("push", self.push),
                 IntervalTrigger(seconds=sched.push_interval_seconds),
-                id="push",
-                name="push",
+                id=self.job_id("push"),
+                name=self.job_id("push"),
                 next_run_time=now,
                 **JOB_OPTIONS,
             )
         else:
-            log.info("push_off", reason="no sinks configured ([sinks.NAME] in SYNCD_CONFIG)")
+            log.info(
+                "push_off",
+                tenant=self.tenant,
+                reason="no sinks configured ([sinks.NAME] in SYNCD_CONFIG)",
+            )
 
     def _first_sweep(self, now: datetime) -> datetime:
         """The last complete pass plus the interval (now when that is past), so a daemon
@@ -265,6 +287,8 @@ class Daemon:
                 return
             task = asyncio.current_task()
             assert task is not None
+            # This task's own context: every event of the job names its tenant.
+            structlog.contextvars.bind_contextvars(tenant=self.tenant)
             self.running.add(task)
             try:
                 await work()
@@ -350,7 +374,7 @@ class Daemon:
         if not self.sink_names or self.stopping or self.role != "leader":
             return
         self._push_again = True  # a push in progress runs once more
-        job = self.scheduler.get_job("push")
+        job = self.scheduler.get_job(self.job_id("push"))
         if job is not None and not self._pushing:
             job.modify(next_run_time=datetime.now(UTC))
 
@@ -376,16 +400,3 @@ class Daemon:
         c = out.report.counts
         if c.inserted or c.updated or c.deleted:
             self.request_push()
-
-    # ---- the event loop's pulse -------------------------------------------------------------
-    async def heartbeat(self, stop: asyncio.Event, notify: Any) -> None:
-        """Beat every second: ``/healthz`` reads the last beat; systemd's watchdog is fed from
-        here, so a stuck loop stops feeding it."""
-        every = 1.0
-        if notify.watchdog_seconds:
-            every = min(every, notify.watchdog_seconds / 2)
-        while not stop.is_set():
-            self.loop_beat = time.monotonic()
-            notify.watchdog()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=every)

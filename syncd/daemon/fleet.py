@@ -1,0 +1,193 @@
+"""``syncd run``'s tenants: one ``Daemon`` per configured tenant (its own client and limiter,
+mirror, locks and jobs) on one database engine, one scheduler and one HTTP server; and who leads
+which tenant.
+
+- **SQLite**: one writer per file. The fleet takes the file's writer and push locks once, for
+  every tenant (a second ``syncd run`` is refused: ``MirrorBusyError``, exit 5), and every tenant
+  leads; their passes share one write lock (the file has one writer).
+- **PostgreSQL**: each tenant has its own session advisory locks; this replica holds a
+  membership lock (``syncd.mirror.members``) and, at start (one tenant only: with several it
+  waits for its first check, so that replicas started together see each other) and every
+  ``schedule.leader_check_seconds``,
+  (1) stands by for each tenant whose lock session is gone (it stops writing at once),
+  (2) counts the live replicas in ``pg_locks`` and applies the share rule
+  (``syncd.daemon.share``): takes free tenants up to its fair share, hands back a surplus.
+  No coordinator of syncd's own: PostgreSQL's locks are the only shared state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import time
+from datetime import UTC
+from typing import Any
+
+import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from syncd.config import Settings
+from syncd.daemon.metrics import PrometheusObserver
+from syncd.daemon.service import Daemon
+from syncd.daemon.share import fair_share, plan
+from syncd.mirror.db import describe_db_error, make_engine
+from syncd.mirror.lock import MirrorLock
+from syncd.mirror.members import Membership
+
+log = structlog.get_logger("syncd.daemon")
+
+
+class Fleet:
+    """Build it, ``await start()``, run ``heartbeat`` and ``watch`` beside it, ``await
+    close(grace)`` at the end. ``start`` raises before anything runs: ``MirrorBusyError``
+    (SQLite, another daemon), the clients' configuration and authentication errors (one API
+    call per tenant checks its credential)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.names = settings.tenant_names()
+        # Several tenants configured ([tenants]): per-tenant webhook paths and metric labels.
+        self.multi = bool(settings.tenants)
+        self.db = make_engine(settings.database_url)
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        url = settings.database_url
+        self.elect = MirrorLock(url, self.names[0]).kind == "postgresql"
+        self.file_locks: list[MirrorLock] = []
+        shared_write: asyncio.Lock | None = None
+        if not self.elect:
+            self.file_locks = [MirrorLock(url, self.names[0], r) for r in ("writer", "push")]
+            shared_write = asyncio.Lock()
+        self.daemons: dict[str, Daemon] = {}
+        for name in self.names:
+            self.daemons[name] = Daemon(
+                settings.for_tenant(name),
+                PrometheusObserver(),
+                db=self.db,
+                scheduler=self.scheduler,
+                write_lock=shared_write,
+                locks=[] if not self.elect else None,
+                job_prefix=f"{name}:" if self.multi else "",
+            )
+        self.members = Membership(url) if self.elect else None
+        self.replicas = 1  # live replicas at the last check (PostgreSQL)
+        self.over_checks = 0  # consecutive checks above the fair share
+        self.loop_beat = time.monotonic()
+        self.stopping = False
+
+    @property
+    def leading(self) -> list[str]:
+        return [n for n, d in self.daemons.items() if d.role == "leader"]
+
+    # ---- start and stop ---------------------------------------------------------------------
+    async def start(self) -> None:
+        """Open every tenant's client and check its credential, take the file's locks (SQLite)
+        or join the replicas and take a first share (PostgreSQL), start the scheduler."""
+        for d in self.daemons.values():
+            await d.open()
+        self.scheduler.start()
+        if not self.elect:
+            taken: list[MirrorLock] = []
+            try:
+                for lock in self.file_locks:
+                    lock.acquire()  # a second daemon is refused here (exit 5)
+                    taken.append(lock)
+            except BaseException:
+                for lock in taken:
+                    lock.release()
+                raise
+            for d in self.daemons.values():
+                d.lead()
+            return
+        assert self.members is not None
+        await asyncio.to_thread(self.members.join)
+        for d in self.daemons.values():
+            d.stand_by()
+        if len(self.names) > 1:
+            # Replicas started together (a Deployment created or scaled from zero) would each
+            # count themselves alone and take everything, then hand most of it back, cutting
+            # first passes short. Visible as a member now, this one takes its share at its
+            # first check, one leader_check_seconds from now, by when the others have joined.
+            log.info("standby", tenants=self.names, reason="taking a share at the first check")
+            return
+        await self.balance()
+        for name, d in self.daemons.items():
+            if d.role != "leader":
+                log.info("standby", tenant=name, reason="another syncd leads this tenant")
+
+    async def close(self, grace: float) -> None:
+        self.stopping = True
+        with contextlib.suppress(Exception):
+            self.scheduler.shutdown(wait=False)
+        await asyncio.gather(*(d.close(grace) for d in self.daemons.values()))
+        for lock in self.file_locks:
+            with contextlib.suppress(Exception):
+                lock.release()
+        if self.members is not None:
+            self.members.close()
+        self.db.dispose()
+
+    def start_hooks(self, intake: Any, tenant: str) -> None:
+        """The tenant's webhook worker, in a context naming the tenant (its log events)."""
+        ctx = contextvars.copy_context()
+        ctx.run(structlog.contextvars.bind_contextvars, tenant=tenant)
+        ctx.run(intake.start)
+
+    # ---- leadership -------------------------------------------------------------------------
+    async def watch(self, stop: asyncio.Event) -> None:
+        """PostgreSQL: ``balance`` every ``schedule.leader_check_seconds`` until ``stop``."""
+        every = self.settings.schedule.leader_check_seconds
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=every)
+            if stop.is_set() or not self.elect:
+                continue
+            try:
+                await self.balance()
+            except Exception as exc:  # the database away: look again at the next check
+                log.warning("leader_check_failed", error=describe_db_error(exc))
+
+    async def balance(self) -> None:
+        """One check: stand by where a lock was lost; count the replicas; take free tenants
+        up to the fair share, or hand back a surplus (``syncd.daemon.share``)."""
+        assert self.members is not None
+        for name in self.leading:
+            d = self.daemons[name]
+            if not await asyncio.to_thread(d.locks_alive):
+                await d.lose_lead()
+        if self.stopping:
+            return
+        view = await asyncio.to_thread(self.members.view, self.names)
+        assert self.members.id is not None
+        if len(view.members) != self.replicas:
+            log.info("replicas", live=len(view.members), tenants=len(self.names))
+        self.replicas = len(view.members)
+        share = fair_share(len(self.names), self.replicas)
+        self.over_checks = self.over_checks + 1 if len(self.leading) > share else 0
+        moves = plan(
+            self.names, self.members.id, self.replicas, self.leading, view.held, self.over_checks
+        )
+        for name in moves.hand_back:
+            await self.daemons[name].hand_back()
+        room = moves.room
+        for name in moves.take:
+            if room <= 0 or self.stopping:
+                break
+            d = self.daemons[name]
+            if await asyncio.to_thread(d.try_lead):
+                log.info("leading", tenant=name, replicas=self.replicas)
+                d.lead()
+                room -= 1
+
+    # ---- the event loop's pulse -------------------------------------------------------------
+    async def heartbeat(self, stop: asyncio.Event, notify: Any) -> None:
+        """Beat every second: ``/healthz`` reads the last beat; systemd's watchdog is fed from
+        here, so a stuck loop stops feeding it."""
+        every = 1.0
+        if notify.watchdog_seconds:
+            every = min(every, notify.watchdog_seconds / 2)
+        while not stop.is_set():
+            self.loop_beat = time.monotonic()
+            notify.watchdog()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=every)
