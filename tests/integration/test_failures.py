@@ -521,3 +521,34 @@ def test_a_postgresql_user_without_write_rights_is_told(
             conn.exec_driver_sql(f"DROP ROLE IF EXISTS {role}")
         admin.dispose()
         drop_pg_schema(postgres_url, schema)
+
+
+# ---- output piped into `head` -------------------------------------------------------------------
+def test_output_piped_into_head_ends_quietly_with_141(tmp_path: Path) -> None:
+    """The reader of stdout goes away after one line: no traceback, nothing on stderr, exit 141
+    (what a shell reports for ``ls`` or ``git log`` there)."""
+    from syncd.mirror.db import migrate
+    from syncd.mirror.store import Change, Mirror
+
+    url = sqlite_url(tmp_path)
+    db = make_engine(url)
+    migrate(db)
+    m = Mirror(db, TENANT)
+    with m.begin() as conn:  # ~250 kB of lines: more than a pipe holds
+        changes = [Change("candidates", f"c{i}", "created", {"status": "NEW"}) for i in range(3000)]
+        m.emit(conn, changes, run_id="r", now=utcnow())
+    db.dispose()
+    env = base_env(SYNCD_DATABASE_URL=url, SYNCD_TENANT=TENANT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "syncd", "changes", "--limit", "5000"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline().decode()
+    proc.stdout.close()  # as `head -1` does
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141, err
+    assert first.split()[2:4] == ["candidate.created", "c0"]
+    assert err == ""
