@@ -89,6 +89,19 @@ def wait_for(proc: subprocess.Popen[bytes], what: str, ready: Callable[[], bool]
         time.sleep(0.05)
 
 
+def status_of(env: dict[str, str]) -> dict[str, str]:
+    """The status of each resource's last pass as ``syncd status --json`` shows it, with
+    `` (process gone)`` when it carries that mark."""
+    code, out, err = finish(env, "status", "--json")
+    assert code == 0, err
+    return {
+        name: r["last_run"]["status"]
+        + (" (process gone)" if r["last_run"].get("process_gone") else "")
+        for name, r in json.loads(out)["resources"].items()
+        if r.get("last_run")
+    }
+
+
 @pytest.mark.parametrize("command", [["backfill"], ["sync", "--once"]])
 def test_second_writer_is_refused_and_a_killed_holder_frees_the_lock(
     tenant: ThreadServer, db_url: str, command: list[str]
@@ -109,12 +122,25 @@ def test_second_writer_is_refused_and_a_killed_holder_frees_the_lock(
         assert out == ""
         before = runs(db)
         assert before.count(("jobs", "running")) == 1  # the refused run wrote no run row
+        # A writer holds the lock: whatever is `running` is running.
+        assert not [v for v in status_of(env).values() if "process gone" in v]
+        wait_for(holder, "a pass running", lambda: runs(db)[-1][1] == "running")
         holder.send_signal(signal.SIGKILL)
         holder.wait(timeout=30)
     finally:
         if holder.poll() is None:
             holder.kill()
             holder.wait()
+    # The killed run's row still says `running`; with no writer holding the lock, status (which
+    # only reads) shows it interrupted.
+    last = dict(runs(db))  # the last run of each resource
+    stale = {k for k, v in last.items() if v == "running"}
+    assert stale
+    assert status_of(env) == {
+        k: "interrupted (process gone)" if k in stale else v for k, v in last.items()
+    }
+    code, out, err = finish(env, "status")
+    assert code == 0 and "interrupted (process gone)" in out, out + err
     # No stale lock: the next run takes it at once and finishes the backfill.
     code, out, err = finish({**env, "SYNCD_SMARTRECRUITERS__RATE_LIMIT": "1000"}, "backfill")
     assert code == 0, err
