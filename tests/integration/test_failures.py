@@ -523,6 +523,23 @@ def test_a_postgresql_user_without_write_rights_is_told(
         drop_pg_schema(postgres_url, schema)
 
 
+def test_sandbox_on_a_port_in_use_says_so_in_one_line() -> None:
+    """``syncd sandbox serve`` on a taken port: exit 2 and the same line as
+    ``syncd hris-sandbox serve`` (tests/integration/hris/test_cli.py)."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = syncd(base_env(), "sandbox", "serve", "--port", str(port), "--candidates", "3")
+    assert (r.code, r.out) == (USAGE, "")
+    assert r.err.strip() == (
+        f"syncd: --port: cannot listen on 127.0.0.1:{port} (Address already in use); choose "
+        "another port, or 0 for any free one"
+    )
+
+
 # ---- output piped into `head` -------------------------------------------------------------------
 def test_output_piped_into_head_ends_quietly_with_141(tmp_path: Path) -> None:
     """The reader of stdout goes away after one line: no traceback, nothing on stderr, exit 141
