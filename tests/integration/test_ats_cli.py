@@ -96,6 +96,14 @@ def test_check_ok_with_api_key_and_oauth(srv: ThreadServer) -> None:
     )
     assert r.exit_code == 0, r.output
     assert f"OAuth client '{CLIENT_ID}'" in r.stdout and CLIENT_SECRET not in r.output
+    # Both credentials at once: refused, not one of them silently chosen.
+    r = cli(
+        srv,
+        "check",
+        SYNCD_SMARTRECRUITERS__CLIENT_ID=CLIENT_ID,
+        SYNCD_SMARTRECRUITERS__CLIENT_SECRET=CLIENT_SECRET,
+    )
+    assert r.exit_code == 2 and "api_key and client_id/client_secret are both set" in r.stderr
 
 
 def test_check_names_refused_credential_and_missing_scope(srv: ThreadServer) -> None:
