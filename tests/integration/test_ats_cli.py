@@ -50,6 +50,12 @@ def test_get_all_follows_pages_and_repeats_params(srv: ThreadServer) -> None:
     r = cli(srv, "get", "/jobs", "-p", "sort=job_id", "-p", "limit=3", "--all")
     assert r.exit_code == 0, r.output
     assert {j["id"] for j in json.loads(r.stdout)} == set(snapshot(srv, "jobs"))
+    # Without sort=job_id /jobs is offset-paged (no nextPageId): --all pages by offset/limit.
+    r = cli(srv, "get", "/jobs", "-p", "limit=3", "--all")
+    assert r.exit_code == 0, r.output
+    jobs = [j["id"] for j in json.loads(r.stdout)]
+    assert len(jobs) == len(set(jobs)) and set(jobs) == set(snapshot(srv, "jobs"))
+    assert len(jobs) > 3
     r = cli(srv, "get", "/candidates", "-p", "status=HIRED", "-p", "status=OFFERED", "--all")
     want = {
         a["candidateId"]
