@@ -29,6 +29,7 @@ class _Fake:
     def __init__(self, failures: list[Exception]) -> None:
         self.failures = failures
         self.calls = 0
+        self.run_id = "run-1"  # bound to the log context for the pass
 
     async def run_resource(self, res: Any, mode: str, since: Any = None) -> str:
         self.calls += 1
