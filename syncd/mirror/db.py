@@ -104,6 +104,10 @@ def make_engine(url: str, *, read_only: bool = False, **kw: Any) -> Engine:
             # not keep 400 MB.
             cur.execute("PRAGMA wal_autocheckpoint=100000")
             cur.execute("PRAGMA journal_size_limit=67108864")
+            # A 32 MiB page cache instead of 2 MiB: a backfill inserts at random keys (UUIDs)
+            # into indexes of hundreds of MB, and every page missing from the cache is a read
+            # from the OS (a 20k backfill of audit and candidates: ~4 s of system CPU -> ~2 s).
+            cur.execute("PRAGMA cache_size=-32768")
             cur.close()
 
         return engine

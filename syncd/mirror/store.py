@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import itertools
 import operator
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -539,42 +538,56 @@ def _insert_rows(
 def _sqlite_insert(
     conn: Connection, table: Table, base: Row, items: list[Row], *, ignore: bool, returning: bool
 ) -> list[Row]:
-    """Rows (over ``base``) into a SQLite record table as multi-row INSERTs with values
-    converted once per column (SQLAlchemy's per-row parameter processing was a third of the
-    audit pass's CPU). ``ignore``: ``ON CONFLICT DO NOTHING RETURNING`` the keys, and return only
-    the rows inserted; otherwise a conflict raises as a plain insert would."""
+    """Rows (over ``base``) into a SQLite record table: one single-row INSERT run by sqlite3's
+    ``executemany`` (prepared once, stepped per row in C), values converted once per column
+    (SQLAlchemy's per-row parameter processing was a third of the audit pass's CPU). Multi-row
+    VALUES statements came in many lengths, each compiled again: the history's inserts took
+    31 -> ~12 µs a row. ``ignore``: ``ON CONFLICT DO NOTHING``; with ``returning``, the keys
+    already stored are read first (``executemany`` returns no rows) and only the rows inserted
+    are returned; otherwise a conflict raises as a plain insert would."""
     convs = _sqlite_converters(table, conn.dialect)
     names = [n for n, _ in convs]
-    key_pos = [names.index(c.name) for c in key_columns(table)]
     cols = ", ".join(f'"{n}"' for n in names)
-    ret = ", ".join(f'"{names[p]}"' for p in key_pos)
-    pk = ", ".join(f'"{c.name}"' for c in table.primary_key.columns)
-    one = "(" + ", ".join("?" * len(names)) + ")"
-    inserted: list[Row] = []
-    per = max(1, 30000 // len(names))  # under SQLite's bind-parameter limit (32766)
-    for i in range(0, len(items), per):
-        chunk = items[i : i + per]
-        # Column by column (a row's value, else base's): the conversions run as one map() each.
-        columns: list[list[Any]] = []
-        for n, proc in convs:
-            default = base.get(n)
-            vals = [r.get(n, default) for r in chunk]
-            columns.append(list(map(proc, vals)) if proc else vals)
-        tuples = list(zip(*columns, strict=True))
-        flat = list(itertools.chain.from_iterable(tuples))
-        sql = f'INSERT INTO "{table.name}" ({cols}) VALUES {", ".join([one] * len(chunk))}'
-        if not ignore:
-            conn.exec_driver_sql(sql, tuple(flat))
-            inserted.extend(chunk)
-            continue
+    sql = f'INSERT INTO "{table.name}" ({cols}) VALUES ({", ".join("?" * len(names))})'
+    if ignore:
+        pk = ", ".join(f'"{c.name}"' for c in table.primary_key.columns)
         sql += f" ON CONFLICT ({pk}) DO NOTHING"
-        if not returning:
-            conn.exec_driver_sql(sql, tuple(flat))
-            continue
-        stored = {tuple(v[p] for p in key_pos): row for v, row in zip(tuples, chunk, strict=True)}
-        for r in conn.exec_driver_sql(sql + f" RETURNING {ret}", tuple(flat)).all():
-            inserted.append(stored[tuple(r)])
+    # Column by column (a row's value, else base's): the conversions run as one map() each.
+    columns: list[list[Any]] = []
+    for n, proc in convs:
+        default = base.get(n)
+        vals = [r.get(n, default) for r in items]
+        columns.append(list(map(proc, vals)) if proc else vals)
+    tuples = list(zip(*columns, strict=True))
+    inserted = items if not ignore else []
+    if ignore and returning:
+        key_pos = [names.index(c.name) for c in key_columns(table)]
+        have = _stored_keys(conn, table, base["tenant"], [[t[p] for p in key_pos] for t in tuples])
+        new = [i for i, t in enumerate(tuples) if tuple(t[p] for p in key_pos) not in have]
+        if len(new) < len(tuples):
+            tuples = [tuples[i] for i in new]
+        inserted = [items[i] for i in new]
+    if tuples:
+        conn.exec_driver_sql(sql, tuples)  # a list of tuples: executemany
     return inserted
+
+
+def _stored_keys(
+    conn: Connection, table: Table, tenant: str, keys: list[list[Any]]
+) -> set[tuple[Any, ...]]:
+    """The keys among ``keys`` (bound values, key columns in order) that ``table`` holds for
+    ``tenant``: by the leading key column's IN (SQLite plans a row-value IN as a scan)."""
+    cols = [f'"{c.name}"' for c in key_columns(table)]
+    firsts = sorted({k[0] for k in keys})
+    out: set[tuple[Any, ...]] = set()
+    for i in range(0, len(firsts), 500):
+        part = firsts[i : i + 500]
+        sql = (
+            f'SELECT {", ".join(cols)} FROM "{table.name}" WHERE tenant = ? '
+            f"AND {cols[0]} IN ({', '.join('?' * len(part))})"
+        )
+        out.update(tuple(r) for r in conn.exec_driver_sql(sql, (tenant, *part)))
+    return out
 
 
 def _pg_insert(
