@@ -18,11 +18,9 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     Connection,
-    DateTime,
     Engine,
     Table,
     and_,
-    bindparam,
     func,
     insert,
     select,
@@ -31,6 +29,7 @@ from sqlalchemy import (
 )
 
 from syncd.mirror import schema as s
+from syncd.mirror.bulk import bound_columns, converters, execute_many, stored_keys
 from syncd.mirror.fit import fit
 from syncd.mirror.outbox import lock_sequence
 from syncd.mirror.records import Row, content_hash
@@ -207,23 +206,13 @@ class Mirror:
         return _insert_rows(conn, table, base, items, ignore=True, returning=returning)
 
     def present(self, conn: Connection, table: Table, keys: Iterable[Key]) -> set[Key]:
-        """The keys among ``keys`` that have a row (live or not), reading key columns only."""
+        """The keys among ``keys`` (string key columns) that have a row (live or not), reading
+        key columns only."""
         wanted = set(keys)
         if not wanted:
             return set()
-        cols = key_columns(table)
-        out: set[Key] = set()
-        firsts = sorted({k[0] for k in wanted})
-        for i in range(0, len(firsts), 500):
-            # By the leading key column only: SQLite's planner uses the primary key for a plain
-            # IN, not for a row-value IN.
-            for r in conn.execute(
-                select(*cols).where(table.c.tenant == self.tenant, cols[0].in_(firsts[i : i + 500]))
-            ):
-                k = tuple(r)
-                if k in wanted:
-                    out.add(k)
-        return out
+        names = [c.name for c in key_columns(table)]
+        return stored_keys(conn, table, self.tenant, names, list(wanted))
 
     def set_columns(
         self, conn: Connection, table: Table, rows: Sequence[Row], *, now: datetime | None = None
@@ -352,20 +341,24 @@ class Mirror:
         if not changes:
             return
         lock_sequence(conn, self.tenant)
-        conn.execute(
-            insert(s.changes),
+        n = len(changes)
+        params = bound_columns(
+            conn,
+            s.changes,
+            _CHANGE_COLUMNS,
             [
-                {
-                    "tenant": self.tenant,
-                    "resource": c.resource,
-                    "record_key": c.key,
-                    "kind": c.kind,
-                    "data": c.data,
-                    "run_id": run_id,
-                    "occurred_at": now,
-                }
-                for c in changes
+                [self.tenant] * n,
+                [c.resource for c in changes],
+                [c.key for c in changes],
+                [c.kind for c in changes],
+                [c.data for c in changes],
+                [run_id] * n,
+                [now] * n,
             ],
+        )
+        marks = ", ".join("?" * len(_CHANGE_COLUMNS))
+        execute_many(
+            conn, f"INSERT INTO changes ({', '.join(_CHANGE_COLUMNS)}) VALUES ({marks})", params
         )
 
     # ---- quarantine -----------------------------------------------------------------------
@@ -403,11 +396,18 @@ class Mirror:
         return {c.name: None for c in t.columns} | {"tenant": self.tenant, "resource": resource}
 
     def save_state(self, conn: Connection, resource: str, **values: Any) -> None:
-        t = s.sync_state
-        done = conn.execute(
-            update(t).where(t.c.tenant == self.tenant, t.c.resource == resource).values(**values)
+        names = list(values)
+        (params,) = bound_columns(
+            conn,
+            s.sync_state,
+            [*names, "tenant", "resource"],
+            [*([v] for v in values.values()), [self.tenant], [resource]],
         )
-        if done.rowcount == 0:
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        sets = ", ".join(f"{n} = {mark}" for n in names)
+        sql = f"UPDATE sync_state SET {sets} WHERE tenant = {mark} AND resource = {mark}"
+        if conn.exec_driver_sql(sql, params).rowcount == 0:
+            t = s.sync_state
             conn.execute(insert(t).values(tenant=self.tenant, resource=resource, **values))
 
     # ---- runs -----------------------------------------------------------------------------
@@ -487,35 +487,6 @@ def _defaults(table: Table) -> dict[str, Any]:
     return {c.name: getattr(c.default, "arg", None) for c in table.columns if _scalar_default(c)}
 
 
-def _fast_datetime(proc: Any) -> Any:
-    """SQLAlchemy's SQLite DATETIME bind processor, with the common case (a naive datetime)
-    formatted in C: ``isoformat`` gives the same ``%Y-%m-%d %H:%M:%S.%f`` text."""
-    dt_type = datetime
-
-    def process(value: Any) -> Any:
-        if type(value) is dt_type and value.tzinfo is None:
-            return value.isoformat(" ", "microseconds")
-        return proc(value)
-
-    return process
-
-
-@functools.cache
-def _sqlite_converters(table: Table, dialect: Any) -> tuple[tuple[str, Any], ...]:
-    """Per column, SQLAlchemy's own bind processor (None: the value goes as is), DATETIME
-    replaced by the faster equivalent when it gives the same text for a sample."""
-    sample = datetime(2024, 1, 2, 3, 4, 5, 678000)
-    out = []
-    for c in table.columns:
-        proc = c.type.dialect_impl(dialect).bind_processor(dialect)
-        if isinstance(c.type, DateTime) and proc is not None:
-            fast = _fast_datetime(proc)
-            if fast(sample) == proc(sample) and fast(None) is None:
-                proc = fast
-        out.append((c.name, proc))
-    return tuple(out)
-
-
 def _insert_rows(
     conn: Connection,
     table: Table,
@@ -545,7 +516,7 @@ def _sqlite_insert(
     31 -> ~12 µs a row. ``ignore``: ``ON CONFLICT DO NOTHING``; with ``returning``, the keys
     already stored are read first (``executemany`` returns no rows) and only the rows inserted
     are returned; otherwise a conflict raises as a plain insert would."""
-    convs = _sqlite_converters(table, conn.dialect)
+    convs = converters(table, conn.dialect)
     names = [n for n, _ in convs]
     cols = ", ".join(f'"{n}"' for n in names)
     sql = f'INSERT INTO "{table.name}" ({cols}) VALUES ({", ".join("?" * len(names))})'
@@ -561,8 +532,11 @@ def _sqlite_insert(
     tuples = list(zip(*columns, strict=True))
     inserted = items if not ignore else []
     if ignore and returning:
-        key_pos = [names.index(c.name) for c in key_columns(table)]
-        have = _stored_keys(conn, table, base["tenant"], [[t[p] for p in key_pos] for t in tuples])
+        keys = [c.name for c in key_columns(table)]
+        key_pos = [names.index(k) for k in keys]
+        have = stored_keys(
+            conn, table, base["tenant"], keys, [[t[p] for p in key_pos] for t in tuples]
+        )
         new = [i for i, t in enumerate(tuples) if tuple(t[p] for p in key_pos) not in have]
         if len(new) < len(tuples):
             tuples = [tuples[i] for i in new]
@@ -570,24 +544,6 @@ def _sqlite_insert(
     if tuples:
         conn.exec_driver_sql(sql, tuples)  # a list of tuples: executemany
     return inserted
-
-
-def _stored_keys(
-    conn: Connection, table: Table, tenant: str, keys: list[list[Any]]
-) -> set[tuple[Any, ...]]:
-    """The keys among ``keys`` (bound values, key columns in order) that ``table`` holds for
-    ``tenant``: by the leading key column's IN (SQLite plans a row-value IN as a scan)."""
-    cols = [f'"{c.name}"' for c in key_columns(table)]
-    firsts = sorted({k[0] for k in keys})
-    out: set[tuple[Any, ...]] = set()
-    for i in range(0, len(firsts), 500):
-        part = firsts[i : i + 500]
-        sql = (
-            f'SELECT {", ".join(cols)} FROM "{table.name}" WHERE tenant = ? '
-            f"AND {cols[0]} IN ({', '.join('?' * len(part))})"
-        )
-        out.update(tuple(r) for r in conn.exec_driver_sql(sql, (tenant, *part)))
-    return out
 
 
 def _pg_insert(
@@ -636,6 +592,9 @@ def _pg_insert(
                 return inserted
 
 
+_CHANGE_COLUMNS = ("tenant", "resource", "record_key", "kind", "data", "run_id", "occurred_at")
+
+
 @functools.cache
 def _json_columns(table: Table) -> frozenset[str]:
     return frozenset(c.name for c in table.columns if isinstance(c.type, JSON))
@@ -655,18 +614,9 @@ def _update_many(conn: Connection, table: Table, tenant: str, rows: list[Row]) -
     for cols, group in groups.items():
         if not cols:
             continue
-        stmt = (
-            update(table)
-            .where(
-                and_(
-                    table.c.tenant == bindparam("k_tenant"),
-                    *(table.c[k] == bindparam(f"k_{k}") for k in keys),
-                )
-            )
-            .values({c: bindparam(f"v_{c}") for c in cols})
-        )
-        params = [
-            {"k_tenant": tenant, **{f"k_{k}": r[k] for k in keys}, **{f"v_{c}": r[c] for c in cols}}
-            for r in group
-        ]
-        conn.execute(stmt, params)
+        sets = ", ".join(f'"{c}" = ?' for c in cols)
+        where = " AND ".join(f'"{k}" = ?' for k in ("tenant", *keys))
+        values = [[r[c] for r in group] for c in cols]
+        values += [[tenant] * len(group), *([r[k] for r in group] for k in keys)]
+        params = bound_columns(conn, table, [*cols, "tenant", *keys], values)
+        execute_many(conn, f'UPDATE "{table.name}" SET {sets} WHERE {where}', params)
