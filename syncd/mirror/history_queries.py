@@ -11,9 +11,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, select, update
+from sqlalchemy import Connection, delete, func, select
 
 from syncd.mirror import schema as s
+from syncd.mirror.bulk import bound_columns, execute_many
 from syncd.mirror.records import Row
 
 
@@ -23,19 +24,21 @@ def fill_previous_sub_status(conn: Connection, tenant: str, fixes: Sequence[Row]
     transition tells it: entries of that status older than the event, still without one, get it."""
     if not fixes:
         return
-    h = s.application_status_history
-    conn.execute(
-        update(h)
-        .where(
-            h.c.tenant == tenant,
-            h.c.candidate_id == bindparam("k_c"),
-            h.c.job_id == bindparam("k_j"),
-            h.c.status == bindparam("k_s"),
-            h.c.ordinal < bindparam("k_o"),
-            h.c.sub_status.is_(None),
-        )
-        .values(sub_status=bindparam("v")),
-        list(fixes),
+    params = bound_columns(
+        conn,
+        s.application_status_history,
+        ["sub_status", "tenant", "candidate_id", "job_id", "status", "ordinal"],
+        [
+            [f["v"] for f in fixes],
+            [tenant] * len(fixes),
+            *([f[k] for f in fixes] for k in ("k_c", "k_j", "k_s", "k_o")),
+        ],
+    )
+    execute_many(
+        conn,
+        "UPDATE application_status_history SET sub_status = ? WHERE tenant = ? AND candidate_id = ?"
+        " AND job_id = ? AND status = ? AND ordinal < ? AND sub_status IS NULL",
+        params,
     )
 
 
