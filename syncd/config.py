@@ -43,6 +43,10 @@ DATABASE_URL_FORMS = (
 _SUPPORTED_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgres", "postgresql+psycopg")
 
 
+# Characters an HTTP header value cannot carry (RFC 9110 field-value: visible ASCII, space, tab).
+_HEADER_UNSAFE = re.compile(r"[^\t\x20-\x7e]")
+
+
 class ConfigError(Exception):
     """A setting is missing or malformed. The message names the setting and the fix."""
 
@@ -68,6 +72,20 @@ class SmartRecruitersSettings(BaseModel):
         if not v.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return v.rstrip("/")
+
+    @field_validator("api_key", "client_id", "client_secret")
+    @classmethod
+    def _header_safe(cls, v: Any) -> Any:
+        # The key travels in an HTTP header (x-smarttoken) and the OAuth2 pair in a request:
+        # httpx refuses line breaks, control and non-ASCII characters mid-request, so say it
+        # here, naming the setting (a file holding two lines is the usual cause).
+        raw = v.get_secret_value() if isinstance(v, SecretStr) else v
+        if isinstance(raw, str) and _HEADER_UNSAFE.search(raw):
+            raise ValueError(
+                "holds a line break or another character not allowed in an HTTP header "
+                "(control or non-ASCII); set it to the credential alone, on one line"
+            )
+        return v
 
     @model_validator(mode="after")
     def _oauth_pair(self) -> SmartRecruitersSettings:
@@ -521,8 +539,17 @@ def _source_name(
     env = {n.upper() for n in os.environ}
     for i in range(len(keys), 0, -1):
         name = _env_name(keys[:i])
-        if name in env or f"{name}_FILE" in env:
+        if name in env:
             return name
+        if f"{name}_FILE" in env:  # the value is the content of the file it names
+            return f"{name}_FILE"
+    if keys:
+        # A table's own rule (client_id and client_secret go together): the variables that set
+        # fields of that table, when there are any, rather than the file's table.
+        table = _env_name(keys) + NESTED
+        below = sorted(n.removesuffix("_FILE") for n in env if n.startswith(table))
+        if below:
+            return " and ".join(dict.fromkeys(below))
     if toml is not None and toml_path and keys and _in_toml(toml, keys):
         table = f"[{'.'.join(keys[:-1])}] " if len(keys) > 1 else ""
         return f"SYNCD_CONFIG ({toml_path}): {table}{keys[-1]}"

@@ -155,3 +155,36 @@ def test_an_empty_tenant_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SYNCD_TENANT", "")
     with pytest.raises(ConfigError, match=r"SYNCD_TENANT: .*1 to 64 characters"):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SYNCD_SMARTRECRUITERS__API_KEY", "T1\nsecond-line"),
+        ("SYNCD_SMARTRECRUITERS__CLIENT_SECRET", "s3cr\r\net"),
+        ("SYNCD_SMARTRECRUITERS__API_KEY", "T1\u00e9"),
+    ],
+)
+def test_a_credential_that_cannot_go_into_a_header_is_refused(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    if "CLIENT_SECRET" in variable:
+        monkeypatch.setenv("SYNCD_SMARTRECRUITERS__CLIENT_ID", "cid")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    msg = str(err.value)
+    assert f"{variable}: holds a line break" in msg
+    assert "second-line" not in msg and "s3cr" not in msg and "T1" not in msg
+
+
+def test_a_credential_file_of_two_lines_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    key = tmp_path / "key"
+    key.write_text("T1\nsecond-line\n")
+    monkeypatch.setenv("SYNCD_SMARTRECRUITERS__API_KEY_FILE", str(key))
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert "SYNCD_SMARTRECRUITERS__API_KEY_FILE: holds a line break" in str(err.value)
+    assert "second-line" not in str(err.value)
