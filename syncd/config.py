@@ -304,6 +304,13 @@ class Settings(BaseSettings):
         if not sep or scheme.lower() not in _SUPPORTED_SCHEMES:
             got = f"'{scheme}'" if sep else "no scheme"
             raise ValueError(f"unsupported database URL ({got}); {DATABASE_URL_FORMS}")
+        authority = v.partition("://")[2].partition("/")[0]
+        if authority.count("@") > 1:
+            # The driver would read the host from the password's tail: it can never connect.
+            raise ValueError(
+                "has more than one '@' before the host; percent-encode @ in the password as %40 "
+                "(postgresql://user:p%40ss@host:5432/database)"
+            )
         from sqlalchemy.engine import make_url
         from sqlalchemy.exc import ArgumentError
 

@@ -188,3 +188,25 @@ def test_a_credential_file_of_two_lines_is_refused(
         load_settings()
     assert "SYNCD_SMARTRECRUITERS__API_KEY_FILE: holds a line break" in str(err.value)
     assert "second-line" not in str(err.value)
+
+
+def test_a_password_with_an_unencoded_at_is_refused_without_showing_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SYNCD_DATABASE_URL", "postgresql://postgres:p@ss@127.0.0.1:5432/x")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    msg = str(err.value)
+    assert "SYNCD_DATABASE_URL: has more than one '@'" in msg
+    assert "percent-encode @ in the password as %40" in msg
+    assert "p@ss" not in msg and "ss@127" not in msg
+
+
+def test_a_database_url_shown_in_messages_hides_all_of_the_password() -> None:
+    from syncd.mirror.db import display_url
+
+    shown = display_url("postgresql://postgres:p@ss@127.0.0.1:5432/x")
+    assert shown == "postgresql+psycopg://postgres:***@127.0.0.1:5432/x"
+    assert display_url("postgresql://u:pw@h/db") == "postgresql+psycopg://u:***@h/db"
+    assert display_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert display_url("sqlite:///m.db") == "sqlite:///m.db"
