@@ -84,8 +84,7 @@ def _run(settings: Settings, mode: str, resources: list[str], since: datetime | 
 
     if not settings.smartrecruiters.has_credentials:
         raise CommandError(
-            "no SmartRecruiters credentials: set SYNCD_SMARTRECRUITERS__API_KEY, or "
-            "SYNCD_SMARTRECRUITERS__CLIENT_ID and SYNCD_SMARTRECRUITERS__CLIENT_SECRET",
+            settings.missing_credentials(),
             USAGE,
         )
     configure_logging(settings.log_level, settings.log_format)

@@ -20,6 +20,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -234,6 +235,9 @@ class Settings(BaseSettings):
     # [tenants.NAME] tables: several SmartRecruiters tenants in one configuration (syncd run
     # serves them all; one-shot commands act on the one SYNCD_TENANT names).
     tenants: dict[str, TenantSettings] = Field(default_factory=dict)
+    # True for the settings for_tenant made from a [tenants.NAME] table: messages then name the
+    # tenant's own variables (SYNCD_TENANTS__NAME__…) and webhook path.
+    _from_tenants: bool = PrivateAttr(default=False)
 
     @field_validator("tenants")
     @classmethod
@@ -260,7 +264,7 @@ class Settings(BaseSettings):
                 raise KeyError(name)
             return self
         t = self.tenants[name]
-        return self.model_copy(
+        one = self.model_copy(
             update={
                 "tenant": name,
                 "smartrecruiters": _overlay(self.smartrecruiters, t.smartrecruiters, _CREDENTIALS),
@@ -269,6 +273,30 @@ class Settings(BaseSettings):
                 "tenants": {},
             }
         )
+        one._from_tenants = True
+        return one
+
+    def variable(self, setting: str) -> str:
+        """The environment variable that sets ``setting`` (``SMARTRECRUITERS__API_KEY``) of this
+        tenant: ``SYNCD_TENANTS__NAME__…`` for a tenant of ``[tenants]``, else ``SYNCD_…``."""
+        if self._from_tenants:
+            return f"{ENV_PREFIX}TENANTS{NESTED}{self.tenant.upper()}{NESTED}{setting}"
+        return ENV_PREFIX + setting
+
+    def webhook_path(self) -> str:
+        """The daemon's callback path for this tenant (docs/daemon.md)."""
+        base = "/webhooks/smartrecruiters"
+        return f"{base}/{self.tenant}" if self._from_tenants else base
+
+    def missing_credentials(self) -> str:
+        """The one line saying this tenant has no SmartRecruiters credential, naming its
+        variables."""
+        key, cid, secret = (
+            self.variable(f"SMARTRECRUITERS{NESTED}{k}")
+            for k in ("API_KEY", "CLIENT_ID", "CLIENT_SECRET")
+        )
+        who = f" for tenant {self.tenant}" if self._from_tenants else ""
+        return f"no SmartRecruiters credentials{who}: set {key}, or {cid} and {secret}"
 
     def select_tenant(self) -> Settings:
         """The one tenant a one-shot command acts on: ``SYNCD_TENANT`` among ``[tenants]`` (the

@@ -1,0 +1,90 @@
+"""Messages a new user meets: each names the setting to change (the tenant's own variable with
+``[tenants]``), and none carries pydantic's wording or class names."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from syncd.cli import main
+from syncd.config import ConfigError, load_settings
+
+TENANTS = """
+[tenants.acme_eu.smartrecruiters]
+rate_limit = 5
+
+[tenants.nocred.smartrecruiters]
+rate_limit = 5
+"""
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.upper().startswith("SYNCD_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def tenants(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    path = tmp_path / "mt.toml"
+    path.write_text(TENANTS)
+    monkeypatch.setenv("SYNCD_CONFIG", str(path))
+    monkeypatch.setenv("SYNCD_DATABASE_URL", f"sqlite:///{tmp_path / 'mirror.db'}")
+    return path
+
+
+def _run(*args: str) -> tuple[int, str]:
+    r = CliRunner().invoke(main, list(args))
+    return r.exit_code, r.output
+
+
+@pytest.mark.parametrize("args", [["sync", "--once"], ["api", "check"], ["refresh", "jobs", "1"]])
+def test_a_tenant_without_credentials_names_its_own_variables(
+    tenants: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    monkeypatch.setenv("SYNCD_TENANT", "nocred")
+    code, out = _run(*args)
+    assert code == 2, out
+    assert out.strip().endswith(
+        "no SmartRecruiters credentials for tenant nocred: set "
+        "SYNCD_TENANTS__NOCRED__SMARTRECRUITERS__API_KEY, or "
+        "SYNCD_TENANTS__NOCRED__SMARTRECRUITERS__CLIENT_ID and "
+        "SYNCD_TENANTS__NOCRED__SMARTRECRUITERS__CLIENT_SECRET"
+    ), out
+
+
+def test_without_tenants_the_credentials_message_names_the_top_level_variables() -> None:
+    assert load_settings().select_tenant().missing_credentials() == (
+        "no SmartRecruiters credentials: set SYNCD_SMARTRECRUITERS__API_KEY, or "
+        "SYNCD_SMARTRECRUITERS__CLIENT_ID and SYNCD_SMARTRECRUITERS__CLIENT_SECRET"
+    )
+
+
+def test_a_half_oauth_pair_from_the_environment_names_the_variable(
+    tenants: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNCD_TENANTS__ACME_EU__SMARTRECRUITERS__CLIENT_ID", "x")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    msg = str(err.value)
+    assert "SYNCD_TENANTS__ACME_EU__SMARTRECRUITERS__CLIENT_ID: client_id and client_secret" in msg
+    assert "SYNCD_CONFIG" not in msg
+
+
+def test_a_tenant_without_callback_url_names_its_variable_and_path(
+    tenants: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNCD_TENANT", "acme_eu")
+    monkeypatch.setenv("SYNCD_TENANTS__ACME_EU__SMARTRECRUITERS__API_KEY", "k")
+    code, out = _run("webhooks", "subscribe")
+    assert code == 2, out
+    assert (
+        "no callback URL: set SYNCD_TENANTS__ACME_EU__WEBHOOKS__CALLBACK_URL to the public URL "
+        "of the daemon's /webhooks/smartrecruiters/acme_eu endpoint"
+    ) in out
