@@ -12,10 +12,10 @@ import click
 from syncd.config import Settings
 
 
-def _settings() -> Settings:
+def _settings(*, all_tenants: bool = False) -> Settings:
     from syncd.cli import settings_or_exit
 
-    return settings_or_exit()
+    return settings_or_exit(all_tenants=all_tenants)
 
 
 def _parse_since(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
@@ -49,7 +49,8 @@ def migrate_cmd() -> None:
     from syncd.mirror.db import make_engine, migrate
     from syncd.mirror.lock import writer_lock
 
-    settings = _settings()
+    # The schema is shared by every tenant: migrate needs no SYNCD_TENANT.
+    settings = _settings(all_tenants=True)
     engine = make_engine(settings.database_url)
     where = engine.url.render_as_string(hide_password=True)
     try:

@@ -308,6 +308,12 @@ class Settings(BaseSettings):
         if name not in self.tenants:
             if len(self.tenants) == 1 and "tenant" not in self.model_fields_set:
                 name = next(iter(self.tenants))
+            elif "tenant" not in self.model_fields_set:
+                raise ConfigError(
+                    f"SYNCD_TENANT: not set, and several tenants are configured "
+                    f"({', '.join(sorted(self.tenants))}); set SYNCD_TENANT to the one this "
+                    "command acts on"
+                )
             else:
                 raise ConfigError(
                     f"SYNCD_TENANT: {name!r} is not one of the configured tenants "

@@ -88,3 +88,17 @@ def test_a_tenant_without_callback_url_names_its_variable_and_path(
         "no callback URL: set SYNCD_TENANTS__ACME_EU__WEBHOOKS__CALLBACK_URL to the public URL "
         "of the daemon's /webhooks/smartrecruiters/acme_eu endpoint"
     ) in out
+
+
+def test_migrate_needs_no_tenant_and_status_asks_for_one(tenants: Path) -> None:
+    code, out = _run("migrate")
+    assert code == 0 and "-> " in out, out
+    code, out = _run("status")
+    assert code == 2, out
+    assert (
+        "SYNCD_TENANT: not set, and several tenants are configured (acme_eu, nocred); set "
+        "SYNCD_TENANT to the one this command acts on"
+    ) in out
+
+
+@pytest.mark.parametrize(

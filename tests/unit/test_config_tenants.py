@@ -117,7 +117,10 @@ def test_a_one_shot_command_acts_on_the_selected_tenant(
         "set SYNCD_TENANT to one of them"
     )
     monkeypatch.delenv("SYNCD_TENANT")
-    with pytest.raises(ConfigError, match="'default' is not one of the configured tenants"):
+    with pytest.raises(
+        ConfigError,
+        match=r"SYNCD_TENANT: not set, and several tenants are configured \(acme, beta\)",
+    ):
         load_settings().select_tenant()
 
 
