@@ -356,6 +356,14 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"a SQLite URL has three slashes before a relative path ({DATABASE_URL_FORMS})"
             )
+        name = url.database or ""
+        in_memory = name.startswith("file:") and url.query.get("mode") == "memory"
+        if url.get_backend_name() == "sqlite" and (name in ("", ":memory:") or in_memory):
+            # An in-memory database vanishes with the process: the mirror would be lost.
+            raise ValueError(
+                "a mirror needs a file path, not an in-memory SQLite database "
+                "(sqlite:///path/to/mirror.db)"
+            )
         return v
 
     @classmethod

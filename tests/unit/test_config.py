@@ -210,3 +210,10 @@ def test_a_database_url_shown_in_messages_hides_all_of_the_password() -> None:
     assert display_url("postgresql://u:pw@h/db") == "postgresql+psycopg://u:***@h/db"
     assert display_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert display_url("sqlite:///m.db") == "sqlite:///m.db"
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "sqlite+pysqlite://"])
+def test_an_in_memory_mirror_is_refused(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("SYNCD_DATABASE_URL", url)
+    with pytest.raises(ConfigError, match="SYNCD_DATABASE_URL: a mirror needs a file path"):
+        load_settings()
