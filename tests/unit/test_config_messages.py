@@ -102,3 +102,28 @@ def test_migrate_needs_no_tenant_and_status_asks_for_one(tenants: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("host", "variable"), [("999.1.1.1", "SYNCD_HTTP__HOST"), ("8.8.8.8", "SYNCD_HTTP__HOST")]
+)
+def test_an_address_that_cannot_be_bound_names_the_host(host: str, variable: str) -> None:
+    from syncd.daemon.http import bind
+
+    with pytest.raises(ConfigError) as err:
+        bind(host, 0)
+    assert str(err.value).startswith(f"{variable}: cannot listen on {host}:0"), err.value
+    assert "free port" not in str(err.value)
+
+
+def test_a_port_in_use_names_the_port() -> None:
+    from syncd.daemon.http import bind
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    try:
+        with pytest.raises(ConfigError) as err:
+            bind("127.0.0.1", port)
+    finally:
+        taken.close()
+    assert str(err.value).startswith(f"SYNCD_HTTP__PORT: cannot listen on 127.0.0.1:{port}")
+    assert "choose a free port" in str(err.value)
