@@ -623,6 +623,12 @@ def describe_validation_error(
         shown = "" if hidden else f" (got {got!r})"
         if err["type"] == "extra_forbidden":
             lines.append(f"{name}: unknown setting; remove it or check its spelling")
+        elif err["type"] in ("model_type", "dict_type", "model_attributes_type"):
+            # Pydantic names the class (TenantSettings): say what the file should hold.
+            keys = [str(p) for p in loc]
+            if keys[:1] == ["tenants"] and len(keys) == 2:
+                keys.append("smartrecruiters")
+            lines.append(f"{name}: must be a table of settings (e.g. [{'.'.join(keys)}]){shown}")
         else:
             msg = err["msg"].removeprefix("Value error, ")
             lines.append(f"{name}: {msg}{shown}")

@@ -127,3 +127,45 @@ def test_a_port_in_use_names_the_port() -> None:
         taken.close()
     assert str(err.value).startswith(f"SYNCD_HTTP__PORT: cannot listen on 127.0.0.1:{port}")
     assert "choose a free port" in str(err.value)
+
+
+def test_a_bad_sink_value_has_no_pydantic_prefix() -> None:
+    from syncd.sinks.base import SinkError
+    from syncd.sinks.config import build_sink
+
+    with pytest.raises(SinkError) as err:
+        build_sink("hr", {"type": "webhook", "url": "hr.example.com/hooks"})
+    assert "sinks.hr.url: must start with http:// or https://" in str(err.value)
+    assert "Value error" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "table"),
+    [
+        ("SYNCD_TENANTS__ACME", "[tenants.acme.smartrecruiters]"),
+        ("SYNCD_TENANTS__ACME__SMARTRECRUITERS", "[tenants.acme.smartrecruiters]"),
+    ],
+)
+def test_a_tenant_that_is_no_table_says_so(
+    monkeypatch: pytest.MonkeyPatch, variable: str, table: str
+) -> None:
+    monkeypatch.setenv(variable, "3")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    msg = str(err.value)
+    assert f"{variable}: must be a table of settings (e.g. {table})" in msg
+    assert "Settings" not in msg and "dictionary" not in msg
+
+
+def test_a_tenant_table_in_the_file_that_is_no_table_says_so(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text('[tenants.acme]\nsmartrecruiters = "x"\n')
+    monkeypatch.setenv("SYNCD_CONFIG", str(path))
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert (
+        "[tenants.acme] smartrecruiters: must be a table of settings "
+        "(e.g. [tenants.acme.smartrecruiters])"
+    ) in str(err.value)
