@@ -598,7 +598,7 @@ def _source_name(
         table = _env_name(keys) + NESTED
         below = sorted(n.removesuffix("_FILE") for n in env if n.startswith(table))
         if below:
-            return " and ".join(dict.fromkeys(below))
+            return ", ".join(dict.fromkeys(below))
     if toml is not None and toml_path and keys and _in_toml(toml, keys):
         table = f"[{'.'.join(keys[:-1])}] " if len(keys) > 1 else ""
         return f"SYNCD_CONFIG ({toml_path}): {table}{keys[-1]}"
