@@ -136,11 +136,11 @@ def sandbox_serve(
     log_level: str,
 ) -> None:
     """Serve a generated tenant over HTTP."""
-    import socket
     import time
 
     import uvicorn
 
+    from syncd.cli_listen import listen_socket
     from syncd.sandbox.limits import LimitConfig
     from syncd.sandbox.server import SandboxOptions, create_app
 
@@ -165,20 +165,7 @@ def sandbox_serve(
     started = time.perf_counter()
     app = create_app(options)
     # Bound here, not by uvicorn, so that the line names the port the system gave for --port 0.
-    # IPPROTO_TCP named: asyncio sets TCP_NODELAY only on sockets that say so, and without it
-    # every response under ~64 KiB waited ~40 ms (Nagle against the client's delayed ACK).
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise click.BadParameter(
-            f"cannot listen on {host}:{port} ({exc.strerror}); choose another port, or 0 for any "
-            "free one",
-            param_hint="--port",
-        ) from None
+    sock = listen_socket(host, port)
     bound = sock.getsockname()[1]
     click.echo(
         f"sandbox: seed={seed} jobs={jobs} candidates={candidates} generated in "

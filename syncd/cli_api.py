@@ -138,7 +138,12 @@ def _json_opt(f: Callable[..., Any]) -> Callable[..., Any]:
 @api.command("get")
 @_path_arg
 @_param_opt
-@click.option("--all", "all_pages", is_flag=True, help="Follow cursor pages; print all items.")
+@click.option(
+    "--all",
+    "all_pages",
+    is_flag=True,
+    help="Follow the pages (cursor or offset/limit paging); print all items.",
+)
 def get(path: str, params: tuple[str, ...], all_pages: bool) -> None:
     """GET PATH, e.g. /candidates --param limit=5."""
     query = _parse_params(params)
@@ -146,15 +151,45 @@ def get(path: str, params: tuple[str, ...], all_pages: bool) -> None:
     async def work(sr: Any) -> Any:
         if not all_pages:
             return await sr.request("GET", path, params=query)
-        token = "nextPageId" if path.startswith("/audit-api/") else "pageId"
-        if path.startswith("/webhooks-api/"):
-            token = "page_id"
-        items: list[Any] = []
-        async for page in sr.cursor_pages(path, query, token_param=token):
-            items.extend(page.items)
-        return items
+        return await _all_items(sr, path, query)
 
     _emit(_run(work))
+
+
+async def _all_items(sr: Any, path: str, query: dict[str, Any]) -> list[Any]:
+    """Every item of a listing: cursor pages while the answers carry ``nextPageId``; a first
+    answer with an ``offset``, no ``nextPageId`` and fewer items than ``totalFound`` is
+    offset-paged (``/jobs`` without ``sort=job_id``, SmartRecruiters' older listings), and the
+    next pages are asked for by ``offset``/``limit``. An endpoint that ignores ``offset`` (the
+    answer names another offset than asked) ends with exit 1 rather than repeat its items."""
+    from syncd.ats.paging import MAX_PAGE
+    from syncd.cli_errors import FAILED, CommandError
+
+    token = "nextPageId" if path.startswith("/audit-api/") else "pageId"
+    if path.startswith("/webhooks-api/"):
+        token = "page_id"
+    items: list[Any] = []
+    first = True
+    async for page in sr.cursor_pages(path, query, token_param=token):
+        items.extend(page.items)
+        raw = page.raw
+        if not first or page.next_page_id or "offset" not in raw:
+            first = False
+            continue  # cursor paging (or a single answer)
+        start = int(raw.get("offset") or 0) + len(page.items)
+        limit = int(raw.get("limit") or query.get("limit") or MAX_PAGE)
+        if not page.items or len(page.items) < limit or start >= (page.total or 0):
+            break  # the first page was the whole listing
+        async for more in sr.offset_pages(path, query, limit=limit, offset=start):
+            if int(more.raw.get("offset", more.offset)) != more.offset:
+                raise CommandError(
+                    f"--all: {path} ignores offset (asked {more.offset}, answered "
+                    f"{more.raw.get('offset')}); page it with --param instead",
+                    FAILED,
+                )
+            items.extend(more.items)
+        break
+    return items
 
 
 def _writer(method: str) -> Callable[..., None]:

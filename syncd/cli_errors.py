@@ -35,6 +35,9 @@ BUSY = 5  # another syncd is writing to this mirror
 DATABASE = 6  # the mirror database cannot be reached, or cannot be written
 INTERRUPTED_INT = 128 + signal.SIGINT  # 130: stopped by SIGINT (Ctrl-C); the run is `interrupted`
 INTERRUPTED_TERM = 128 + signal.SIGTERM  # 143: stopped by SIGTERM; the run is `interrupted`
+# 141: stdout's reader went away (`| head`): what a shell reports for `ls` or `git log` there
+# (they die of SIGPIPE); syncd ignores SIGPIPE, as Python does, and exits with the same code.
+PIPE_CLOSED = 128 + signal.SIGPIPE
 
 EXIT_CODES: dict[int, str] = {
     OK: "done",
@@ -52,6 +55,7 @@ EXIT_CODES: dict[int, str] = {
     DATABASE: "the mirror database cannot be reached, or its file or folder is not writable",
     INTERRUPTED_INT: "stopped by SIGINT; the current write committed, the run is `interrupted`",
     INTERRUPTED_TERM: "stopped by SIGTERM; the current write committed, the run is `interrupted`",
+    PIPE_CLOSED: "the reader of stdout went away (e.g. piped into `head`); ends without a message",
 }
 
 
@@ -244,7 +248,7 @@ def fail(exc: BaseException) -> NoReturn:
         # Python's recipe: point stdout at /dev/null so the exit's flush does not fail again.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(FAILED)
+        sys.exit(PIPE_CLOSED)
     known = classify(exc)
     if known is None:
         log_unexpected(exc)
@@ -266,7 +270,11 @@ class SyncdGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            out = super().invoke(ctx)
+            # stdout is block-buffered into a pipe: flush here, so that a reader gone away is
+            # met inside the boundary rather than at the interpreter's exit (exit 120).
+            sys.stdout.flush()
+            return out
         except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as exc:

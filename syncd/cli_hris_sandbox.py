@@ -6,7 +6,6 @@ while a fault holds a request."""
 
 from __future__ import annotations
 
-import socket
 import sys
 
 import click
@@ -107,6 +106,7 @@ def serve(
     """Serve a seeded company over HTTP; prints the URL it listens on (stdout)."""
     import uvicorn
 
+    from syncd.cli_listen import listen_socket
     from syncd.hris_sandbox.server import HrisOptions, create_app, vendor_named
 
     if vendor == "bamboohr" and (client_id or client_secret):
@@ -133,16 +133,7 @@ def serve(
         options.api_keys = list(api_keys)
     if client_id and client_secret:
         options.clients = [(client_id, client_secret)]
-    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP, and
-    # without it every small answer waits for a delayed ACK (~40 ms on Linux).
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, vendor_named(vendor).default_port if port is None else port))
-    except OSError as exc:
-        click.echo(f"syncd: cannot listen on {host}:{port}: {exc.strerror}", err=True)
-        sys.exit(1)
+    sock = listen_socket(host, vendor_named(vendor).default_port if port is None else port)
     real_port = sock.getsockname()[1]
     app = create_app(options)
     url = f"http://{f'[{host}]' if ':' in host else host}:{real_port}"

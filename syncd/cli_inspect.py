@@ -87,9 +87,14 @@ def status_cmd(as_json: bool) -> None:
     from syncd.sync.catalogue import BY_NAME
 
     with _mirror() as (conn, tenant):
+        # The writer lock is read before and after the runs: a pass read `running` while no
+        # process held the lock on either side was left by a process that is gone.
+        free_before = _daemon_view(tenant)["leader"] is None
         st = status(conn, tenant, list(BY_NAME))
         st["sinks"] = sinks_status(conn, tenant)
     st["daemon"] = _daemon_view(tenant)
+    if free_before and st["daemon"]["leader"] is None:
+        _mark_gone(st)
     if as_json:
         _print_json(st)
         return
@@ -106,7 +111,7 @@ def status_cmd(as_json: bool) -> None:
                 name,
                 r.get("cursor"),
                 run.get("mode"),
-                run.get("status"),
+                f"{run['status']} (process gone)" if run.get("process_gone") else run.get("status"),
                 run.get("ended_at"),
                 *(run.get(c) for c in ("fetched", "inserted", "updated", "deleted")),
                 run.get("quarantined"),
@@ -137,6 +142,17 @@ def status_cmd(as_json: bool) -> None:
         err = (r.get("last_run") or {}).get("error")
         if err:
             click.echo(f"{name}: last pass failed: {err}")
+
+
+def _mark_gone(st: dict[str, Any]) -> None:
+    """Show a pass recorded ``running`` with no writer holding the lock as ``interrupted``
+    (``process_gone``: the process was killed before it could record it; the next run records
+    it so). Only the view changes: status never writes."""
+    for r in st["resources"].values():
+        run = r.get("last_run") or {}
+        if run.get("status") == "running":
+            run["status"] = "interrupted"
+            run["process_gone"] = True
 
 
 def _daemon_view(tenant: str) -> dict[str, Any]:

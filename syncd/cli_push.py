@@ -12,12 +12,37 @@ from typing import Any
 
 import click
 
-from syncd.cli_errors import FAILED, OK, REFUSED
+from syncd.cli_errors import FAILED, OK, REFUSED, USAGE, CommandError
 from syncd.cli_inspect import _mirror, _table
 
 
 def _print_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, default=str))
+
+
+def _value(v: Any) -> str:
+    """A changed field's value for a line of ``syncd changes``: no value reads ``(none)``."""
+    return "(none)" if v is None else str(v)
+
+
+def _event_types(conn: Any, tenant: str) -> set[str]:
+    """Every event type ``syncd changes`` can print: create, update and delete of every table
+    the outbox names, the catalogue's event rules, the implied domain events, and whatever the
+    tenant's outbox holds."""
+    from syncd.mirror import outbox
+    from syncd.sync.catalogue import EVENTS
+
+    names = set(outbox.NOUNS) | set(EVENTS)
+    known = {outbox.event_type(n, k) for n in names for k in ("created", "updated", "deleted")}
+    known |= {outbox.event_type(n, r.kind) for n, rules in EVENTS.items() for r in rules}
+    return known | set(outbox.FIRST_SEEN.values()) | outbox.types_present(conn, tenant)
+
+
+def _unknown(option: str, given: str, valid: set[str], none: str) -> CommandError:
+    """Exit 2 naming the option, the value and the values it takes (``none``: when it takes
+    none yet)."""
+    choices = f"valid values: {', '.join(sorted(valid))}" if valid else none
+    return CommandError(f"{option}: unknown value {given!r}; {choices}", USAGE)
 
 
 @click.command("changes")
@@ -41,6 +66,11 @@ def changes_cmd(
     cursor = since
     printed = 0
     with _mirror() as (conn, tenant):
+        if types:
+            valid = _event_types(conn, tenant)
+            for t in types:
+                if t not in valid:
+                    raise _unknown("--type", t, valid, "no event type is known yet")
         while True:
             events, last = outbox.read(conn, tenant, after=cursor, limit=1000, types=types)
             conn.rollback()  # a fresh snapshot on the next read
@@ -52,7 +82,8 @@ def changes_cmd(
                     click.echo(json.dumps(e, separators=(",", ":")))
                 else:
                     moved = ", ".join(
-                        f"{k}: {v['old']} -> {v['new']}" for k, v in e["changes"].items()
+                        f"{k}: {_value(v['old'])} -> {_value(v['new'])}"
+                        for k, v in e["changes"].items()
                     )
                     click.echo(
                         f"{e['sequence']:>8}  {e['occurred_at']}  {e['type']:<28} "
@@ -266,7 +297,15 @@ def deliveries_list(sink: str | None, state: str | None, limit: int, as_json: bo
         "id", "sink", "delivery_id", "external_key", "event_type", "state", "attempts",
         "status_code", "target_id", "sink_status", "reason", "updated_at",
     ]  # fmt: skip
+    from syncd.cli import settings_or_exit
+
     with _mirror() as (conn, tenant):
+        if sink:
+            valid = set(settings_or_exit().sinks) | q.sink_names(conn, tenant)
+            if sink not in valid:
+                raise _unknown(
+                    "--sink", sink, valid, "no sink is configured ([sinks.NAME] in SYNCD_CONFIG)"
+                )
         rows = q.listing(conn, tenant, sink=sink, state=state, limit=limit)
     out = [{c: r[c] for c in cols} for r in rows]
     if as_json:

@@ -95,6 +95,12 @@ class SmartRecruitersSettings(BaseModel):
                 "client_id and client_secret go together: set both for OAuth2, or neither and "
                 "use api_key"
             )
+        if self.api_key is not None and self.client_id is not None:
+            # Two credentials would make the one used depend on code order; the user meant one.
+            raise ValueError(
+                "api_key and client_id/client_secret are both set: syncd uses one credential, "
+                "the API key or the OAuth2 client; unset the other"
+            )
         return self
 
     @property

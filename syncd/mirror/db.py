@@ -122,6 +122,16 @@ def make_engine(url: str, *, read_only: bool = False, **kw: Any) -> Engine:
 
         return engine
     kw.setdefault("pool_pre_ping", True)
+    if parsed.get_backend_name() == "postgresql":
+        from syncd.mirror.sessions import configure_session, session_label
+
+        if "application_name" not in parsed.query:
+            # Names the session's process, so that the next writer can end what a killed one
+            # left running (syncd.mirror.sessions).
+            kw.setdefault("connect_args", {}).setdefault("application_name", session_label())
+        engine = create_engine(url, **kw)
+        event.listen(engine, "connect", lambda dbapi_conn, _record: configure_session(dbapi_conn))
+        return engine
     return create_engine(url, **kw)
 
 

@@ -216,6 +216,11 @@ def listing(
     return [dict(r._mapping) for r in conn.execute(q.order_by(d.c.id).limit(limit))]
 
 
+def sink_names(conn: Connection, tenant: str) -> set[str]:
+    """The sinks the tenant's deliveries name (sinks configured once, perhaps removed since)."""
+    return set(conn.execute(select(d.c.sink).where(d.c.tenant == tenant).distinct()).scalars())
+
+
 def counts(conn: Connection, tenant: str) -> dict[str, dict[str, int]]:
     """Deliveries per sink and state."""
     q = (

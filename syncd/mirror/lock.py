@@ -9,7 +9,8 @@ for its whole run (DESIGN invariant 5).
   tenant, held on a connection of its own for the run. Its ``application_name`` is
   ``syncd writer PID@HOST``; a refused process reads the holder from ``pg_locks`` and
   ``pg_stat_activity`` (since = the holder connection's ``backend_start``). A killed holder's
-  connection closes and PostgreSQL frees the lock.
+  connection closes and PostgreSQL frees the lock; the new holder then ends the killed
+  process's sessions that are still running a statement (``syncd.mirror.sessions``).
 
 A refused process raises ``MirrorBusyError`` naming the holder; a mirror this process cannot
 write raises ``MirrorNotWritableError`` naming the file or folder.
@@ -36,6 +37,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from syncd.mirror.db import make_engine, normalize_url, sqlite_path
+from syncd.mirror.sessions import end_orphaned_sessions
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,9 @@ class _PostgresLock:
                 raise MirrorBusyError(self.where, holder, self.role)
             conn.execute(text("SELECT set_config('application_name', :n, false)"), {"n": name})
             conn.commit()  # the session lock outlives the transaction; nothing stays open
+            # A killed holder's statement may still be running on the server: end it before
+            # this holder writes (syncd.mirror.sessions).
+            end_orphaned_sessions(conn, self.role)
         except BaseException:
             conn.close()
             self.engine.dispose()

@@ -60,6 +60,14 @@ def event_type(resource: str, kind: str) -> str:
     return f"{NOUNS.get(resource, resource)}.{VERBS.get(kind, kind)}"
 
 
+def types_present(conn: Connection, tenant: str) -> set[str]:
+    """The event types of the tenant's outbox records (the domain events a pass implies,
+    ``FIRST_SEEN``, are not among them)."""
+    t = s.changes
+    q = select(t.c.resource, t.c.kind).where(t.c.tenant == tenant).distinct()
+    return {event_type(res, kind) for res, kind in conn.execute(q)}
+
+
 def lock_sequence(conn: Connection, tenant: str) -> None:
     """Hold the tenant's outbox numbering until this transaction ends (PostgreSQL; SQLite's
     write lock already does it). See the module docstring for why."""

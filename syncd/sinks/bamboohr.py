@@ -20,6 +20,7 @@ dataset (``report``), read employees (``employee``): ``syncd sinks check`` tries
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 from typing import Any
@@ -38,8 +39,10 @@ from syncd.sinks.base import (
 from syncd.sinks.hris import (
     MAPPINGS,
     HrisSettings,
+    Probe,
     Refused,
     json_or_none,
+    permission_problems,
     present,
     refused,
     secret_from,
@@ -229,25 +232,21 @@ class BambooHRSink(Sink):
                 "https://api.bamboohr.com/api/gateway.php/COMPANY)"
             ]
         probes = [
-            ("report", "run the employee dataset (lookups)", "POST", DATASET,
-             {"fields": ["employeeId"], "filter": "employeeNumber eq 'sr-syncd-check'"}),
-            ("employee", "read employees (status)", "GET", "/v1/employees/0?fields=status",
-             None),
-            ("employee.write", "add employees", "POST", "/v1/employees", {}),
+            Probe("report", "run the employee dataset (lookups)", "POST", DATASET,
+                  {"json": {"fields": ["employeeId"],
+                            "filter": "employeeNumber eq 'sr-syncd-check'"}}),
+            Probe("employee", "read employees (status)", "GET", "/v1/employees/0?fields=status"),
+            Probe("employee.write", "add employees", "POST", "/v1/employees", {"json": {}}),
         ]  # fmt: skip
-        problems = []
-        for permission, what, method, path, body in probes:
-            try:
-                r = await self._client.request(method, path, json=body)
-            except httpx.TransportError as exc:
-                problems.append(f"/api{path}: no answer ({type(exc).__name__})")
-                continue
-            if r.status_code == 403:
-                problems.append(
-                    f"permission: the API key's user may not {what} (HTTP 403 on {method} "
-                    f"/api{path.split('?')[0]}: {message(r)}); grant '{permission}' in the "
-                    "user's access level"
-                )
-            elif r.status_code in (401, 429) or r.status_code >= 500:
-                problems.append(f"{method} /api{path}: HTTP {r.status_code}: {message(r)}")
-        return problems
+
+        async def call(p: Probe) -> httpx.Response:
+            return await self._client.request(p.method, p.path, **p.kwargs)
+
+        return await permission_problems(
+            # Printed with /api, which the client's base URL holds: the path as BambooHR names it.
+            [dataclasses.replace(p, shown=f"/api{p.path}") for p in probes],
+            call,
+            message,
+            who="the API key's user",
+            fix="grant '{grant}' in the user's access level",
+        )

@@ -14,6 +14,8 @@ honoured by the dispatcher); every other 4xx ``rejected`` with the vendor's own 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +151,58 @@ def present(values: dict[str, object]) -> dict[str, object]:
     """The payload without empty values: the vendors refuse ``null`` for their named fields
     (BambooHR 409, Personio 422); an absent field is left as the HRIS has it."""
     return {k: v for k, v in values.items() if v is not None and v != ""}
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One call of a sink's ``check``: ``grant`` (the vendor's permission or scope that allows
+    it), ``what`` it does in words, the request (``path`` as sent, ``kwargs`` for the client)
+    and ``shown``, the path as printed (default: ``path``)."""
+
+    grant: str
+    what: str
+    method: str
+    path: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    shown: str = ""
+
+    @property
+    def printed(self) -> str:
+        return self.shown or self.path
+
+
+class ProbeStopped(Exception):
+    """Raised by a probe's call when no later probe can succeed (the credential was refused);
+    the message is the problem's line."""
+
+
+async def permission_problems(
+    probes: Sequence[Probe],
+    call: Callable[[Probe], Awaitable[httpx.Response]],
+    message: Callable[[httpx.Response], str],
+    *,
+    who: str,
+    fix: str,
+) -> list[str]:
+    """The lines of a ``check`` for the ``probes``, in order (none: all allowed). A 403 names
+    ``who`` may not do what, and ``fix`` (``{grant}`` is filled in); 401, 429 and 5xx name the
+    answer (``message``: the vendor's own words); a call with no answer names the path.
+    ``ProbeStopped`` from ``call`` ends the list with its line."""
+    problems = []
+    for p in probes:
+        try:
+            r = await call(p)
+        except ProbeStopped as exc:
+            problems.append(str(exc))
+            break
+        except httpx.TransportError as exc:
+            problems.append(f"{p.printed}: no answer ({type(exc).__name__})")
+            continue
+        if r.status_code == 403:
+            problems.append(
+                f"permission: {who} may not {p.what} (HTTP 403 on {p.method} "
+                f"{p.printed.split('?')[0]}: {message(r)}); {fix.format(grant=p.grant)}"
+            )
+        elif r.status_code in (401, 429) or r.status_code >= 500:
+            problems.append(f"{p.method} {p.printed}: HTTP {r.status_code}: {message(r)}")
+    return problems

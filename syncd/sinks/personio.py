@@ -33,8 +33,11 @@ from syncd.sinks.base import ONBOARDING_SUCCESSFUL, Capability, Delivery, Outcom
 from syncd.sinks.hris import (
     MAPPINGS,
     HrisSettings,
+    Probe,
+    ProbeStopped,
     Refused,
     json_or_none,
+    permission_problems,
     present,
     refused,
     secret_from,
@@ -271,28 +274,23 @@ class PersonioSink(Sink):
                 f"base_url: {where} does not answer as Personio (HTTP {r.status_code} for "
                 "/v1/auth); use https://api.personio.de"
             ]
-        probes: list[tuple[str, str, str, str, dict[str, Any]]] = [
-            ("employees:read", "read employees (lookups, status)", "GET", EMPLOYEES,
-             {"params": {"limit": 1}}),
-            ("employees:write", "create employees", "POST", EMPLOYEES,
-             {"json": {"employee": {}}}),
+        probes = [
+            Probe("employees:read", "read employees (lookups, status)", "GET", EMPLOYEES,
+                  {"params": {"limit": 1}}),
+            Probe("employees:write", "create employees", "POST", EMPLOYEES,
+                  {"json": {"employee": {}}}),
         ]  # fmt: skip
-        problems = []
-        for scope, what, method, path, kw in probes:
+
+        async def call(p: Probe) -> httpx.Response:
             try:
-                r = await self._call(method, path, **kw)
+                return await self._call(p.method, p.path, **p.kwargs)
             except Refused as exc:
-                problems.append(f"/v1/auth: {exc.outcome.reason}")
-                break
-            except httpx.TransportError as exc:
-                problems.append(f"{path}: no answer ({type(exc).__name__})")
-                continue
-            if r.status_code == 403:
-                problems.append(
-                    f"permission: the credentials may not {what} (HTTP 403 on {method} {path}: "
-                    f"{message(r)}); give them the '{scope}' scope (Personio: read/write "
-                    "access to Employees)"
-                )
-            elif r.status_code in (401, 429) or r.status_code >= 500:
-                problems.append(f"{method} {path}: HTTP {r.status_code}: {message(r)}")
-        return problems
+                raise ProbeStopped(f"/v1/auth: {exc.outcome.reason}") from None
+
+        return await permission_problems(
+            probes,
+            call,
+            message,
+            who="the credentials",
+            fix="give them the '{grant}' scope (Personio: read/write access to Employees)",
+        )

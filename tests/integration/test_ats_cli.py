@@ -50,6 +50,12 @@ def test_get_all_follows_pages_and_repeats_params(srv: ThreadServer) -> None:
     r = cli(srv, "get", "/jobs", "-p", "sort=job_id", "-p", "limit=3", "--all")
     assert r.exit_code == 0, r.output
     assert {j["id"] for j in json.loads(r.stdout)} == set(snapshot(srv, "jobs"))
+    # Without sort=job_id /jobs is offset-paged (no nextPageId): --all pages by offset/limit.
+    r = cli(srv, "get", "/jobs", "-p", "limit=3", "--all")
+    assert r.exit_code == 0, r.output
+    jobs = [j["id"] for j in json.loads(r.stdout)]
+    assert len(jobs) == len(set(jobs)) and set(jobs) == set(snapshot(srv, "jobs"))
+    assert len(jobs) > 3
     r = cli(srv, "get", "/candidates", "-p", "status=HIRED", "-p", "status=OFFERED", "--all")
     want = {
         a["candidateId"]
@@ -96,6 +102,14 @@ def test_check_ok_with_api_key_and_oauth(srv: ThreadServer) -> None:
     )
     assert r.exit_code == 0, r.output
     assert f"OAuth client '{CLIENT_ID}'" in r.stdout and CLIENT_SECRET not in r.output
+    # Both credentials at once: refused, not one of them silently chosen.
+    r = cli(
+        srv,
+        "check",
+        SYNCD_SMARTRECRUITERS__CLIENT_ID=CLIENT_ID,
+        SYNCD_SMARTRECRUITERS__CLIENT_SECRET=CLIENT_SECRET,
+    )
+    assert r.exit_code == 2 and "api_key and client_id/client_secret are both set" in r.stderr
 
 
 def test_check_names_refused_credential_and_missing_scope(srv: ThreadServer) -> None:

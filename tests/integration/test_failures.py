@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import func, text, update
 from sqlalchemy import select as sql_select
 
-from syncd.cli_errors import DATABASE, FAILED, OK, REFUSED, USAGE
+from syncd.cli_errors import DATABASE, FAILED, OK, PIPE_CLOSED, REFUSED, USAGE
 from syncd.mirror import schema as s
 from syncd.mirror.db import make_engine
 from syncd.mirror.store import utcnow
@@ -312,7 +312,7 @@ def test_row10_tables_fit_80_columns_and_logs_stay_on_stderr(
         )
     finally:
         os.close(write_end)
-    assert pipe.returncode == FAILED
+    assert pipe.returncode == PIPE_CLOSED  # 141, as a shell reports for `ls | head -1`
     assert pipe.stderr.decode() == ""
 
 
@@ -521,3 +521,51 @@ def test_a_postgresql_user_without_write_rights_is_told(
             conn.exec_driver_sql(f"DROP ROLE IF EXISTS {role}")
         admin.dispose()
         drop_pg_schema(postgres_url, schema)
+
+
+def test_sandbox_on_a_port_in_use_says_so_in_one_line() -> None:
+    """``syncd sandbox serve`` on a taken port: exit 2 and the same line as
+    ``syncd hris-sandbox serve`` (tests/integration/hris/test_cli.py)."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = syncd(base_env(), "sandbox", "serve", "--port", str(port), "--candidates", "3")
+    assert (r.code, r.out) == (USAGE, "")
+    assert r.err.strip() == (
+        f"syncd: --port: cannot listen on 127.0.0.1:{port} (Address already in use); choose "
+        "another port, or 0 for any free one"
+    )
+
+
+# ---- output piped into `head` -------------------------------------------------------------------
+def test_output_piped_into_head_ends_quietly_with_141(tmp_path: Path) -> None:
+    """The reader of stdout goes away after one line: no traceback, nothing on stderr, exit 141
+    (what a shell reports for ``ls`` or ``git log`` there)."""
+    from syncd.mirror.db import migrate
+    from syncd.mirror.store import Change, Mirror
+
+    url = sqlite_url(tmp_path)
+    db = make_engine(url)
+    migrate(db)
+    m = Mirror(db, TENANT)
+    with m.begin() as conn:  # ~250 kB of lines: more than a pipe holds
+        changes = [Change("candidates", f"c{i}", "created", {"status": "NEW"}) for i in range(3000)]
+        m.emit(conn, changes, run_id="r", now=utcnow())
+    db.dispose()
+    env = base_env(SYNCD_DATABASE_URL=url, SYNCD_TENANT=TENANT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "syncd", "changes", "--limit", "5000"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline().decode()
+    proc.stdout.close()  # as `head -1` does
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141, err
+    assert first.split()[2:4] == ["candidate.created", "c0"]
+    assert err == ""

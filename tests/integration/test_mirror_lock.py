@@ -89,6 +89,19 @@ def wait_for(proc: subprocess.Popen[bytes], what: str, ready: Callable[[], bool]
         time.sleep(0.05)
 
 
+def status_of(env: dict[str, str]) -> dict[str, str]:
+    """The status of each resource's last pass as ``syncd status --json`` shows it, with
+    `` (process gone)`` when it carries that mark."""
+    code, out, err = finish(env, "status", "--json")
+    assert code == 0, err
+    return {
+        name: r["last_run"]["status"]
+        + (" (process gone)" if r["last_run"].get("process_gone") else "")
+        for name, r in json.loads(out)["resources"].items()
+        if r.get("last_run")
+    }
+
+
 @pytest.mark.parametrize("command", [["backfill"], ["sync", "--once"]])
 def test_second_writer_is_refused_and_a_killed_holder_frees_the_lock(
     tenant: ThreadServer, db_url: str, command: list[str]
@@ -109,12 +122,25 @@ def test_second_writer_is_refused_and_a_killed_holder_frees_the_lock(
         assert out == ""
         before = runs(db)
         assert before.count(("jobs", "running")) == 1  # the refused run wrote no run row
+        # A writer holds the lock: whatever is `running` is running.
+        assert not [v for v in status_of(env).values() if "process gone" in v]
+        wait_for(holder, "a pass running", lambda: runs(db)[-1][1] == "running")
         holder.send_signal(signal.SIGKILL)
         holder.wait(timeout=30)
     finally:
         if holder.poll() is None:
             holder.kill()
             holder.wait()
+    # The killed run's row still says `running`; with no writer holding the lock, status (which
+    # only reads) shows it interrupted.
+    last = dict(runs(db))  # the last run of each resource
+    stale = {k for k, v in last.items() if v == "running"}
+    assert stale
+    assert status_of(env) == {
+        k: "interrupted (process gone)" if k in stale else v for k, v in last.items()
+    }
+    code, out, err = finish(env, "status")
+    assert code == 0 and "interrupted (process gone)" in out, out + err
     # No stale lock: the next run takes it at once and finishes the backfill.
     code, out, err = finish({**env, "SYNCD_SMARTRECRUITERS__RATE_LIMIT": "1000"}, "backfill")
     assert code == 0, err
@@ -214,4 +240,94 @@ def test_a_writer_whose_postgres_lock_session_ends_stops(
         assert "running" not in statuses and statuses[-1] == "interrupted"
         db.dispose()
     finally:
+        drop_pg_schema(postgres_url, name)
+
+
+# A writer killed while its statement runs on the server: it holds a row lock and sleeps, with
+# the server's client check off (as on PostgreSQL 13 and older), so only the next holder ends it.
+ORPHAN_CHILD = """
+import sys
+from sqlalchemy import text
+from syncd.mirror.db import make_engine
+from syncd.mirror.lock import writer_lock
+url, tenant = sys.argv[1], sys.argv[2]
+db = make_engine(url)
+with writer_lock(url, tenant), db.connect() as conn:
+    conn.execute(text("SET client_connection_check_interval = 0"))
+    conn.execute(text("UPDATE probe SET n = n + 1 WHERE id = 1"))
+    conn.execute(text("SELECT pg_sleep(600)"))
+"""
+
+
+def test_a_new_writer_ends_what_a_killed_writer_left_running(postgres_url: str) -> None:
+    """SIGKILLed mid-statement, a writer's session runs on in PostgreSQL holding its row locks;
+    the next holder of the lock terminates it before it returns (the killed statement rolls
+    back, its row is free at once). syncd's own sessions are named after their process and
+    check for a vanished client every second."""
+    from sqlalchemy import text
+
+    from syncd.mirror.lock import MirrorBusyError, writer_lock
+    from syncd.mirror.sessions import session_label
+    from tests.integration.conftest import drop_pg_schema, pg_schema_url
+
+    url, name = pg_schema_url(postgres_url)
+    db = make_engine(url)
+    child: subprocess.Popen[bytes] | None = None
+    try:
+        with db.begin() as conn:
+            conn.execute(text("CREATE TABLE probe (id int PRIMARY KEY, n int NOT NULL)"))
+            conn.execute(text("INSERT INTO probe VALUES (1, 0)"))
+            assert conn.execute(text("SHOW client_connection_check_interval")).scalar() == "1s"
+            assert conn.execute(text("SHOW application_name")).scalar() == session_label()
+        child = subprocess.Popen([sys.executable, "-c", ORPHAN_CHILD, url, TENANT])
+
+        def sleeping() -> bool:
+            assert child is not None
+            with db.connect() as conn:
+                return bool(
+                    conn.execute(
+                        text(
+                            "SELECT count(*) FROM pg_stat_activity WHERE application_name = :n "
+                            "AND state = 'active' AND query LIKE 'SELECT pg_sleep%'"
+                        ),
+                        {"n": session_label(child.pid)},
+                    ).scalar_one()
+                )
+
+        try:
+            deadline = time.monotonic() + 60
+            while not sleeping():
+                assert child.poll() is None and time.monotonic() < deadline
+                time.sleep(0.05)
+            child.send_signal(signal.SIGKILL)
+            child.wait(timeout=30)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+        assert sleeping()  # the server has not noticed: the statement runs on
+        deadline = time.monotonic() + 30
+        while True:  # the killed process's idle lock session closes on its own, promptly
+            try:
+                with writer_lock(url, TENANT):
+                    assert not sleeping()
+                    with db.begin() as conn:
+                        conn.execute(text("SET LOCAL lock_timeout = '2s'"))
+                        n = conn.execute(text("UPDATE probe SET n = n + 10 RETURNING n"))
+                        assert n.scalar_one() == 10  # the killed UPDATE rolled back
+                break
+            except MirrorBusyError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+    finally:
+        if child is not None:  # on a failure, the orphan would block the schema's drop
+            with db.begin() as conn:
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE application_name = :n"
+                    ),
+                    {"n": session_label(child.pid)},
+                )
+        db.dispose()
         drop_pg_schema(postgres_url, name)

@@ -273,3 +273,55 @@ def test_a_hire_first_seen_by_a_sweep_is_news_and_waits_for_its_details(db: Engi
     with db.connect() as conn:
         events, _ = outbox.read(conn, TENANT)
     assert events[2]["ready"] is True
+
+
+def test_syncd_changes_prints_missing_values_readably_and_refuses_unknown_names(
+    db: Engine, db_url: str
+) -> None:
+    """A field with no previous (or no new) value reads ``(none)``; an unknown ``--type`` or
+    ``--sink`` is a usage error (exit 2) naming the option and the values it takes."""
+    m = Mirror(db, TENANT)
+    with m.begin() as conn:
+        m.emit(
+            conn,
+            [
+                Change("candidates", "c1", "created", {"status": "NEW"}),
+                Change("jobs", "j1", "updated", {"changed": {"title": ["Cook", None]}}),
+            ],
+            run_id="r1",
+            now=utcnow(),
+        )
+    env = {**os.environ, "SYNCD_DATABASE_URL": db_url, "SYNCD_TENANT": TENANT}
+    env.pop("SYNCD_CONFIG", None)
+
+    def syncd(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "syncd", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    out = syncd("changes")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert len(lines) == 2
+    assert [line.split()[2:] for line in lines] == [
+        ["candidate.created", "c1", "status:", "(none)", "->", "NEW"],
+        ["job.updated", "j1", "title:", "Cook", "->", "(none)"],
+    ]
+    bad = syncd("changes", "--type", "bogus")
+    assert (bad.returncode, bad.stdout) == (2, "")
+    line = bad.stderr.strip()
+    assert line.startswith("syncd: --type: unknown value 'bogus'; valid values: ")
+    assert len(line.splitlines()) == 1
+    assert {"application.hired", "candidate.created", "offer.accepted"} <= set(
+        line.partition("valid values: ")[2].split(", ")
+    )
+    assert syncd("changes", "--type", "candidate.created").stdout.splitlines() == lines[:1]
+    nope = syncd("deliveries", "list", "--sink", "nope")
+    assert (nope.returncode, nope.stdout) == (2, "")
+    assert nope.stderr.strip() == (
+        "syncd: --sink: unknown value 'nope'; no sink is configured ([sinks.NAME] in SYNCD_CONFIG)"
+    )

@@ -96,6 +96,20 @@ def test_bad_url_and_half_oauth_pair(monkeypatch: pytest.MonkeyPatch) -> None:
         load_settings()
 
 
+def test_api_key_and_oauth_client_together_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCD_SMARTRECRUITERS__API_KEY", "k-123")
+    monkeypatch.setenv("SYNCD_SMARTRECRUITERS__CLIENT_ID", "cid")
+    monkeypatch.setenv("SYNCD_SMARTRECRUITERS__CLIENT_SECRET", "s-456")
+    with pytest.raises(ConfigError) as exc:
+        load_settings()
+    msg = str(exc.value)
+    assert msg.endswith(
+        "SYNCD_SMARTRECRUITERS: api_key and client_id/client_secret are both set: syncd uses one "
+        "credential, the API key or the OAuth2 client; unset the other"
+    )
+    assert "k-123" not in msg and "s-456" not in msg
+
+
 def test_secret_value_never_echoed_in_errors(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
