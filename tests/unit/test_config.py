@@ -104,7 +104,9 @@ def test_api_key_and_oauth_client_together_are_refused(monkeypatch: pytest.Monke
         load_settings()
     msg = str(exc.value)
     assert msg.endswith(
-        "SYNCD_SMARTRECRUITERS: api_key and client_id/client_secret are both set: syncd uses one "
+        "SYNCD_SMARTRECRUITERS__API_KEY, SYNCD_SMARTRECRUITERS__CLIENT_ID, "
+        "SYNCD_SMARTRECRUITERS__CLIENT_SECRET: api_key and client_id/client_secret are both set: "
+        "syncd uses one "
         "credential, the API key or the OAuth2 client; unset the other"
     )
     assert "k-123" not in msg and "s-456" not in msg
