@@ -36,8 +36,7 @@ def _settings() -> Any:
     settings = settings_or_exit()
     if not settings.smartrecruiters.has_credentials:
         raise CommandError(
-            "no SmartRecruiters credentials: set SYNCD_SMARTRECRUITERS__API_KEY, or "
-            "SYNCD_SMARTRECRUITERS__CLIENT_ID and SYNCD_SMARTRECRUITERS__CLIENT_SECRET",
+            settings.missing_credentials(),
             USAGE,
         )
     return settings.smartrecruiters

@@ -129,9 +129,7 @@ def run_until_signal(work: Coroutine[Any, Any, T]) -> T:
 
 def _database_where() -> str:
     """The configured database URL without its password, for messages ('' if unknown)."""
-    from sqlalchemy.engine import make_url
-
-    from syncd.mirror.db import normalize_url
+    from syncd.mirror.db import display_url
 
     raw = os.environ.get("SYNCD_DATABASE_URL")
     try:
@@ -142,10 +140,7 @@ def _database_where() -> str:
         pass
     if not raw:
         return ""
-    try:
-        return make_url(normalize_url(raw)).render_as_string(hide_password=True)
-    except Exception:
-        return "SYNCD_DATABASE_URL"
+    return display_url(raw)
 
 
 def classify(exc: BaseException) -> tuple[int, str] | None:

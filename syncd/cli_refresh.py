@@ -59,11 +59,7 @@ def refresh_cmd(resource: str, ids: tuple[str, ...]) -> None:
 
     settings = settings_or_exit()
     if not settings.smartrecruiters.has_credentials:
-        _fail(
-            "no SmartRecruiters credentials: set SYNCD_SMARTRECRUITERS__API_KEY, or "
-            "SYNCD_SMARTRECRUITERS__CLIENT_ID and SYNCD_SMARTRECRUITERS__CLIENT_SECRET",
-            2,
-        )
+        _fail(settings.missing_credentials(), 2)
     configure_logging(settings.log_level, settings.log_format)
     try:
         # A refresh writes rows and outbox records: one writer per mirror, as for a pass.

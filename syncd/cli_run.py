@@ -37,13 +37,7 @@ def _preflight(settings: Settings) -> socket.socket:
     for name in settings.tenant_names():
         one = settings.for_tenant(name)
         if not one.smartrecruiters.has_credentials:
-            where = f"SYNCD_TENANTS__{name.upper()}__" if settings.tenants else "SYNCD_"
-            raise CommandError(
-                f"no SmartRecruiters credentials{f' for tenant {name}' if settings.tenants else ''}"
-                f": set {where}SMARTRECRUITERS__API_KEY, or {where}SMARTRECRUITERS__CLIENT_ID "
-                f"and {where}SMARTRECRUITERS__CLIENT_SECRET",
-                USAGE,
-            )
+            raise CommandError(one.missing_credentials(), USAGE)
         try:
             configure(one.sinks)  # built and checked; each push pass builds its own
         except SinkError as exc:
@@ -166,8 +160,8 @@ def _callback_url(settings: Settings) -> str:
     url = settings.webhooks.callback_url
     if not url:
         raise CommandError(
-            "no callback URL: set SYNCD_WEBHOOKS__CALLBACK_URL to the public URL of the "
-            "daemon's /webhooks/smartrecruiters endpoint",
+            f"no callback URL: set {settings.variable('WEBHOOKS__CALLBACK_URL')} to the public "
+            f"URL of the daemon's {settings.webhook_path()} endpoint",
             USAGE,
         )
     return url

@@ -12,10 +12,10 @@ import click
 from syncd.config import Settings
 
 
-def _settings() -> Settings:
+def _settings(*, all_tenants: bool = False) -> Settings:
     from syncd.cli import settings_or_exit
 
-    return settings_or_exit()
+    return settings_or_exit(all_tenants=all_tenants)
 
 
 def _parse_since(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
@@ -49,7 +49,8 @@ def migrate_cmd() -> None:
     from syncd.mirror.db import make_engine, migrate
     from syncd.mirror.lock import writer_lock
 
-    settings = _settings()
+    # The schema is shared by every tenant: migrate needs no SYNCD_TENANT.
+    settings = _settings(all_tenants=True)
     engine = make_engine(settings.database_url)
     where = engine.url.render_as_string(hide_password=True)
     try:
@@ -84,8 +85,7 @@ def _run(settings: Settings, mode: str, resources: list[str], since: datetime | 
 
     if not settings.smartrecruiters.has_credentials:
         raise CommandError(
-            "no SmartRecruiters credentials: set SYNCD_SMARTRECRUITERS__API_KEY, or "
-            "SYNCD_SMARTRECRUITERS__CLIENT_ID and SYNCD_SMARTRECRUITERS__CLIENT_SECRET",
+            settings.missing_credentials(),
             USAGE,
         )
     configure_logging(settings.log_level, settings.log_format)

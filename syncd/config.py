@@ -20,6 +20,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -41,6 +42,10 @@ DATABASE_URL_FORMS = (
     "PostgreSQL (postgresql://user:password@host:5432/database)"
 )
 _SUPPORTED_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgres", "postgresql+psycopg")
+
+
+# Characters an HTTP header value cannot carry (RFC 9110 field-value: visible ASCII, space, tab).
+_HEADER_UNSAFE = re.compile(r"[^\t\x20-\x7e]")
 
 
 class ConfigError(Exception):
@@ -68,6 +73,20 @@ class SmartRecruitersSettings(BaseModel):
         if not v.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return v.rstrip("/")
+
+    @field_validator("api_key", "client_id", "client_secret")
+    @classmethod
+    def _header_safe(cls, v: Any) -> Any:
+        # The key travels in an HTTP header (x-smarttoken) and the OAuth2 pair in a request:
+        # httpx refuses line breaks, control and non-ASCII characters mid-request, so say it
+        # here, naming the setting (a file holding two lines is the usual cause).
+        raw = v.get_secret_value() if isinstance(v, SecretStr) else v
+        if isinstance(raw, str) and _HEADER_UNSAFE.search(raw):
+            raise ValueError(
+                "holds a line break or another character not allowed in an HTTP header "
+                "(control or non-ASCII); set it to the credential alone, on one line"
+            )
+        return v
 
     @model_validator(mode="after")
     def _oauth_pair(self) -> SmartRecruitersSettings:
@@ -222,6 +241,9 @@ class Settings(BaseSettings):
     # [tenants.NAME] tables: several SmartRecruiters tenants in one configuration (syncd run
     # serves them all; one-shot commands act on the one SYNCD_TENANT names).
     tenants: dict[str, TenantSettings] = Field(default_factory=dict)
+    # True for the settings for_tenant made from a [tenants.NAME] table: messages then name the
+    # tenant's own variables (SYNCD_TENANTS__NAME__…) and webhook path.
+    _from_tenants: bool = PrivateAttr(default=False)
 
     @field_validator("tenants")
     @classmethod
@@ -248,7 +270,7 @@ class Settings(BaseSettings):
                 raise KeyError(name)
             return self
         t = self.tenants[name]
-        return self.model_copy(
+        one = self.model_copy(
             update={
                 "tenant": name,
                 "smartrecruiters": _overlay(self.smartrecruiters, t.smartrecruiters, _CREDENTIALS),
@@ -257,6 +279,30 @@ class Settings(BaseSettings):
                 "tenants": {},
             }
         )
+        one._from_tenants = True
+        return one
+
+    def variable(self, setting: str) -> str:
+        """The environment variable that sets ``setting`` (``SMARTRECRUITERS__API_KEY``) of this
+        tenant: ``SYNCD_TENANTS__NAME__…`` for a tenant of ``[tenants]``, else ``SYNCD_…``."""
+        if self._from_tenants:
+            return f"{ENV_PREFIX}TENANTS{NESTED}{self.tenant.upper()}{NESTED}{setting}"
+        return ENV_PREFIX + setting
+
+    def webhook_path(self) -> str:
+        """The daemon's callback path for this tenant (docs/daemon.md)."""
+        base = "/webhooks/smartrecruiters"
+        return f"{base}/{self.tenant}" if self._from_tenants else base
+
+    def missing_credentials(self) -> str:
+        """The one line saying this tenant has no SmartRecruiters credential, naming its
+        variables."""
+        key, cid, secret = (
+            self.variable(f"SMARTRECRUITERS{NESTED}{k}")
+            for k in ("API_KEY", "CLIENT_ID", "CLIENT_SECRET")
+        )
+        who = f" for tenant {self.tenant}" if self._from_tenants else ""
+        return f"no SmartRecruiters credentials{who}: set {key}, or {cid} and {secret}"
 
     def select_tenant(self) -> Settings:
         """The one tenant a one-shot command acts on: ``SYNCD_TENANT`` among ``[tenants]`` (the
@@ -268,6 +314,12 @@ class Settings(BaseSettings):
         if name not in self.tenants:
             if len(self.tenants) == 1 and "tenant" not in self.model_fields_set:
                 name = next(iter(self.tenants))
+            elif "tenant" not in self.model_fields_set:
+                raise ConfigError(
+                    f"SYNCD_TENANT: not set, and several tenants are configured "
+                    f"({', '.join(sorted(self.tenants))}); set SYNCD_TENANT to the one this "
+                    "command acts on"
+                )
             else:
                 raise ConfigError(
                     f"SYNCD_TENANT: {name!r} is not one of the configured tenants "
@@ -292,6 +344,13 @@ class Settings(BaseSettings):
         if not sep or scheme.lower() not in _SUPPORTED_SCHEMES:
             got = f"'{scheme}'" if sep else "no scheme"
             raise ValueError(f"unsupported database URL ({got}); {DATABASE_URL_FORMS}")
+        authority = v.partition("://")[2].partition("/")[0]
+        if authority.count("@") > 1:
+            # The driver would read the host from the password's tail: it can never connect.
+            raise ValueError(
+                "has more than one '@' before the host; percent-encode @ in the password as %40 "
+                "(postgresql://user:p%40ss@host:5432/database)"
+            )
         from sqlalchemy.engine import make_url
         from sqlalchemy.exc import ArgumentError
 
@@ -302,6 +361,14 @@ class Settings(BaseSettings):
         if url.get_backend_name() == "sqlite" and url.host:
             raise ValueError(
                 f"a SQLite URL has three slashes before a relative path ({DATABASE_URL_FORMS})"
+            )
+        name = url.database or ""
+        in_memory = name.startswith("file:") and url.query.get("mode") == "memory"
+        if url.get_backend_name() == "sqlite" and (name in ("", ":memory:") or in_memory):
+            # An in-memory database vanishes with the process: the mirror would be lost.
+            raise ValueError(
+                "a mirror needs a file path, not an in-memory SQLite database "
+                "(sqlite:///path/to/mirror.db)"
             )
         return v
 
@@ -527,8 +594,17 @@ def _source_name(
     env = {n.upper() for n in os.environ}
     for i in range(len(keys), 0, -1):
         name = _env_name(keys[:i])
-        if name in env or f"{name}_FILE" in env:
+        if name in env:
             return name
+        if f"{name}_FILE" in env:  # the value is the content of the file it names
+            return f"{name}_FILE"
+    if keys:
+        # A table's own rule (client_id and client_secret go together): the variables that set
+        # fields of that table, when there are any, rather than the file's table.
+        table = _env_name(keys) + NESTED
+        below = sorted(n.removesuffix("_FILE") for n in env if n.startswith(table))
+        if below:
+            return ", ".join(dict.fromkeys(below))
     if toml is not None and toml_path and keys and _in_toml(toml, keys):
         table = f"[{'.'.join(keys[:-1])}] " if len(keys) > 1 else ""
         return f"SYNCD_CONFIG ({toml_path}): {table}{keys[-1]}"
@@ -553,6 +629,12 @@ def describe_validation_error(
         shown = "" if hidden else f" (got {got!r})"
         if err["type"] == "extra_forbidden":
             lines.append(f"{name}: unknown setting; remove it or check its spelling")
+        elif err["type"] in ("model_type", "dict_type", "model_attributes_type"):
+            # Pydantic names the class (TenantSettings): say what the file should hold.
+            keys = [str(p) for p in loc]
+            if keys[:1] == ["tenants"] and len(keys) == 2:
+                keys.append("smartrecruiters")
+            lines.append(f"{name}: must be a table of settings (e.g. [{'.'.join(keys)}]){shown}")
         else:
             msg = err["msg"].removeprefix("Value error, ")
             lines.append(f"{name}: {msg}{shown}")

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import socket
 import time
 from collections.abc import Generator, Iterable
@@ -199,13 +200,26 @@ def bind(host: str, port: int) -> socket.socket:
         sock.close()
         from syncd.config import ConfigError
 
-        raise ConfigError(
-            f"SYNCD_HTTP__HOST/SYNCD_HTTP__PORT: cannot listen on {host}:{port} "
-            f"({exc.strerror}); choose a free port"
-        ) from None
+        raise ConfigError(_bind_error(host, port, exc)) from None
     sock.listen(128)
     sock.setblocking(False)
     return sock
+
+
+def _bind_error(host: str, port: int, exc: OSError) -> str:
+    """One line naming the setting to change: the port when it is taken or privileged, the host
+    when it is no address of this machine (EADDRNOTAVAIL) or not an address at all (gaierror)."""
+    what = f"cannot listen on {host}:{port} ({exc.strerror or exc})"
+    if exc.errno == errno.EADDRINUSE:
+        return f"SYNCD_HTTP__PORT: {what}; choose a free port"
+    if exc.errno == errno.EACCES and port < 1024:
+        return f"SYNCD_HTTP__PORT: {what}; choose a port above 1023"
+    if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+        return (
+            f"SYNCD_HTTP__HOST: {what}; use an address of this machine (127.0.0.1, or 0.0.0.0 "
+            "for every interface)"
+        )
+    return f"SYNCD_HTTP__HOST/SYNCD_HTTP__PORT: {what}; choose another host or port"
 
 
 def make_server(app: Starlette) -> EmbeddedServer:

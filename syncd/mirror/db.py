@@ -26,6 +26,20 @@ def normalize_url(url: str) -> str:
     return url
 
 
+def display_url(url: str) -> str:
+    """``url`` with its password replaced by ``***``, for messages. The user information ends at
+    the LAST ``@`` of the authority: a password holding an unencoded ``@`` shows nothing of
+    itself (a URL parser would split at the first and show the password's tail as the host)."""
+    scheme, sep, rest = normalize_url(url).partition("://")
+    if not sep:
+        return "SYNCD_DATABASE_URL"
+    authority, slash, path = rest.partition("/")
+    user, at, host = authority.rpartition("@")
+    if at and ":" in user:
+        user = user.partition(":")[0] + ":***"
+    return f"{scheme}://{user}{at}{host}{slash}{path}"
+
+
 def _json_dumps(value: Any) -> str:
     # orjson: the raw JSON column is written for every record of a backfill.
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()

@@ -78,7 +78,7 @@ def _describe(name: str, exc: ValidationError) -> str:
         else:
             hidden = any(w in loc for w in ("secret", "token", "password", "key", "headers"))
             got = "" if hidden else f" (got {err.get('input')!r})"
-            lines.append(f"{where}: {err['msg']}{got}")
+            lines.append(f"{where}: {err['msg'].removeprefix('Value error, ')}{got}")
     return "; ".join(lines)
 
 

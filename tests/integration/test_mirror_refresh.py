@@ -204,6 +204,8 @@ def test_an_absent_candidate_is_reported_and_deleted(
     ],
 )
 def test_bad_arguments_get_one_line(args: list[str], message: str) -> None:
-    r = CliRunner().invoke(main, ["refresh", *args], env={"SYNCD_DATABASE_URL": "sqlite://"})
+    r = CliRunner().invoke(
+        main, ["refresh", *args], env={"SYNCD_DATABASE_URL": "sqlite:///unused.db"}
+    )
     assert r.exit_code == 2
     assert r.output.count("\n") == 1 and message in r.output, r.output

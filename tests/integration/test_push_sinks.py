@@ -116,7 +116,7 @@ def test_a_separate_package_adds_a_sink(
         ({"type": "webhook", "url": "http://x/h"}, "secret_file is required"),
         (
             {"type": "webhook", "url": "http://x/h", "secret_file": "SECRET_FILE", "start": "soon"},
-            "sinks.hr.start: Value error, must be now, beginning or an ISO date",
+            "sinks.hr.start: must be now, beginning or an ISO date",
         ),
         (
             {

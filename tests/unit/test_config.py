@@ -104,7 +104,9 @@ def test_api_key_and_oauth_client_together_are_refused(monkeypatch: pytest.Monke
         load_settings()
     msg = str(exc.value)
     assert msg.endswith(
-        "SYNCD_SMARTRECRUITERS: api_key and client_id/client_secret are both set: syncd uses one "
+        "SYNCD_SMARTRECRUITERS__API_KEY, SYNCD_SMARTRECRUITERS__CLIENT_ID, "
+        "SYNCD_SMARTRECRUITERS__CLIENT_SECRET: api_key and client_id/client_secret are both set: "
+        "syncd uses one "
         "credential, the API key or the OAuth2 client; unset the other"
     )
     assert "k-123" not in msg and "s-456" not in msg
@@ -168,4 +170,66 @@ def test_a_sinks_file_variable_reaches_the_sink_as_its_file_setting(
 def test_an_empty_tenant_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SYNCD_TENANT", "")
     with pytest.raises(ConfigError, match=r"SYNCD_TENANT: .*1 to 64 characters"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SYNCD_SMARTRECRUITERS__API_KEY", "T1\nsecond-line"),
+        ("SYNCD_SMARTRECRUITERS__CLIENT_SECRET", "s3cr\r\net"),
+        ("SYNCD_SMARTRECRUITERS__API_KEY", "T1\u00e9"),
+    ],
+)
+def test_a_credential_that_cannot_go_into_a_header_is_refused(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    if "CLIENT_SECRET" in variable:
+        monkeypatch.setenv("SYNCD_SMARTRECRUITERS__CLIENT_ID", "cid")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    msg = str(err.value)
+    assert f"{variable}: holds a line break" in msg
+    assert "second-line" not in msg and "s3cr" not in msg and "T1" not in msg
+
+
+def test_a_credential_file_of_two_lines_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    key = tmp_path / "key"
+    key.write_text("T1\nsecond-line\n")
+    monkeypatch.setenv("SYNCD_SMARTRECRUITERS__API_KEY_FILE", str(key))
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert "SYNCD_SMARTRECRUITERS__API_KEY_FILE: holds a line break" in str(err.value)
+    assert "second-line" not in str(err.value)
+
+
+def test_a_password_with_an_unencoded_at_is_refused_without_showing_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SYNCD_DATABASE_URL", "postgresql://postgres:p@ss@127.0.0.1:5432/x")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    msg = str(err.value)
+    assert "SYNCD_DATABASE_URL: has more than one '@'" in msg
+    assert "percent-encode @ in the password as %40" in msg
+    assert "p@ss" not in msg and "ss@127" not in msg
+
+
+def test_a_database_url_shown_in_messages_hides_all_of_the_password() -> None:
+    from syncd.mirror.db import display_url
+
+    shown = display_url("postgresql://postgres:p@ss@127.0.0.1:5432/x")
+    assert shown == "postgresql+psycopg://postgres:***@127.0.0.1:5432/x"
+    assert display_url("postgresql://u:pw@h/db") == "postgresql+psycopg://u:***@h/db"
+    assert display_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert display_url("sqlite:///m.db") == "sqlite:///m.db"
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "sqlite+pysqlite://"])
+def test_an_in_memory_mirror_is_refused(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("SYNCD_DATABASE_URL", url)
+    with pytest.raises(ConfigError, match="SYNCD_DATABASE_URL: a mirror needs a file path"):
         load_settings()

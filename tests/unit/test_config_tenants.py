@@ -117,7 +117,10 @@ def test_a_one_shot_command_acts_on_the_selected_tenant(
         "set SYNCD_TENANT to one of them"
     )
     monkeypatch.delenv("SYNCD_TENANT")
-    with pytest.raises(ConfigError, match="'default' is not one of the configured tenants"):
+    with pytest.raises(
+        ConfigError,
+        match=r"SYNCD_TENANT: not set, and several tenants are configured \(acme, beta\)",
+    ):
         load_settings().select_tenant()
 
 
@@ -168,3 +171,14 @@ def test_a_bad_tenant_name_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path:
         "to 64 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit "
         "(e.g. [tenants.acme_eu])"
     )
+
+
+def test_a_tenant_credential_with_a_line_break_names_the_tenant_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _config(monkeypatch, tmp_path, TWO)
+    monkeypatch.setenv("SYNCD_TENANTS__ACME__SMARTRECRUITERS__API_KEY", "T1\nX")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert "SYNCD_TENANTS__ACME__SMARTRECRUITERS__API_KEY: holds a line break" in str(err.value)
+    assert "T1" not in str(err.value)
