@@ -73,6 +73,19 @@ class MirrorNotWritableError(Exception):
     """The SQLite file or its folder cannot be written by this process."""
 
 
+def session_answers(conn: Connection | None) -> bool:
+    """The lock session ``conn`` still answers a ``SELECT 1`` (a session that ended, or was
+    terminated, has lost its advisory locks)."""
+    if conn is None:
+        return False
+    try:
+        conn.execute(text("SELECT 1")).scalar_one()
+        conn.rollback()
+    except Exception:
+        return False
+    return True
+
+
 def _iso(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -210,14 +223,7 @@ class _PostgresLock:
     def alive(self) -> bool:
         """The lock's session still answers (a session that ended, or was terminated, has lost
         its advisory locks)."""
-        if self.conn is None:
-            return False
-        try:
-            self.conn.execute(text("SELECT 1")).scalar_one()
-            self.conn.rollback()
-        except Exception:
-            return False
-        return True
+        return session_answers(self.conn)
 
     def release(self) -> None:
         if self.conn is not None:

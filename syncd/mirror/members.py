@@ -26,7 +26,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.pool import NullPool
 
 from syncd.mirror.db import make_engine
-from syncd.mirror.lock import lock_key
+from syncd.mirror.lock import lock_key, session_answers
 
 _SAME_DB = "l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 
@@ -81,14 +81,7 @@ class Membership:
         return rid
 
     def _alive(self) -> bool:
-        if self.conn is None:
-            return False
-        try:
-            self.conn.execute(text("SELECT 1")).scalar_one()
-            self.conn.rollback()
-        except Exception:
-            return False
-        return True
+        return session_answers(self.conn)
 
     def view(self, tenants: list[str]) -> View:
         if not self._alive():
