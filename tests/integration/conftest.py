@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from syncd.mirror.db import make_engine, migrate, normalize_url
+from syncd.mirror.db import make_engine, migrate, normalize_url, sqlite_path
+from tests.conftest import sqlite_mirror
 
 
 # ---- databases ---------------------------------------------------------------------------------
@@ -44,9 +45,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def db(db_url: str) -> Iterator[Engine]:
-    """The mirror database of ``db_url``, migrated to the head revision."""
-    eng = make_engine(db_url)
-    migrate(eng)
+def db(db_url: str, migrated_sqlite: Path) -> Iterator[Engine]:
+    """The mirror database of ``db_url``, migrated to the head revision (SQLite: a copy of the
+    session's migrated file)."""
+    path = sqlite_path(db_url)
+    if path is not None:
+        eng = sqlite_mirror(migrated_sqlite, path)
+    else:
+        eng = make_engine(db_url)
+        migrate(eng)
     yield eng
     eng.dispose()
