@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -16,13 +16,17 @@ from syncd.cli_push import changes_cmd, deliveries_cmd, push_cmd, sinks_cmd
 from syncd.cli_refresh import refresh_cmd
 from syncd.cli_run import run_cmd, webhooks_cmd
 from syncd.cli_sync import backfill_cmd, migrate_cmd, sync_cmd
-from syncd.config import Settings, load_settings
+
+if TYPE_CHECKING:  # pydantic is imported by the commands that read settings, not by --help
+    from syncd.config import Settings
 
 
 def settings_or_exit(*, all_tenants: bool = False, **overrides: Any) -> Settings:
     """The settings; a ConfigError ends in the error boundary (one line per bad setting, exit 2).
     With ``[tenants]`` configured, those of the one tenant ``SYNCD_TENANT`` names (one-shot
     commands act on one tenant); ``all_tenants`` (``syncd run``) keeps them all."""
+    from syncd.config import load_settings
+
     settings = load_settings(**overrides)
     return settings if all_tenants else settings.select_tenant()
 

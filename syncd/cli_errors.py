@@ -9,7 +9,6 @@ The README's exit-code table is this table.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import sys
@@ -91,6 +90,7 @@ def run_until_signal(work: Coroutine[Any, Any, T]) -> T:
     (the engine commits or rolls back its write group and records the run ``interrupted``)
     raises ``Interrupted``. A second signal, or ``STOP_GRACE_SECONDS`` without an end, exits at
     once with the same code."""
+    import asyncio  # here, not at import: commands that run no coroutine start sooner
 
     async def main() -> T:
         loop = asyncio.get_running_loop()

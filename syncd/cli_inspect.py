@@ -11,12 +11,12 @@ import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from sqlalchemy import Connection
 
-from syncd.mirror.reporting import QUERIES, report_names
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 STATUS_COLUMNS = [
     "resource",
@@ -250,10 +250,26 @@ def _html_report(output: str) -> None:
     click.echo(f"wrote {path} ({seconds:.1f}s)")
 
 
+class _ReportNames(click.Choice[str]):
+    """What ``syncd report`` accepts, read when the argument is parsed: the names come from the
+    views' SQL (SQLAlchemy, the data dictionary), which ``--help`` and the other commands skip."""
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        from syncd.mirror.reporting import report_names
+
+        return (*report_names(), "html")
+
+    @choices.setter
+    def choices(self, value: tuple[str, ...]) -> None:
+        """Choice.__init__ sets the (empty) choices; the property above is the source."""
+
+
 @click.command("report")
-@click.argument(
-    "name", required=False, type=click.Choice([*report_names(), "html"]), metavar="[NAME]"
-)
+@click.argument("name", required=False, type=_ReportNames(), metavar="[NAME]")
 @click.option(
     "--format",
     "fmt",
@@ -272,7 +288,7 @@ def report_cmd(name: str | None, fmt: str, as_json: bool, output: str | None) ->
     """Run a reporting query or view on the mirror (no NAME: list them with their SQL or columns);
     `syncd report html --output FILE` writes the dashboard, one self-contained HTML file."""
     from syncd.mirror.dictionary import report_views, views
-    from syncd.mirror.reporting import run_report
+    from syncd.mirror.reporting import QUERIES, run_report
 
     if name is None:
         for n, sql in QUERIES.items():

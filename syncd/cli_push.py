@@ -4,7 +4,6 @@ the command line. Exit codes: 0 done, 1 a sink's pass failed or the mirror canno
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 import time
@@ -122,6 +121,7 @@ def sinks_cmd() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def sinks_list(as_json: bool) -> None:
     """Every configured sink with its type, capabilities, cursor and deliveries by state."""
+    import asyncio
     import contextlib
 
     from syncd.mirror import deliveries as q
@@ -178,6 +178,8 @@ def sinks_list(as_json: bool) -> None:
 @click.argument("name")
 def sinks_check(name: str) -> None:
     """Configuration, credentials and reachability of one sink, before anything is sent."""
+    import asyncio
+
     _, sinks = _configured(only=name)
     cs = sinks[0]
 
@@ -210,6 +212,8 @@ def sinks_check(name: str) -> None:
 )
 def push_cmd(once: bool, only: str | None, interval: float) -> None:
     """Deliver hires to the sinks, read onboarding status back, write it to SmartRecruiters."""
+    import asyncio
+
     from syncd.mirror.db import SchemaError, make_engine, require_schema
     from syncd.mirror.lock import writer_lock
 

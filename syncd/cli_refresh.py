@@ -9,7 +9,6 @@ not migrated; 3 the credential was refused.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 
 import click
@@ -50,6 +49,8 @@ def refresh_cmd(resource: str, ids: tuple[str, ...]) -> None:
     (CANDIDATE_ID/JOB_ID), job_status_history, positions, hiring_team, job_approvals (JOB_ID),
     offer_approvals (OFFER_ID), candidate_details (CANDIDATE_ID)."""
     _check_arguments(resource, ids)
+    import asyncio
+
     from syncd.ats import AtsError, AuthenticationError, ConfigurationError, PermissionDeniedError
     from syncd.cli import settings_or_exit
     from syncd.logging import configure_logging

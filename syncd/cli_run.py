@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
 import socket
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from syncd.config import Settings
+if TYPE_CHECKING:  # read by the command, not at import (syncd --help stays quick)
+    from syncd.config import Settings
 
 # Of ``schedule.stop_grace_seconds``, what the end of a stop keeps after the jobs: releasing the
 # locks, closing the client, the database and the HTTP server (they take well under a second).
@@ -68,6 +68,8 @@ def run_cmd() -> None:
     """Run syncd as a service: scheduled pulls, sweeps and pushes, the ops HTTP server
     (/healthz, /readyz, /metrics) and SmartRecruiters webhooks in. SIGTERM or SIGINT stops it
     cleanly (exit 0). docs/daemon.md."""
+    import asyncio
+
     from syncd.logging import configure_logging
 
     settings = _settings(all_tenants=True)
@@ -81,6 +83,8 @@ def run_cmd() -> None:
 
 async def serve(settings: Settings, sock: socket.socket) -> int:
     """The daemon's life; returns the exit code (0 after SIGTERM/SIGINT once the jobs ended)."""
+    import asyncio
+
     import structlog
 
     from syncd.daemon.fleet import Fleet
@@ -168,6 +172,8 @@ def _callback_url(settings: Settings) -> str:
 
 
 def _client_run(settings: Settings, work: Any) -> Any:
+    import asyncio
+
     from syncd.ats import SmartRecruitersClient
 
     async def go() -> Any:

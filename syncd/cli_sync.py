@@ -5,11 +5,12 @@ from __future__ import annotations
 import sys
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from syncd.config import Settings
+if TYPE_CHECKING:  # read by the command, not at import (syncd --help stays quick)
+    from syncd.config import Settings
 
 
 def _settings(*, all_tenants: bool = False) -> Settings:

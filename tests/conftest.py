@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import Engine, text
 
+from syncd.mirror.db import make_engine, migrate
 from syncd.sandbox.limits import LimitConfig
 from syncd.sandbox.runner import ThreadServer, serve_in_thread
 from syncd.sandbox.server import SandboxOptions
@@ -74,3 +77,23 @@ def postgres_url() -> str:
     if not url:
         pytest.skip("SYNCD_TEST_POSTGRES_URL is not set; PostgreSQL tests skipped")
     return url
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite mirror migrated to head once per test process; ``sqlite_mirror`` copies it.
+    Migrating takes about a second per database; copying the file takes a millisecond. The
+    migrations themselves are run by their own tests (and by every ``syncd migrate`` test)."""
+    path = tmp_path_factory.mktemp("template") / "mirror.db"
+    eng = make_engine(f"sqlite:///{path}")
+    migrate(eng)
+    with eng.connect() as conn:  # everything in the main file: the copy needs no -wal file
+        conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    eng.dispose()
+    return path
+
+
+def sqlite_mirror(template: Path, path: Path) -> Engine:
+    """An engine on a fresh copy of the migrated ``template`` at ``path``."""
+    shutil.copyfile(template, path)
+    return make_engine(f"sqlite:///{path}")

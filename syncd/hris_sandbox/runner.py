@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import uvicorn
 
 from syncd.hris_sandbox.server import HrisOptions, HrisSandbox, create_app
-from syncd.sandbox.runner import ProcessServer, free_port, wait_healthy
+from syncd.sandbox.runner import ProcessServer, free_port, listening_socket, wait_healthy
 
 
 @dataclass
@@ -33,7 +33,8 @@ class HrisThreadServer:
 def serve_in_thread(options: HrisOptions, port: int | None = None) -> HrisThreadServer:
     """uvicorn on 127.0.0.1 (a free port unless given) in a daemon thread, once /health answers."""
     gate = create_app(options)
-    port = port or free_port()
+    sock = listening_socket(port)
+    port = int(sock.getsockname()[1])
     config = uvicorn.Config(
         gate,
         host="127.0.0.1",
@@ -44,7 +45,9 @@ def serve_in_thread(options: HrisOptions, port: int | None = None) -> HrisThread
         timeout_graceful_shutdown=3,  # a request a fault holds must not delay stop()
     )
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=f"hris-sandbox-{port}", daemon=True)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name=f"hris-sandbox-{port}", daemon=True
+    )
     thread.start()
     base_url = f"http://127.0.0.1:{port}"
     wait_healthy(base_url)

@@ -25,6 +25,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def listening_socket(port: int | None = None) -> socket.socket:
+    """A TCP socket bound on 127.0.0.1 (a free port unless given) for uvicorn to serve on. Bound
+    here, not by uvicorn later: a port only chosen could be taken by another process (a parallel
+    test) in between, and /health would then answer from that process's server."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port or 0))
+    return sock
+
+
 def wait_healthy(
     base_url: str, timeout: float = 120.0, proc: subprocess.Popen[bytes] | None = None
 ) -> None:
@@ -56,12 +66,15 @@ class ThreadServer:
 def serve_in_thread(options: SandboxOptions | None = None, port: int | None = None) -> ThreadServer:
     app = create_app(options)
     sandbox: Sandbox = app.sandbox
-    port = port or free_port()
+    sock = listening_socket(port)
+    port = int(sock.getsockname()[1])
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on"
     )
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=f"sandbox-{port}", daemon=True)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name=f"sandbox-{port}", daemon=True
+    )
     thread.start()
     base_url = f"http://127.0.0.1:{port}"
     wait_healthy(base_url)

@@ -3,14 +3,24 @@ engine), SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 
-from syncd.mirror.db import make_engine, migrate, normalize_url
+from syncd.mirror.db import (
+    current_revision,
+    head_revision,
+    make_engine,
+    migrate,
+    normalize_url,
+    sqlite_path,
+)
+from tests.conftest import sqlite_mirror
 
 
 # ---- databases ---------------------------------------------------------------------------------
@@ -43,10 +53,42 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     drop_pg_schema(base, name)
 
 
+@pytest.fixture(scope="session")
+def pg_migration_sql() -> list[tuple[str, Any]]:
+    """The statements ``migrate`` sends to an empty PostgreSQL schema, recorded once per test
+    process; ``db`` replays them in one transaction (about 0.5 s instead of 2 s of Alembic)."""
+    base = os.environ["SYNCD_TEST_POSTGRES_URL"]
+    url, name = pg_schema_url(base)
+    eng = make_engine(url)
+    sent: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, sql: str, params: Any, ctx: Any, many: bool) -> None:
+        assert not many, sql  # one parameter set per statement: replayed as recorded
+        sent.append((sql, params))
+
+    event.listen(eng, "before_cursor_execute", record)
+    try:
+        migrate(eng)
+    finally:
+        eng.dispose()
+        drop_pg_schema(base, name)
+    # The schema is chosen by search_path only, so the statements fit any test's schema.
+    assert sent and not any(name in sql for sql, _ in sent)
+    return sent
+
+
 @pytest.fixture
-def db(db_url: str) -> Iterator[Engine]:
-    """The mirror database of ``db_url``, migrated to the head revision."""
-    eng = make_engine(db_url)
-    migrate(eng)
+def db(request: pytest.FixtureRequest, db_url: str) -> Iterator[Engine]:
+    """The mirror database of ``db_url``, migrated to the head revision: SQLite, a copy of the
+    session's migrated file; PostgreSQL, the session's migration statements replayed."""
+    path = sqlite_path(db_url)
+    if path is not None:
+        eng = sqlite_mirror(request.getfixturevalue("migrated_sqlite"), path)
+    else:
+        eng = make_engine(db_url)
+        with eng.begin() as conn:
+            for sql, params in request.getfixturevalue("pg_migration_sql"):
+                conn.exec_driver_sql(sql, params)  # as SQLAlchemy sent it (params or none)
+        assert current_revision(eng) == head_revision(eng)
     yield eng
     eng.dispose()

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from syncd.mirror import schema as s
-from syncd.mirror.db import make_engine, migrate
+from syncd.mirror.db import make_engine
 from syncd.mirror.store import Mirror
 from tests.conftest import TOKEN
 from tests.integration.crafted_api import (
@@ -39,11 +39,9 @@ def api() -> Iterator[CraftedApi]:
 
 
 @pytest.fixture
-def mirror_db(db_url: str) -> Iterator[Engine]:
-    eng = make_engine(db_url)
-    migrate(eng)
-    yield eng
-    eng.dispose()
+def mirror_db(db: Engine) -> Engine:
+    """The migrated mirror of ``db_url`` (conftest's ``db``)."""
+    return db
 
 
 def live_ids(db: Engine, table: Any = s.candidates) -> set[str]:

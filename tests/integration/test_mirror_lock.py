@@ -121,7 +121,9 @@ def test_second_writer_is_refused_and_a_killed_holder_frees_the_lock(
         assert line.endswith("(a killed process frees the lock by itself)")
         assert out == ""
         before = runs(db)
-        assert before.count(("jobs", "running")) == 1  # the refused run wrote no run row
+        # The refused run wrote no run row: the one running is the holder's (by now maybe a pass
+        # after jobs, when a loaded machine made the refused command slow).
+        assert [state for _, state in before].count("running") == 1, before
         # A writer holds the lock: whatever is `running` is running.
         assert not [v for v in status_of(env).values() if "process gone" in v]
         wait_for(holder, "a pass running", lambda: runs(db)[-1][1] == "running")

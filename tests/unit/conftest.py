@@ -8,12 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from syncd.mirror.db import make_engine, migrate
+from tests.conftest import sqlite_mirror
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Engine]:
-    eng = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
-    migrate(eng)
+def db(tmp_path: Path, migrated_sqlite: Path) -> Iterator[Engine]:
+    eng = sqlite_mirror(migrated_sqlite, tmp_path / "m.db")
     yield eng
     eng.dispose()
