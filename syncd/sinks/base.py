@@ -157,3 +157,13 @@ class Sink(ABC):
     async def revoke(self, delivery: Delivery) -> Outcome:
         """Tell the target a delivered hire was undone (``Capability.REVOKE``)."""
         raise NotImplementedError(f"sink type {self.type!r} cannot revoke")
+
+
+def check_status_map(status_map: dict[str, str]) -> dict[str, str]:
+    """A sink's ``status_map`` (the target's own status -> the onboarding status written back to
+    SmartRecruiters), unchanged; ValueError naming the first entry that maps to anything but
+    ONBOARDING_SUCCESSFUL or ONBOARDING_FAILED (the values docs/push.md allows)."""
+    for k, s in status_map.items():
+        if s not in (ONBOARDING_SUCCESSFUL, ONBOARDING_FAILED):
+            raise ValueError(f"{k!r} maps to {s!r}; use ONBOARDING_SUCCESSFUL or ONBOARDING_FAILED")
+    return status_map

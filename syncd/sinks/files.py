@@ -26,8 +26,6 @@ import orjson
 from pydantic import Field, field_validator
 
 from syncd.sinks.base import (
-    ONBOARDING_FAILED,
-    ONBOARDING_SUCCESSFUL,
     Capability,
     Delivery,
     Outcome,
@@ -35,6 +33,7 @@ from syncd.sinks.base import (
     Sink,
     SinkSettings,
     TargetUnavailable,
+    check_status_map,
 )
 
 MANIFEST = ".manifest.json"
@@ -59,12 +58,7 @@ class FilesSettings(SinkSettings):
     @field_validator("status_map")
     @classmethod
     def _statuses(cls, v: dict[str, str]) -> dict[str, str]:
-        for k, s in v.items():
-            if s not in (ONBOARDING_SUCCESSFUL, ONBOARDING_FAILED):
-                raise ValueError(
-                    f"{k!r} maps to {s!r}; use ONBOARDING_SUCCESSFUL or ONBOARDING_FAILED"
-                )
-        return v
+        return check_status_map(v)
 
 
 class Storage:

@@ -23,12 +23,11 @@ import httpx
 from pydantic import Field, SecretStr, field_validator
 
 from syncd.sinks.base import (
-    ONBOARDING_FAILED,
-    ONBOARDING_SUCCESSFUL,
     Outcome,
     SinkError,
     SinkSettings,
     TargetUnavailable,
+    check_status_map,
 )
 from syncd.sinks.webhook import retry_after
 
@@ -54,12 +53,7 @@ class HrisSettings(SinkSettings):
     @field_validator("status_map")
     @classmethod
     def _statuses(cls, v: dict[str, str]) -> dict[str, str]:
-        for k, s in v.items():
-            if s not in (ONBOARDING_SUCCESSFUL, ONBOARDING_FAILED):
-                raise ValueError(
-                    f"{k!r} maps to {s!r}; use ONBOARDING_SUCCESSFUL or ONBOARDING_FAILED"
-                )
-        return v
+        return check_status_map(v)
 
 
 def secret_from(

@@ -28,8 +28,6 @@ from pydantic import Field, field_validator
 from standardwebhooks import Webhook
 
 from syncd.sinks.base import (
-    ONBOARDING_FAILED,
-    ONBOARDING_SUCCESSFUL,
     Capability,
     Delivery,
     Outcome,
@@ -38,6 +36,7 @@ from syncd.sinks.base import (
     SinkError,
     SinkSettings,
     TargetUnavailable,
+    check_status_map,
 )
 
 
@@ -58,12 +57,7 @@ class WebhookSettings(SinkSettings):
     @field_validator("status_map")
     @classmethod
     def _statuses(cls, v: dict[str, str]) -> dict[str, str]:
-        for k, s in v.items():
-            if s not in (ONBOARDING_SUCCESSFUL, ONBOARDING_FAILED):
-                raise ValueError(
-                    f"{k!r} maps to {s!r}; use ONBOARDING_SUCCESSFUL or ONBOARDING_FAILED"
-                )
-        return v
+        return check_status_map(v)
 
 
 def retry_after(response: httpx.Response) -> float | None:
