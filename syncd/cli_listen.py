@@ -6,9 +6,13 @@ import socket
 
 from syncd.cli_errors import USAGE, CommandError
 
+# uvicorn's default --backlog.
+BACKLOG = 2048
+
 
 def listen_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to ``host:port`` (0: any free port), for uvicorn to serve on.
+    """A TCP socket bound to ``host:port`` (0: any free port) and already listening, for uvicorn
+    to serve on.
 
     Raises ``CommandError`` (exit 2, a command-line argument that cannot be used) naming the
     address and the fix when the port is taken or not allowed."""
@@ -26,4 +30,7 @@ def listen_socket(host: str, port: int) -> socket.socket:
             "or 0 for any free one",
             USAGE,
         ) from None
+    # Listening before the "serving" line is printed: a client that connects at once then waits in
+    # the backlog until uvicorn accepts, instead of being refused (uvicorn's listen() comes later).
+    sock.listen(BACKLOG)
     return sock

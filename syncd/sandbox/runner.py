@@ -32,6 +32,9 @@ def listening_socket(port: int | None = None) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port or 0))
+    # Listening at once (uvicorn's default backlog): a connection made before uvicorn's loop runs
+    # waits in the backlog instead of being refused.
+    sock.listen(2048)
     return sock
 
 
