@@ -139,6 +139,21 @@ def backlog(conn: Connection, tenant: str) -> int:
     return int(n)
 
 
+def waiting_status(conn: Connection, tenant: str) -> dict[str, object]:
+    """``{"waiting": N, "oldest": ISO 8601 UTC or None}``: callbacks of ``tenant`` waiting for
+    its leader, and when the oldest of them arrived (``syncd status``)."""
+    t = s.webhook_inbox
+    n, oldest = conn.execute(
+        select(func.count(), func.min(t.c.received_at)).where(
+            t.c.tenant == tenant, t.c.done_at.is_(None), t.c.resource.is_not(None)
+        )
+    ).one()
+    return {
+        "waiting": int(n),
+        "oldest": oldest.strftime("%Y-%m-%dT%H:%M:%SZ") if oldest is not None else None,
+    }
+
+
 def prune(engine: Engine, tenant: str, keep_seconds: float) -> int:
     """Delete done rows received more than ``keep_seconds`` ago (blocking); returns how many."""
     t = s.webhook_inbox
