@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from sqlalchemy import Engine, text
 
+from syncd.mirror.lock import MirrorLock
 from syncd.sandbox.limits import LimitConfig
 from syncd.sandbox.runner import ThreadServer, free_port, serve_in_thread
 from syncd.sandbox.signature import signature_header
@@ -211,6 +213,21 @@ def test_webhooks_commands_need_a_callback_url(tenant: ThreadServer, tmp_path: P
     assert "SYNCD_WEBHOOKS__CALLBACK_URL" in out.stderr
 
 
+def _signed(key: str, event_id: str, event_name: str, body: bytes) -> dict[str, str]:
+    """The headers SmartRecruiters sends with a callback, signed now with ``key``."""
+    stamp = str(int(time.time()))
+    sig = signature_header(
+        [key], timestamp=stamp, body=body, event_id=event_id, event_name=event_name
+    )
+    return {
+        "content-type": "application/json",
+        "event-id": event_id,
+        "event-name": event_name,
+        "smartrecruiters-timestamp": stamp,
+        "smartrecruiters-signature": sig,
+    }
+
+
 def _inbox(db: Engine) -> list[tuple[str, str | None, bool]]:
     """(event name, resource, done) of every callback in the webhook inbox."""
     with db.connect() as conn:
@@ -304,3 +321,55 @@ def test_a_callback_to_the_standby_reaches_the_mirror_and_the_hris_through_the_i
         leader.kill()
         if standby is not None:
             standby.kill()
+
+
+def test_callbacks_stored_while_nobody_leads_wait_and_the_next_leader_drains_them(
+    tenant: ThreadServer, pg: tuple[str, Engine], tmp_path: Path
+) -> None:
+    """The tenant's locks held by another process (this test): the one daemon stands by, stores
+    a signed callback in the inbox (backlog 1 in /metrics and `syncd status`) and refreshes
+    nothing; once the locks are free it leads and drains the callback (a refresh by id, the row
+    marked done)."""
+    db_url, db = pg
+    key = "inbox-test-signing-key"
+    base = push_env(tenant, db_url, write_config(tmp_path, {}))
+    env = daemon_env(
+        {**base, "SYNCD_WEBHOOKS__SECRET_KEYS": key},
+        poll_interval_seconds=3600,
+        leader_check_seconds=1,
+    )
+    locks = [MirrorLock(db_url, TENANT, role) for role in ("writer", "push")]
+    for lock in locks:
+        lock.acquire()
+    d = start_daemon(env, tmp_path)
+    try:
+        assert _role(d) == "standby"
+        app = candidates_to_hire(tenant, 1)[0]
+        control(tenant, "hire", {"candidateId": app["candidateId"], "jobId": app["jobId"]})
+        body = orjson.dumps({"candidate_id": app["candidateId"], "job_id": app["jobId"]})
+        hook = f"{d.url}/webhooks/smartrecruiters"
+        headers = _signed(key, "hire-1", "application.status.updated", body)
+        answer = httpx.post(hook, headers=headers, content=body, timeout=10)
+        assert answer.status_code == 202 and answer.json()["inbox"] is True
+        assert d.metric("syncd_webhook_inbox_backlog", tenant=TENANT) == 1
+        status = syncd_run(env, "status", "--json")
+        assert status.returncode == 0, status.stderr
+        assert orjson.loads(status.stdout)["webhook_inbox"]["waiting"] == 1
+        shown = syncd_run(env, "status")
+        assert "webhook inbox: 1 callback(s) waiting for the leader" in shown.stdout
+        assert runs(db_url, TENANT) == []  # nobody leads: nothing refreshed, nothing pulled
+
+        for lock in locks:
+            lock.release()
+        wait_for("the daemon leading", lambda: _role(d) == "leader", timeout=30)
+        wait_for("the callback drained", lambda: _inbox(db) == [
+            ("application.status.updated", "applications", True)
+        ], timeout=30, log=d.output)  # fmt: skip
+        assert ("applications", "refresh", "ok") in runs(db_url, TENANT)
+        wait_for("the hire in the mirror", lambda: _status(db, app) == "HIRED", log=d.output)
+        assert d.metric("syncd_webhook_inbox_backlog", tenant=TENANT) == 0
+        assert d.stop() == 0, d.output()[-3000:]
+    finally:
+        for lock in locks:
+            lock.release()
+        d.kill()
