@@ -177,8 +177,11 @@ def libpq_url(url: str) -> str:
 
 class InboxListener:
     """``LISTEN syncd_inbox`` on a connection of its own; ``on_notify(tenant)`` for each
-    notification, in the event loop. ``run`` reconnects (after ``retry_seconds``) when the
-    connection fails and ends when cancelled."""
+    notification, in the event loop. ``run`` reconnects when the connection fails (after
+    ``retry_seconds``, doubled after each failure up to ``RETRY_MAX_SECONDS``: a database away
+    for long is logged twice a minute, not every two seconds) and ends when cancelled."""
+
+    RETRY_MAX_SECONDS = 30.0
 
     def __init__(
         self, url: str, on_notify: Callable[[str], None], retry_seconds: float = 2.0
@@ -193,6 +196,8 @@ class InboxListener:
 
         from syncd.mirror.db import describe_db_error
 
+        wait = self.retry_seconds
+        failed = False
         while True:
             conn: psycopg.AsyncConnection[object] | None = None
             try:
@@ -201,15 +206,21 @@ class InboxListener:
                 )
                 await conn.execute(f"LISTEN {CHANNEL}")
                 self.listening.set()
+                wait = self.retry_seconds
+                if failed:
+                    log.info("inbox_listener_up")
+                    failed = False
                 async for note in conn.notifies():
                     self.on_notify(note.payload)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("inbox_listener_down", error=describe_db_error(exc))
+                failed = True
+                log.warning("inbox_listener_down", error=describe_db_error(exc), retry_seconds=wait)
             finally:
                 self.listening.clear()
                 if conn is not None:
                     with contextlib.suppress(Exception):
                         await conn.close()
-            await asyncio.sleep(self.retry_seconds)
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, self.RETRY_MAX_SECONDS)

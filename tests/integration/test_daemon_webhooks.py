@@ -303,6 +303,11 @@ def test_a_callback_to_the_standby_reaches_the_mirror_and_the_hris_through_the_i
         sent = log[0]["requestDetails"]
         headers, body = dict(sent["headers"]), sent["body"].encode()
         unsigned = {k: v for k, v in headers.items() if k != "smartrecruiters-signature"}
+        # The handshake went to the standby only; the leader read the keys at its start, before
+        # the subscription existed. A handshake makes it read them again at its next callback
+        # (else at most every 10 s: hooks_in.KEY_RELOAD_SECONDS).
+        shake = httpx.post(f"{leader.url}/webhooks/smartrecruiters", headers={"X-Hook-Secret": "s"})
+        assert shake.status_code == 200
         for d in (standby, leader):
             hook = f"{d.url}/webhooks/smartrecruiters"
             assert httpx.post(hook, headers=headers, content=body, timeout=10).status_code == 409
@@ -365,7 +370,12 @@ def test_callbacks_stored_while_nobody_leads_wait_and_the_next_leader_drains_the
         wait_for("the callback drained", lambda: _inbox(db) == [
             ("application.status.updated", "applications", True)
         ], timeout=30, log=d.output)  # fmt: skip
-        assert ("applications", "refresh", "ok") in runs(db_url, TENANT)
+        # The row is marked done with the records' write; the refresh's follow-ups end after.
+        wait_for(
+            "the refresh ended",
+            lambda: ("applications", "refresh", "ok") in runs(db_url, TENANT),
+            log=d.output,
+        )
         wait_for("the hire in the mirror", lambda: _status(db, app) == "HIRED", log=d.output)
         assert d.metric("syncd_webhook_inbox_backlog", tenant=TENANT) == 0
         assert d.stop() == 0, d.output()[-3000:]
