@@ -231,11 +231,11 @@ class HookIntake:
         target = target_of(event_name, parsed)
         # Read once: the answer below follows what was recorded, even if the lead moves meanwhile.
         leading = self.daemon.role == "leader"
+        if len(event_id) > inbox.EVENT_ID_MAX:  # the inbox's column; UUIDs in practice
+            return self._refuse(
+                400, "no_event_id", f"event-id header over {inbox.EVENT_ID_MAX} characters"
+            )
         if self.shared:
-            if len(event_id) > inbox.EVENT_ID_MAX:
-                return self._refuse(
-                    400, "no_event_id", f"event-id header over {inbox.EVENT_ID_MAX} characters"
-                )
             try:
                 fresh = await asyncio.to_thread(
                     inbox.accept,
