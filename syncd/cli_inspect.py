@@ -83,6 +83,7 @@ def _check_resource(ctx: click.Context, param: click.Parameter, value: str | Non
 def status_cmd(as_json: bool) -> None:
     """Per resource the cursor, the last pass and its counts, a pass to resume; the work the next
     pass owes; quarantined records; rows in the mirror."""
+    from syncd.mirror.inbox import waiting_status
     from syncd.mirror.inspect import sinks_status, status
     from syncd.sync.catalogue import BY_NAME
 
@@ -92,6 +93,7 @@ def status_cmd(as_json: bool) -> None:
         free_before = _daemon_view(tenant)["leader"] is None
         st = status(conn, tenant, list(BY_NAME))
         st["sinks"] = sinks_status(conn, tenant)
+        st["webhook_inbox"] = waiting_status(conn, tenant)
     st["daemon"] = _daemon_view(tenant)
     if free_before and st["daemon"]["leader"] is None:
         _mark_gone(st)
@@ -184,6 +186,13 @@ def _print_daemon_view(st: dict[str, Any]) -> None:
         "writer (leading daemon or command): "
         + (f"pid {lead['pid']} on {lead['host']}, since {lead['since']}" if lead else "none")
     )
+    box = st.get("webhook_inbox") or {}
+    if box.get("waiting"):
+        # Only while something waits: callbacks other replicas stored for the leader.
+        click.echo(
+            f"webhook inbox: {box['waiting']} callback(s) waiting for the leader, "
+            f"oldest since {box['oldest']}"
+        )
     if st["sinks"]:
         _table(
             "sinks",

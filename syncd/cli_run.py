@@ -130,6 +130,7 @@ async def serve(settings: Settings, sock: socket.socket) -> int:
         with structlog.contextvars.bound_contextvars(tenant=name):
             await intake.load_keys()
         fleet.start_hooks(intake, name)
+    fleet.start_inbox_listener()
     server = make_server(create_app(fleet))
     server_task = asyncio.create_task(server.serve(sockets=[sock]))
     helpers = [

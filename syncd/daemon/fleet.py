@@ -74,6 +74,8 @@ class Fleet:
         self.over_checks = 0  # consecutive checks above the fair share
         self.loop_beat = time.monotonic()
         self.stopping = False
+        self.listener: Any = None  # syncd.mirror.inbox.InboxListener (PostgreSQL)
+        self.listener_task: asyncio.Task[None] | None = None
 
     @property
     def leading(self) -> list[str]:
@@ -117,6 +119,10 @@ class Fleet:
 
     async def close(self, grace: float) -> None:
         self.stopping = True
+        if self.listener_task is not None:
+            self.listener_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.listener_task
         with contextlib.suppress(Exception):
             self.scheduler.shutdown(wait=False)
         await asyncio.gather(*(d.close(grace) for d in self.daemons.values()))
@@ -128,10 +134,26 @@ class Fleet:
         self.db.dispose()
 
     def start_hooks(self, intake: Any, tenant: str) -> None:
-        """The tenant's webhook worker, in a context naming the tenant (its log events)."""
+        """The tenant's webhook worker (and inbox drainer), in a context naming the tenant
+        (its log events)."""
         ctx = contextvars.copy_context()
         ctx.run(structlog.contextvars.bind_contextvars, tenant=tenant)
         ctx.run(intake.start)
+
+    def start_inbox_listener(self) -> None:
+        """PostgreSQL: one ``LISTEN`` for every tenant's webhook inbox; a notification wakes the
+        drainer of the tenant it names when this replica leads it (``syncd.mirror.inbox``)."""
+        if not self.elect:
+            return
+        from syncd.mirror.inbox import InboxListener
+
+        def on_notify(tenant: str) -> None:
+            d = self.daemons.get(tenant)
+            if d is not None and d.hooks is not None and d.role == "leader":
+                d.hooks.wake()
+
+        self.listener = InboxListener(self.settings.database_url, on_notify)
+        self.listener_task = asyncio.get_running_loop().create_task(self.listener.run())
 
     # ---- leadership -------------------------------------------------------------------------
     async def watch(self, stop: asyncio.Event) -> None:

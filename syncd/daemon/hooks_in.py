@@ -16,8 +16,14 @@
   subscription to ``webhooks.callback_url`` from the Webhooks API (at start, and again when a
   callback fails verification, at most every ``KEY_RELOAD_SECONDS``): ``syncd webhooks
   subscribe`` then needs no key to be copied anywhere.
-- A standby (another process leads the tenant) answers ``503``: SmartRecruiters delivers again
-  later, by then to the leader.
+- **Webhook inbox** (PostgreSQL, several replicas): a replica that does not lead the callback's
+  tenant verifies it as the leader would and stores what to refresh in ``webhook_inbox``
+  (``syncd.mirror.inbox``), answering ``202``; the leader, woken by ``NOTIFY`` (and looking
+  every ``INBOX_POLL_SECONDS`` besides), refreshes it as its own callbacks and marks the row done
+  in the transaction that writes the records (at-least-once). The replay record is the inbox's
+  primary key, so a delivery replayed to another replica is refused too. On SQLite (one daemon)
+  the replay record stays in memory and the inbox is not used.
+- A stopping daemon answers ``503``: SmartRecruiters delivers again later.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from syncd.ats import absent_ok
+from syncd.mirror import inbox
+from syncd.mirror.db import describe_db_error
 from syncd.sandbox.signature import verify_request
 
 log = structlog.get_logger("syncd.daemon")
@@ -43,6 +51,12 @@ KEY_RELOAD_SECONDS = 10.0
 # Callback bodies hold ids only (docs/webhooks.md, "Deliveries"): anything larger is refused
 # before it is read whole.
 MAX_BODY_BYTES = 64 * 1024
+# The leader looks at the inbox this often besides its notifications (a NOTIFY lost while the
+# listener reconnects waits at most this long).
+INBOX_POLL_SECONDS = 2.0
+INBOX_BATCH = 500  # callbacks drained at once (one refresh per resource among them)
+INBOX_RETRY_SECONDS = 15.0  # after a failed drain (API or database away), before the next
+INBOX_PRUNE_SECONDS = 60.0  # how often done rows older than the replay window are deleted
 
 # event-name prefix -> (refreshable resource, the body's ids that build its id: the first
 # alternative the body has). The first matching prefix wins. Bodies as docs/webhooks.md lists.
@@ -109,6 +123,12 @@ class HookIntake:
         self.queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self.worker: asyncio.Task[None] | None = None
         self.refreshed = 0  # records refreshed (tests and logs)
+        # PostgreSQL: the replicas share the replay record and the inbox (syncd.mirror.inbox).
+        self.shared = daemon.db.dialect.name == "postgresql"
+        self.woken = asyncio.Event()
+        self.drainer: asyncio.Task[None] | None = None
+        self.retry_at = 0.0
+        self.pruned_at = 0.0
 
     async def load_keys(self) -> None:
         """The signing keys of the subscriptions to ``callback_url`` (newest key of each)."""
@@ -139,13 +159,22 @@ class HookIntake:
         log.info("webhook_keys_loaded", subscriptions=len(keys))
 
     def start(self) -> None:
-        self.worker = asyncio.get_running_loop().create_task(self._work())
+        loop = asyncio.get_running_loop()
+        self.worker = loop.create_task(self._work())
+        if self.shared:
+            self.woken.set()  # what waits from before this process started
+            self.drainer = loop.create_task(self._drain_loop())
+
+    def wake(self) -> None:
+        """Look at the inbox now (a notification, or this replica just took the lead)."""
+        self.woken.set()
 
     async def close(self) -> None:
-        if self.worker is not None:
-            self.worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.worker
+        for task in (self.worker, self.drainer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     def _refuse(self, status: int, reason: str, message: str) -> Response:
         self.daemon.observer.webhook(False, reason)
@@ -159,10 +188,11 @@ class HookIntake:
             log.info("webhook_handshake")
             self.keys_loaded_at = 0.0  # a new subscription: its key is read with its first call
             return Response(status_code=200, headers={"X-Hook-Secret": secret})
-        if self.daemon.role != "leader" or self.daemon.stopping:
-            # Nothing is read: SmartRecruiters delivers again later, by then to the leader.
-            self.daemon.observer.webhook(False, "standby")
-            return JSONResponse({"error": "not leading this tenant; retry"}, status_code=503)
+        if self.daemon.stopping or (self.daemon.role != "leader" and not self.shared):
+            # Nothing is read: SmartRecruiters delivers again later (to another replica, or to
+            # this one restarted).
+            self.daemon.observer.webhook(False, "stopping")
+            return JSONResponse({"error": "stopping; retry"}, status_code=503)
         length = request.headers.get("content-length", "")
         if length.isdigit() and int(length) > MAX_BODY_BYTES:
             return self._refuse(413, "too_large", f"body over {MAX_BODY_BYTES} bytes")
@@ -193,18 +223,48 @@ class HookIntake:
         event_id = request.headers.get("event-id", "")
         if not event_id:
             return self._refuse(400, "no_event_id", "event-id header missing")
-        if self.seen.seen(event_id):
-            return self._refuse(409, "replayed", "this event-id was accepted before")
-        self.seen.add(event_id)
         event_name = request.headers.get("event-name", "")
         try:
             parsed = orjson.loads(body)
         except orjson.JSONDecodeError:
             parsed = None
         target = target_of(event_name, parsed)
+        # Read once: the answer below follows what was recorded, even if the lead moves meanwhile.
+        leading = self.daemon.role == "leader"
+        if len(event_id) > inbox.EVENT_ID_MAX:  # the inbox's column; UUIDs in practice
+            return self._refuse(
+                400, "no_event_id", f"event-id header over {inbox.EVENT_ID_MAX} characters"
+            )
+        if self.shared:
+            try:
+                fresh = await asyncio.to_thread(
+                    inbox.accept,
+                    self.daemon.db,
+                    self.daemon.tenant,
+                    event_id,
+                    event_name,
+                    target,
+                    waiting=not leading,
+                )
+            except Exception as exc:
+                log.warning("webhook_inbox_unavailable", error=describe_db_error(exc))
+                return self._refuse(503, "inbox_unavailable", "the database did not answer; retry")
+            if not fresh:
+                return self._refuse(409, "replayed", "this event-id was accepted before")
+        else:
+            if self.seen.seen(event_id):
+                return self._refuse(409, "replayed", "this event-id was accepted before")
+            self.seen.add(event_id)
         if target is None:
             self.daemon.observer.webhook(True, "ignored")
             return JSONResponse({"accepted": True, "refresh": None}, status_code=202)
+        if not leading:
+            self.daemon.observer.webhook(True, "inbox")
+            self.daemon.observer.inbox_accepted(self.daemon.tenant)
+            log.info("webhook_inbox_accepted", event_name=event_name, resource=target[0])
+            return JSONResponse(
+                {"accepted": True, "refresh": target[0], "inbox": True}, status_code=202
+            )
         self.queue.put_nowait(target)
         self.daemon.observer.webhook(True, "queued")
         log.info("webhook_accepted", event_name=event_name, resource=target[0])
@@ -233,9 +293,69 @@ class HookIntake:
                         raise  # the worker itself is stopping
                     log.info("webhook_refresh_stopped", resource=resource)  # lead lost
                 except Exception as exc:
-                    from syncd.mirror.db import describe_db_error
-
                     self.daemon.observer.job_failed("webhook_refresh")
                     log.error(
                         "webhook_refresh_failed", resource=resource, error=describe_db_error(exc)
                     )
+
+    async def _drain_loop(self) -> None:
+        """The leader's side of the inbox: drain at each wake-up (a NOTIFY, the lead just
+        taken) and every ``INBOX_POLL_SECONDS``; a standby only waits. A failed drain is logged,
+        counted (``syncd_job_failures_total{job="webhook_inbox"}``) and tried again after
+        ``INBOX_RETRY_SECONDS``: its callbacks stay in the inbox, and polling is the safety net."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.woken.wait(), timeout=INBOX_POLL_SECONDS)
+            self.woken.clear()
+            if self.daemon.role != "leader" or self.daemon.stopping:
+                continue
+            if time.monotonic() < self.retry_at:
+                continue
+            try:
+                more = await self.drain()
+                if time.monotonic() - self.pruned_at > INBOX_PRUNE_SECONDS:
+                    await asyncio.to_thread(
+                        inbox.prune, self.daemon.db, self.daemon.tenant, self.seen.keep
+                    )
+                    self.pruned_at = time.monotonic()
+            except asyncio.CancelledError:
+                me = asyncio.current_task()
+                if me is not None and me.cancelling():
+                    raise  # the drainer itself is stopping
+                log.info("webhook_inbox_stopped")  # lead lost: the next leader drains the rest
+            except Exception as exc:
+                self.retry_at = time.monotonic() + INBOX_RETRY_SECONDS
+                self.daemon.observer.job_failed("webhook_inbox")
+                log.error("webhook_inbox_failed", error=describe_db_error(exc))
+            else:
+                if more:
+                    self.woken.set()
+
+    async def drain(self) -> bool:
+        """Refresh what waits in the inbox, one refresh per resource; each marks its callbacks
+        done in the transaction that writes the records. Returns True when a full batch was
+        read (more may wait). Raises what a refresh raises but an id of the wrong form (that
+        callback can never refresh: marked done, logged)."""
+        d = self.daemon
+        waiting = await asyncio.to_thread(inbox.pending, d.db, d.tenant, INBOX_BATCH)
+        by_resource: dict[str, tuple[list[str], list[str]]] = {}
+        for w in waiting:
+            ids, events = by_resource.setdefault(w.resource, ([], []))
+            ids.append(w.record_id)
+            events.append(w.event_id)
+        for resource, (ids, events) in by_resource.items():
+            if d.role != "leader" or d.stopping:
+                return False
+            try:
+                await d.refresh(resource, ids, also=inbox.marker(d.tenant, events))
+            except ValueError as exc:
+                await asyncio.to_thread(self._give_up, events)
+                log.warning("webhook_inbox_refused", resource=resource, error=type(exc).__name__)
+                continue
+            self.refreshed += len(ids)
+            log.info("webhook_inbox_drained", resource=resource, callbacks=len(events))
+        return len(waiting) == INBOX_BATCH
+
+    def _give_up(self, events: list[str]) -> None:
+        with self.daemon.db.begin() as conn:
+            inbox.mark_done(conn, self.daemon.tenant, events)

@@ -45,6 +45,7 @@ class Observer(Protocol):
     def job_failed(self, job: str) -> None: ...
     def webhook(self, accepted: bool, reason: str) -> None: ...
     def leader(self, tenant: str, leading: bool) -> None: ...
+    def inbox_accepted(self, tenant: str) -> None: ...
 
 
 class PrometheusObserver:
@@ -100,6 +101,16 @@ class PrometheusObserver:
         self.leading = Gauge(
             "syncd_leader", "1 while this process leads the tenant, 0 while it stands by",
             ["tenant"], registry=r,
+        )  # fmt: skip
+        self.inbox_in = Counter(
+            "syncd_webhook_inbox_accepted",
+            "Callbacks this replica verified and stored in the webhook inbox for the tenant's "
+            "leader (it did not lead the tenant)", ["tenant"], registry=r,
+        )  # fmt: skip
+        self.inbox_backlog = Gauge(
+            "syncd_webhook_inbox_backlog",
+            "Callbacks in the webhook inbox waiting for the tenant's leader (the shared "
+            "database's count: every replica reports the same)", ["tenant"], registry=r,
         )  # fmt: skip
         self.quarantined = Gauge(
             "syncd_quarantined_records", "Records in quarantine, by resource", ["resource"],
@@ -163,10 +174,15 @@ class PrometheusObserver:
 
     def leader(self, tenant: str, leading: bool) -> None:
         self.leading.labels(tenant).set(1 if leading else 0)
+        self.inbox_in.labels(tenant)  # the series exists (at 0) from the start
+
+    def inbox_accepted(self, tenant: str) -> None:
+        self.inbox_in.labels(tenant).inc()
 
     # ---- scrape -------------------------------------------------------------------------------
     def refresh_from_mirror(self, engine: Engine, tenant: str, sinks: Iterable[str]) -> None:
         """Read the mirror's gauges (blocking: call it in a worker thread)."""
+        from syncd.mirror import inbox
         from syncd.mirror import schema as s
         from syncd.mirror.inspect import sinks_status
 
@@ -182,6 +198,8 @@ class PrometheusObserver:
             cursors = conn.execute(
                 select(state.c.resource, state.c.cursor).where(state.c.tenant == tenant)
             ).all()
+            waiting = inbox.backlog(conn, tenant)
+        self.inbox_backlog.labels(tenant).set(waiting)
         now = time.time()
         for resource, cursor in cursors:
             if cursor is not None:

@@ -38,7 +38,7 @@ import structlog
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from syncd.config import Settings
 from syncd.daemon.metrics import ObservedTransport, PrometheusObserver
@@ -200,6 +200,8 @@ class Daemon:
         self.role = "leader"
         self.observer.leader(self.tenant, True)
         self._add_jobs()
+        if self.hooks is not None:
+            self.hooks.wake()  # callbacks other replicas stored while nobody led, or before
 
     def stand_by(self) -> None:
         self.role = "standby"
@@ -378,8 +380,11 @@ class Daemon:
         if job is not None and not self._pushing:
             job.modify(next_run_time=datetime.now(UTC))
 
-    async def refresh(self, name: str, ids: list[str]) -> None:
-        """Records named by a webhook, read by id and written as a pass writes them."""
+    async def refresh(
+        self, name: str, ids: list[str], also: Callable[[Connection], None] | None = None
+    ) -> None:
+        """Records named by a webhook, read by id and written as a pass writes them; ``also``
+        runs in the transaction that writes them (``Refresher.refresh``)."""
         from syncd.sync.refresh import Refresher
 
         async with self.write_lock:
@@ -390,7 +395,7 @@ class Daemon:
                 concurrency=self.settings.smartrecruiters.max_concurrency,
             )
             # Its own task, counted with the jobs: a stop or a lost lead cancels it like a pass.
-            task = asyncio.create_task(engine.refresh(name, ids))
+            task = asyncio.create_task(engine.refresh(name, ids, also))
             self.running.add(task)
             try:
                 out = await task

@@ -465,3 +465,21 @@ RECORD_TABLES = (
     hiring_team,
     candidate_details,
 )
+
+# Webhook callbacks accepted by any replica (docs/daemon.md, "Webhook inbox"): what to refresh
+# (event type, resource, id; never a body) and the event-id, whose primary key is the replay
+# record every replica checks. A row with ``done_at`` NULL waits for the tenant's leader; done
+# rows stay as replay records for twice the signature tolerance, then are pruned.
+webhook_inbox = Table(
+    "webhook_inbox",
+    metadata,
+    Column("tenant", String(ID), nullable=False),
+    Column("event_id", String(128), nullable=False),
+    Column("event_name", String(128), nullable=False),
+    Column("resource", String(64)),  # None: an event syncd does not mirror (replay record only)
+    Column("record_id", String(200)),
+    Column("received_at", DateTime, nullable=False),
+    Column("done_at", DateTime),
+    PrimaryKeyConstraint("tenant", "event_id", name="pk_webhook_inbox"),
+    Index("ix_webhook_inbox_open", "tenant", "done_at", "received_at"),
+)

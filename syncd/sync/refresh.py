@@ -15,11 +15,12 @@ and is raised (nothing of the failing read is written).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import structlog
+from sqlalchemy import Connection
 
 from syncd.ats import absent_ok
 from syncd.mirror import records
@@ -45,12 +46,27 @@ class RefreshReport:
 
 
 class Refresher(Engine):
-    async def refresh(self, name: str, ids: Sequence[str]) -> RefreshReport:
+    also: Callable[[Connection], None] | None = None
+
+    async def refresh(
+        self,
+        name: str,
+        ids: Sequence[str],
+        also: Callable[[Connection], None] | None = None,
+    ) -> RefreshReport:
         """Read ``ids`` of ``name`` (a resource or child with a get-by-id) and write them.
-        Raises ValueError for a name without a get-by-id or an id of the wrong form (before
-        any call), and the client's errors. Logs inside it carry ``resource`` and ``run_id``."""
+        ``also(conn)`` runs inside the transaction that writes the records (and flags their
+        follow-ups): the webhook inbox marks its callbacks done there, so a crash before that
+        commit leaves them to drain again. Raises ValueError for a name without a get-by-id or
+        an id of the wrong form (before any call), and the client's errors. Logs inside it
+        carry ``resource`` and ``run_id``."""
+        self.also = also
         with structlog.contextvars.bound_contextvars(resource=name, run_id=self.run_id):
             return await self._refresh(name, ids)
+
+    def _also(self, conn: Connection) -> None:
+        if self.also is not None:
+            self.also(conn)
 
     async def _refresh(self, name: str, ids: Sequence[str]) -> RefreshReport:
         found = refreshable()
@@ -131,6 +147,7 @@ class Refresher(Engine):
                     )
                     if result is not None:
                         report.counts.add(result)
+                self._also(conn)
             return
         items = [get.as_listed(b) if get.as_listed else b for _, b in here]
         if page_children(res):
@@ -142,6 +159,7 @@ class Refresher(Engine):
             self._write(conn, res, prepared, report, now=now, full=False)
             if gone:
                 self._delete(conn, res.name, gone, at=now, report=report)
+            self._also(conn)
         out.deleted = list(gone)
         await self._followups(res, report, full=False)
 
@@ -173,6 +191,7 @@ class Refresher(Engine):
                 child.table,
                 [{**dict(zip(key_names, i.split("/"), strict=True)), **flags} for i in here],
             )
+            self._also(conn)
         report.counts.fetched = len(here)
         await self._followups(res, report, full=False)
 
@@ -194,6 +213,7 @@ class Refresher(Engine):
                 table,
                 [{**dict(zip(key_names, k, strict=True)), child.flag: True} for k in live],
             )
+            self._also(conn)
         out.not_mirrored = ["/".join(k) for k in keys if k not in live]
         out.report.counts.fetched = len(live)
         await self._followups(res, out.report, full=False)

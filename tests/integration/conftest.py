@@ -92,3 +92,16 @@ def db(request: pytest.FixtureRequest, db_url: str) -> Iterator[Engine]:
         assert current_revision(eng) == head_revision(eng)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture
+def pg(postgres_url: str) -> Iterator[tuple[str, Engine]]:
+    """(URL, engine) of a migrated mirror in a fresh PostgreSQL schema, for several daemons on
+    one mirror (leader election is PostgreSQL's; on SQLite a second daemon is refused:
+    test_daemon_run)."""
+    url, name = pg_schema_url(postgres_url)
+    eng = make_engine(url)
+    migrate(eng)
+    yield url, eng
+    eng.dispose()
+    drop_pg_schema(postgres_url, name)

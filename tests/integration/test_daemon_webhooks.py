@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from sqlalchemy import Engine, text
 
+from syncd.mirror.lock import MirrorLock
 from syncd.sandbox.limits import LimitConfig
 from syncd.sandbox.runner import ThreadServer, free_port, serve_in_thread
 from syncd.sandbox.signature import signature_header
@@ -28,6 +30,7 @@ from tests.integration.daemon_env import (
     wait_for,
 )
 from tests.integration.push_env import SECRET, push_env, syncd_run, write_config
+from tests.integration.test_daemon_leader import _role
 from tests.integration.test_mirror_sync import TENANT, control
 from tests.integration.test_push_webhook import candidates_to_hire, webhook_sink
 from tests.receiver import ReceiverServer, serve_receiver
@@ -208,3 +211,175 @@ def test_webhooks_commands_need_a_callback_url(tenant: ThreadServer, tmp_path: P
     out = syncd_run(env, "webhooks", "list")
     assert out.returncode == 2
     assert "SYNCD_WEBHOOKS__CALLBACK_URL" in out.stderr
+
+
+def _signed(key: str, event_id: str, event_name: str, body: bytes) -> dict[str, str]:
+    """The headers SmartRecruiters sends with a callback, signed now with ``key``."""
+    stamp = str(int(time.time()))
+    sig = signature_header(
+        [key], timestamp=stamp, body=body, event_id=event_id, event_name=event_name
+    )
+    return {
+        "content-type": "application/json",
+        "event-id": event_id,
+        "event-name": event_name,
+        "smartrecruiters-timestamp": stamp,
+        "smartrecruiters-signature": sig,
+    }
+
+
+def _inbox(db: Engine) -> list[tuple[str, str | None, bool]]:
+    """(event name, resource, done) of every callback in the webhook inbox."""
+    with db.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT event_name, resource, done_at IS NOT NULL FROM webhook_inbox "
+                "WHERE tenant = :t ORDER BY received_at, event_id"
+            ),
+            {"t": TENANT},
+        ).all()
+    return [(r[0], r[1], bool(r[2])) for r in rows]
+
+
+def test_a_callback_to_the_standby_reaches_the_mirror_and_the_hris_through_the_inbox(
+    tenant: ThreadServer, receiver: ReceiverServer, pg: tuple[str, Engine], tmp_path: Path
+) -> None:
+    """Two replicas on PostgreSQL; SmartRecruiters' callbacks go to the one standing by (as a
+    Kubernetes Service may send them): it verifies them, answers 202 and stores them in the
+    inbox, and the leader refreshes the hire and pushes it, with polling an hour away. A replay
+    is refused by either replica, a bad signature by the standby as by the leader."""
+    db_url, db = pg
+    standby_port = free_port()
+    callback = f"http://127.0.0.1:{standby_port}/webhooks/smartrecruiters"
+    config = write_config(tmp_path, {"hr": webhook_sink(receiver)})
+    env = daemon_env(
+        {**push_env(tenant, db_url, config), "SYNCD_WEBHOOKS__CALLBACK_URL": callback},
+        poll_interval_seconds=3600,
+        push_interval_seconds=3600,
+        leader_check_seconds=1,
+    )
+    env["SYNCD_LOG_LEVEL"] = "info"
+    leader = start_daemon(env, tmp_path, "leader")
+    standby: DaemonProc | None = None
+    try:
+        wait_for("the first daemon leading", lambda: _role(leader) == "leader")
+        standby = start_daemon(env, tmp_path, "standby", port=standby_port)
+        assert _role(standby) == "standby"
+        wait_for(
+            "the leader's first pull",
+            lambda: {r for r, _, s in runs(db_url, TENANT) if s == "ok"} >= {"candidates"},
+        )
+        sub = syncd_run(env, "webhooks", "subscribe")  # the handshake goes to the standby
+        assert sub.returncode == 0, sub.stderr
+
+        app = candidates_to_hire(tenant, 1)[0]
+        assert _status(db, app) != "HIRED"
+        control(tenant, "hire", {"candidateId": app["candidateId"], "jobId": app["jobId"]})
+        control(tenant, "webhooks/flush", {})
+        both = lambda: leader.output() + (standby.output() if standby else "")  # noqa: E731
+        wait_for("the hire at the receiver", lambda: receiver.state.hires(), timeout=30, log=both)
+        assert set(receiver.state.hires()) == {f"sr-{app['id']}"}
+        assert _status(db, app) == "HIRED"
+        assert ("applications", "refresh", "ok") in runs(db_url, TENANT)
+
+        # Every callback the sandbox sent was answered 202 by the standby and stored in the
+        # inbox, which the leader drained (each marked done with its refresh).
+        with _sr(tenant) as sr:
+            subs = sr.get(f"{WEBHOOKS}/subscriptions").json()
+            sid = next(s["id"] for s in subs if s["callbackUrl"] == callback)
+            log = sr.get(f"{WEBHOOKS}/subscriptions/{sid}/callbacks-log").json()
+        assert log and all(e["responseDetails"]["statusCode"] == 202 for e in log)
+        names = sorted(e["requestDetails"]["headers"]["event-name"] for e in log)
+        wait_for("the inbox drained", lambda: all(done for _, _, done in _inbox(db)), log=both)
+        assert sorted(n for n, _, _ in _inbox(db)) == names
+        assert ("application.status.updated", "applications", True) in _inbox(db)
+        stored = standby.metric("syncd_webhook_inbox_accepted_total", tenant=TENANT)
+        assert stored == sum(1 for _, r, _ in _inbox(db) if r is not None) >= 1
+        assert leader.metric("syncd_webhook_inbox_accepted_total", tenant=TENANT) == 0
+        assert standby.metric("syncd_webhook_inbox_backlog", tenant=TENANT) == 0
+
+        # A replay is refused by the standby and by the leader (the replay record is shared);
+        # a changed body and an unsigned one are refused by the standby as by the leader.
+        sent = log[0]["requestDetails"]
+        headers, body = dict(sent["headers"]), sent["body"].encode()
+        unsigned = {k: v for k, v in headers.items() if k != "smartrecruiters-signature"}
+        # The handshake went to the standby only; the leader read the keys at its start, before
+        # the subscription existed. A handshake makes it read them again at its next callback
+        # (else at most every 10 s: hooks_in.KEY_RELOAD_SECONDS).
+        shake = httpx.post(f"{leader.url}/webhooks/smartrecruiters", headers={"X-Hook-Secret": "s"})
+        assert shake.status_code == 200
+        for d in (standby, leader):
+            hook = f"{d.url}/webhooks/smartrecruiters"
+            assert httpx.post(hook, headers=headers, content=body, timeout=10).status_code == 409
+            bad = httpx.post(hook, headers=headers, content=body.replace(b'"', b" ", 1))
+            assert bad.status_code == 401
+            none = httpx.post(hook, headers={**unsigned, "event-id": "u-1"}, content=body)
+            assert none.status_code == 401
+            reasons = by_labels(d.metrics(), "syncd_webhook_callbacks_total", "outcome", "reason")
+            assert reasons[("rejected", "replayed")] == 1
+            assert reasons[("rejected", "bad_signature")] == 2
+        assert set(receiver.state.hires()) == {f"sr-{app['id']}"}  # nothing refused was acted on
+        assert standby.metric("syncd_webhook_inbox_accepted_total", tenant=TENANT) == stored
+        assert standby.stop() == 0, standby.output()[-3000:]
+        assert leader.stop() == 0, leader.output()[-3000:]
+    finally:
+        leader.kill()
+        if standby is not None:
+            standby.kill()
+
+
+def test_callbacks_stored_while_nobody_leads_wait_and_the_next_leader_drains_them(
+    tenant: ThreadServer, pg: tuple[str, Engine], tmp_path: Path
+) -> None:
+    """The tenant's locks held by another process (this test): the one daemon stands by, stores
+    a signed callback in the inbox (backlog 1 in /metrics and `syncd status`) and refreshes
+    nothing; once the locks are free it leads and drains the callback (a refresh by id, the row
+    marked done)."""
+    db_url, db = pg
+    key = "inbox-test-signing-key"
+    base = push_env(tenant, db_url, write_config(tmp_path, {}))
+    env = daemon_env(
+        {**base, "SYNCD_WEBHOOKS__SECRET_KEYS": key},
+        poll_interval_seconds=3600,
+        leader_check_seconds=1,
+    )
+    locks = [MirrorLock(db_url, TENANT, role) for role in ("writer", "push")]
+    for lock in locks:
+        lock.acquire()
+    d = start_daemon(env, tmp_path)
+    try:
+        assert _role(d) == "standby"
+        app = candidates_to_hire(tenant, 1)[0]
+        control(tenant, "hire", {"candidateId": app["candidateId"], "jobId": app["jobId"]})
+        body = orjson.dumps({"candidate_id": app["candidateId"], "job_id": app["jobId"]})
+        hook = f"{d.url}/webhooks/smartrecruiters"
+        headers = _signed(key, "hire-1", "application.status.updated", body)
+        answer = httpx.post(hook, headers=headers, content=body, timeout=10)
+        assert answer.status_code == 202 and answer.json()["inbox"] is True
+        assert d.metric("syncd_webhook_inbox_backlog", tenant=TENANT) == 1
+        status = syncd_run(env, "status", "--json")
+        assert status.returncode == 0, status.stderr
+        assert orjson.loads(status.stdout)["webhook_inbox"]["waiting"] == 1
+        shown = syncd_run(env, "status")
+        assert "webhook inbox: 1 callback(s) waiting for the leader" in shown.stdout
+        assert runs(db_url, TENANT) == []  # nobody leads: nothing refreshed, nothing pulled
+
+        for lock in locks:
+            lock.release()
+        wait_for("the daemon leading", lambda: _role(d) == "leader", timeout=30)
+        wait_for("the callback drained", lambda: _inbox(db) == [
+            ("application.status.updated", "applications", True)
+        ], timeout=30, log=d.output)  # fmt: skip
+        # The row is marked done with the records' write; the refresh's follow-ups end after.
+        wait_for(
+            "the refresh ended",
+            lambda: ("applications", "refresh", "ok") in runs(db_url, TENANT),
+            log=d.output,
+        )
+        wait_for("the hire in the mirror", lambda: _status(db, app) == "HIRED", log=d.output)
+        assert d.metric("syncd_webhook_inbox_backlog", tenant=TENANT) == 0
+        assert d.stop() == 0, d.output()[-3000:]
+    finally:
+        for lock in locks:
+            lock.release()
+        d.kill()

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect
 
 from syncd.mirror import schema as s
+from syncd.mirror.db import MIGRATIONS, current_revision, head_revision, migrate
 
 
 def test_schema_and_migrations_agree(db: Engine) -> None:
@@ -42,3 +45,19 @@ def test_the_comparison_sees_a_difference(db: Engine) -> None:
         )
         diff = compare_metadata(ctx, other)
     assert [(d[0], d[2], d[3].name) for d in diff] == [("add_column", "hiring_team", "nickname")]
+
+
+def test_webhook_inbox_migration_down_and_up(db: Engine) -> None:
+    """0007 (the webhook inbox) goes down to 0006 without its table and comes back to the
+    schema the code queries."""
+    head = head_revision(db)
+    assert current_revision(db) == head and "webhook_inbox" in inspect(db).get_table_names()
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with db.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0006")
+    assert current_revision(db) == "0006"
+    assert "webhook_inbox" not in inspect(db).get_table_names()
+    assert migrate(db) == ("0006", head)
+    test_schema_and_migrations_agree(db)
