@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from syncd.sandbox.limits import LimitConfig
-from syncd.sandbox.runner import ThreadServer, free_port, serve_in_thread
+from syncd.sandbox.runner import ThreadServer, listening_socket, serve_in_thread
 from syncd.sandbox.signature import signature_header
 from tests.conftest import TOKEN, sandbox_options
 from tests.integration.daemon_env import (
@@ -77,8 +77,8 @@ def _status(db: Engine, app: dict[str, Any]) -> str | None:
 def test_webhooks_refresh_and_push_and_bad_ones_are_refused(
     tenant: ThreadServer, receiver: ReceiverServer, db: Engine, db_url: str, tmp_path: Path
 ) -> None:
-    port = free_port()
-    callback = f"http://127.0.0.1:{port}/webhooks/smartrecruiters"
+    sock = listening_socket()  # the daemon's, bound first: the callback URL names its port
+    callback = f"http://127.0.0.1:{sock.getsockname()[1]}/webhooks/smartrecruiters"
     config = write_config(tmp_path, {"hr": webhook_sink(receiver)})
     env = daemon_env(
         {**push_env(tenant, db_url, config), "SYNCD_WEBHOOKS__CALLBACK_URL": callback},
@@ -86,7 +86,7 @@ def test_webhooks_refresh_and_push_and_bad_ones_are_refused(
         push_interval_seconds=3600,
     )
     env["SYNCD_LOG_LEVEL"] = "info"  # the daemon's log is shown when an assertion fails
-    d = start_daemon(env, tmp_path, port=port)
+    d = start_daemon(env, tmp_path, sock=sock)
     try:
         wait_for(
             "the first pull",
