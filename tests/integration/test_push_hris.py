@@ -217,7 +217,12 @@ def test_lost_answers_bursts_and_sigkill_never_make_a_second_employee(
             stderr=subprocess.PIPE,
         )
         # Killed once the run has created a random number of employees (or it ended).
+        deadline = time.monotonic() + 120
         while proc.poll() is None and hris.sandbox.stats["created"] < target:
+            if time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                raise AssertionError("push --once neither created an employee nor ended in 120 s")
             time.sleep(0.002)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
