@@ -24,7 +24,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from syncd.sandbox.runner import free_port, serve_in_thread
+from syncd.daemon.activation import activated
+from syncd.sandbox.runner import listening_socket, serve_in_thread
 from syncd.sandbox.server import SandboxOptions
 from tests.receiver import serve_receiver
 
@@ -73,7 +74,10 @@ def main() -> None:
         f'[sinks.hr]\ntype = "webhook"\nurl = "{receiver.hooks}"\n'
         f'secret_file = "{work / "secret"}"\nstart = "now"\n'
     )
-    port = free_port()
+    # The daemon's socket, bound here and passed to it (socket activation): the callback URL
+    # names its port before it starts, and no other process can take the port in between.
+    sock = listening_socket()
+    port = int(sock.getsockname()[1])
     callback = f"http://127.0.0.1:{port}/webhooks/smartrecruiters"
     env = {
         **os.environ,
@@ -81,7 +85,6 @@ def main() -> None:
         "SYNCD_DATABASE_URL": f"sqlite:///{work / 'mirror.db'}",
         "SYNCD_SMARTRECRUITERS__BASE_URL": sandbox.base_url,
         "SYNCD_SMARTRECRUITERS__API_KEY": TOKEN,
-        "SYNCD_HTTP__PORT": str(port),
         "SYNCD_WEBHOOKS__CALLBACK_URL": callback,
         "SYNCD_SCHEDULE__POLL_INTERVAL_SECONDS": "3600",
         "SYNCD_SCHEDULE__PUSH_INTERVAL_SECONDS": "3600",
@@ -89,7 +92,9 @@ def main() -> None:
     }
     syncd = [sys.executable, "-m", "syncd"]
     subprocess.run([*syncd, "migrate"], env=env, check=True, capture_output=True)
-    proc = subprocess.Popen([*syncd, "run"], env=env)
+    cmd, fds = activated([*syncd, "run"], sock)
+    with sock:
+        proc = subprocess.Popen(cmd, env=env, pass_fds=fds)
     try:
         ctl = httpx.Client(base_url=f"{sandbox.base_url}/_sandbox", timeout=60)
         started = time.monotonic()

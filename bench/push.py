@@ -38,19 +38,18 @@ from syncd.mirror import schema as s
 from syncd.mirror.db import make_engine, migrate
 from syncd.mirror.records import content_hash
 from syncd.mirror.store import Mirror
-from syncd.sandbox.runner import free_port, wait_healthy
+from syncd.sandbox.runner import spawn_serving, wait_healthy
 from tests.integration.push_env import SECRET
 
 TENANT = "bench"
 
 
 def start_receiver() -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.receiver", "--port", str(port), "--secret", SECRET],
+    # On the port it binds itself (--port 0), read from its "serving" line.
+    proc, url = spawn_serving(
+        [sys.executable, "-m", "tests.receiver", "--port", "0", "--secret", SECRET],
         cwd=Path(__file__).resolve().parents[1],
     )
-    url = f"http://127.0.0.1:{port}"
     wait_healthy(url, proc=proc)
     return proc, url
 

@@ -36,9 +36,10 @@ from sqlalchemy import Engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from syncd.daemon.activation import activated
 from syncd.mirror.db import make_engine, migrate, normalize_url
 from syncd.mirror.lock import lock_key
-from syncd.sandbox.runner import free_port
+from syncd.sandbox.runner import ProcessServer, listening_socket, spawn
 
 
 def load() -> str:
@@ -143,27 +144,23 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="syncd-bench-scale-"))
     names = [f"tenant-{i + 1}" for i in range(args.tenants)]
-    sandboxes: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+    sandboxes: dict[str, ProcessServer] = {}
     replicas: list[tuple[subprocess.Popen[bytes], int]] = []
     try:
         for i, n in enumerate(names):
-            port = free_port()
-            cmd = [sys.executable, "-m", "syncd", "sandbox", "serve", "--port", str(port)]
-            cmd += ["--seed", str(100 + i), "--candidates", str(args.candidates)]
-            cmd += ["--jobs", str(args.jobs), "--token", f"key-{n}"]
-            sandboxes[n] = (subprocess.Popen(cmd, stdout=subprocess.DEVNULL), port)
-        for n, (_, port) in sandboxes.items():
-            wait(
-                f"sandbox {n}", lambda p=port: httpx.get(f"http://127.0.0.1:{p}/health").is_success
+            # Each on the port it binds itself (--port 0), read from its "serving" line.
+            sandboxes[n] = spawn(
+                *("--seed", str(100 + i), "--candidates", str(args.candidates)),
+                *("--jobs", str(args.jobs), "--token", f"key-{n}"),
             )
         truth = {
-            n: httpx.get(f"http://127.0.0.1:{p}/_sandbox/snapshot", timeout=60).json()
-            for n, (_, p) in sandboxes.items()
+            n: httpx.get(f"{sb.base_url}/_sandbox/snapshot", timeout=60).json()
+            for n, sb in sandboxes.items()
         }
         lines = []
-        for n, (_, port) in sandboxes.items():
+        for n, sb in sandboxes.items():
             lines += [f"[tenants.{n}.smartrecruiters]", f'api_key = "key-{n}"']
-            lines += [f'base_url = "http://127.0.0.1:{port}"', ""]
+            lines += [f'base_url = "{sb.base_url}"', ""]
         (work / "syncd.toml").write_text("\n".join(lines))
         env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_") or k == "PATH"} | {
             "SYNCD_CONFIG": str(work / "syncd.toml"),
@@ -175,14 +172,16 @@ def main() -> None:
         }
         t0, wall0 = time.monotonic(), time.time()
         for i in range(args.replicas):
-            port = free_port()
+            # Its HTTP socket bound here and passed to it (socket activation): no other process
+            # can take the port between its choice and the replica's start.
+            sock = listening_socket()
+            port = int(sock.getsockname()[1])
+            cmd, fds = activated([sys.executable, "-m", "syncd", "run"], sock)
             log = open(work / f"replica-{i + 1}.log", "wb")  # noqa: SIM115 (closed with the process)
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "syncd", "run"],
-                env={**env, "SYNCD_HTTP__PORT": str(port)},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+            with sock:
+                proc = subprocess.Popen(
+                    cmd, env=env, stdout=log, stderr=subprocess.STDOUT, pass_fds=fds
+                )
             replicas.append((proc, port))
         share = math.ceil(len(names) / len(replicas))
 
@@ -262,9 +261,8 @@ def main() -> None:
         for proc, _ in replicas:
             if proc.poll() is None:
                 proc.kill()
-        for proc, _ in sandboxes.values():
-            proc.terminate()
-            proc.wait(timeout=10)
+        for sb in sandboxes.values():
+            sb.stop()
         db.dispose()
         with admin.begin() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))

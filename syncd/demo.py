@@ -7,7 +7,6 @@ while recruiters hire, the hires reach a local HRIS stand-in and onboarding stat
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from syncd.sandbox.runner import free_port, wait_healthy
+from syncd.sandbox.runner import spawn_serving, wait_healthy
 
 TOKEN = "demo-token"
 
@@ -34,11 +33,15 @@ def run_demo(data_dir: str = "demo-data", run_seconds: float = 60.0) -> int:
 
     configure_logging("warning")
     console = Console()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "syncd", "sandbox", "serve", "--port", str(port)]
+    cmd = [sys.executable, "-m", "syncd", "sandbox", "serve", "--port", "0"]
     cmd += ["--seed", "7", "--jobs", "20", "--candidates", "300", "--token", TOKEN]
-    proc = subprocess.Popen(cmd)
+    try:
+        # The port the sandbox bound, read from its "serving" line: one chosen here and released
+        # could be taken by another process before the sandbox binds it.
+        proc, base = spawn_serving(cmd, timeout=60)
+    except (RuntimeError, TimeoutError) as exc:
+        print(f"demo: the sandbox did not start ({exc})", file=sys.stderr)
+        return 1
     try:
         try:
             wait_healthy(base, timeout=60, proc=proc)

@@ -29,7 +29,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from syncd.sandbox.runner import free_port, wait_healthy
+from syncd.daemon.activation import activated
+from syncd.sandbox.runner import listening_socket, wait_healthy
 
 SECRET = "whsec_" + base64.b64encode(b"syncd-demo-hris-secret-000000000").decode()
 
@@ -40,7 +41,8 @@ class DemoHris:
     def __init__(self) -> None:
         self.arrived: dict[str, float] = {}
         self.refused = 0
-        port = free_port()
+        sock = listening_socket()
+        port = int(sock.getsockname()[1])
         self.url = f"http://127.0.0.1:{port}"
         wh = Webhook(SECRET)
 
@@ -74,7 +76,9 @@ class DemoHris:
         self.server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
         )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [sock]}, daemon=True
+        )
         self.thread.start()
         wait_healthy(self.url)
 
@@ -116,7 +120,10 @@ def run_daemon_story(
     """Steps 7 to 9 of the demo; returns the daemon's exit code."""
     out = db_file.parent
     hris = DemoHris()
-    http_port = free_port()
+    # The daemon's socket, bound here and passed to it (socket activation): the callback URL
+    # names its port before it starts, and no other process can take the port in between.
+    sock = listening_socket()
+    http_port = int(sock.getsockname()[1])
     callback = f"http://127.0.0.1:{http_port}/webhooks/smartrecruiters"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")},
@@ -125,7 +132,6 @@ def run_daemon_story(
         "SYNCD_TENANT": tenant,
         "SYNCD_SMARTRECRUITERS__BASE_URL": base,
         "SYNCD_SMARTRECRUITERS__API_KEY": token,
-        "SYNCD_HTTP__PORT": str(http_port),
         "SYNCD_WEBHOOKS__CALLBACK_URL": callback,
         "SYNCD_SCHEDULE__POLL_INTERVAL_SECONDS": "20",
         "SYNCD_SCHEDULE__PUSH_INTERVAL_SECONDS": "5",
@@ -133,7 +139,9 @@ def run_daemon_story(
     }
     syncd = [sys.executable, "-m", "syncd"]
     log = open(out / "syncd-run.log", "w")  # noqa: SIM115 (closed below, after the process)
-    proc = subprocess.Popen([*syncd, "run"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    cmd, fds = activated([*syncd, "run"], sock)
+    with sock:
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, pass_fds=fds)
     ops = f"http://127.0.0.1:{http_port}"
     code = -1
     try:

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, text
 
 from syncd.mirror.db import make_engine, migrate
 from syncd.sandbox.limits import LimitConfig
-from syncd.sandbox.runner import ThreadServer, serve_in_thread
+from syncd.sandbox.runner import ThreadServer, closed_port, serve_in_thread
 from syncd.sandbox.server import SandboxOptions
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +62,13 @@ def open_sandbox() -> Iterator[ThreadServer]:
 def api(sandbox: ThreadServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=sandbox.base_url, headers={"X-SmartToken": TOKEN}, timeout=30) as c:
         yield c
+
+
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that refuses connections for the whole test (``closed_port``)."""
+    with closed_port() as port:
+        yield port
 
 
 @pytest.fixture(scope="session")

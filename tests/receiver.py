@@ -9,6 +9,7 @@ In a thread: ``serve_receiver(secret)``; in its own process:
 from __future__ import annotations
 
 import argparse
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,8 +22,6 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-
-from syncd.sandbox.runner import free_port
 
 
 @dataclass
@@ -131,17 +130,19 @@ class ReceiverServer:
         self.thread.join(timeout=15)
 
 
-def serve_receiver(secret: str, port: int | None = None) -> ReceiverServer:
-    from syncd.sandbox.runner import wait_healthy
+def serve_receiver(secret: str) -> ReceiverServer:
+    """The receiver under uvicorn in a daemon thread of this process, on a port bound here."""
+    from syncd.sandbox.runner import listening_socket, wait_healthy
 
     state = ReceiverState(secret)
     app = create_receiver(state)
     app.add_route("/health", lambda r: JSONResponse({"ok": True}))
-    port = port or free_port()
+    sock = listening_socket()
+    port = int(sock.getsockname()[1])
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
     )
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
     wait_healthy(url)
@@ -149,13 +150,22 @@ def serve_receiver(secret: str, port: int | None = None) -> ReceiverServer:
 
 
 def main() -> None:
+    """``python -m tests.receiver --port 0 --secret S``: prints ``serving http://HOST:PORT`` on
+    stderr once it listens (the port the system gave for 0; ``spawn_serving`` reads it)."""
+    from syncd.cli_listen import listen_socket
+
     ap = argparse.ArgumentParser()
-    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--secret", required=True)
     args = ap.parse_args()
     app = create_receiver(ReceiverState(args.secret))
     app.add_route("/health", lambda r: JSONResponse({"ok": True}))
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+    sock = listen_socket("127.0.0.1", args.port)
+    print(
+        f"receiver: serving http://127.0.0.1:{sock.getsockname()[1]}", file=sys.stderr, flush=True
+    )
+    config = uvicorn.Config(app, log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 if __name__ == "__main__":

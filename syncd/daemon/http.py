@@ -190,7 +190,17 @@ class EmbeddedServer(uvicorn.Server):
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """The listening socket, bound before anything starts (a port in use is a config error)."""
+    """The listening socket, bound before anything starts (a port in use is a config error).
+    ``port`` 0 binds any free port (the one bound is in the ``daemon_started`` log line). A socket
+    passed by socket activation (``syncd.daemon.activation``) is used as it is instead, and
+    ``host`` and ``port`` are then not read.
+
+    Raises ``syncd.config.ConfigError`` (exit 2) naming the setting to change."""
+    from syncd.daemon.activation import inherited_socket
+
+    passed = inherited_socket()
+    if passed is not None:
+        return passed
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import uvicorn
 
 from syncd.hris_sandbox.server import HrisOptions, HrisSandbox, create_app
-from syncd.sandbox.runner import ProcessServer, free_port, listening_socket, wait_healthy
+from syncd.sandbox.runner import ProcessServer, listening_socket, spawn_serving, wait_healthy
 
 
 @dataclass
@@ -64,15 +64,14 @@ def running(options: HrisOptions) -> Iterator[HrisThreadServer]:
 
 
 def spawn(vendor: str, *args: str, env: dict[str, str] | None = None) -> ProcessServer:
-    """``syncd hris-sandbox serve --vendor VENDOR`` on a free port; ``args`` are extra options."""
-    port = free_port()
+    """``syncd hris-sandbox serve --vendor VENDOR --port 0`` (the port read from its ``serving``
+    line); ``args`` are extra options. Returns once /health answers."""
     cmd = [sys.executable, "-m", "syncd", "hris-sandbox", "serve", "--vendor", vendor]
-    proc = subprocess.Popen(
-        [*cmd, "--port", str(port), *args],
+    proc, base_url = spawn_serving(
+        [*cmd, "--port", "0", *args],
         env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,  # the URL again, already read from stderr
     )
-    base_url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(base_url, proc=proc)
     except BaseException:

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
+import re
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import IO, Any
 
 import httpx
 import uvicorn
@@ -19,10 +22,15 @@ import uvicorn
 from syncd.sandbox.server import Sandbox, SandboxOptions, create_app
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+@contextlib.contextmanager
+def closed_port() -> Iterator[int]:
+    """A port on 127.0.0.1 where a connection is refused, for as long as the block runs: bound
+    here and never listening, so no other process can take it meanwhile (a port only found free
+    could be). Without SO_REUSEADDR: Linux lets two sockets share a port when both set it and
+    neither listens yet, and the other one could then listen."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
 
 
 def listening_socket(port: int | None = None) -> socket.socket:
@@ -93,6 +101,62 @@ def running(options: SandboxOptions | None = None) -> Iterator[ThreadServer]:
         srv.stop()
 
 
+# What ``syncd sandbox serve``, ``syncd hris-sandbox serve`` and ``tests/receiver.py`` print on
+# stderr once their socket listens (with --port 0, the port the system gave).
+SERVING = re.compile(rb"serving (http://\S+)")
+
+
+def spawn_serving(
+    cmd: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    timeout: float = 120.0,
+    **popen: Any,
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start a server ``cmd`` that binds its own port (``--port 0``) and return it with the base
+    URL it prints (``serving http://HOST:PORT`` on stderr), read with a deadline.
+
+    The rest of its stderr is copied to this process's stderr (descriptor 2, where the server's
+    lines went before it was read here) by a daemon thread until the server exits, so that the
+    server never blocks on a full pipe. ``popen`` goes to ``subprocess.Popen`` (``stdout``,
+    ``cwd``). Raises ``RuntimeError`` when the server exits first (its exit code and last lines
+    named) and ``TimeoutError`` after ``timeout`` seconds; the server is killed then."""
+    proc = subprocess.Popen(
+        list(cmd), env=None if env is None else dict(env), stderr=subprocess.PIPE, **popen
+    )
+    assert proc.stderr is not None
+    found: queue.Queue[str | None] = queue.Queue()
+    tail: list[bytes] = []
+
+    def pump(stream: IO[bytes]) -> None:
+        url_seen = False
+        for line in stream:
+            if not url_seen:
+                m = SERVING.search(line)
+                if m:
+                    url_seen = True
+                    found.put(m.group(1).decode())
+                tail.append(line)
+                del tail[:-20]
+            with contextlib.suppress(OSError):
+                os.write(2, line)
+        stream.close()
+        if not url_seen:
+            found.put(None)  # exited (or closed stderr) without saying where it serves
+
+    threading.Thread(target=pump, args=(proc.stderr,), name="serving-pump", daemon=True).start()
+    try:
+        url = found.get(timeout=timeout)
+    except queue.Empty:
+        proc.kill()
+        proc.wait()
+        raise TimeoutError(f"server did not say where it serves within {timeout}s") from None
+    if url is None:
+        code = proc.wait(timeout=30)
+        last = b"".join(tail).decode(errors="replace").strip()[-1500:]
+        raise RuntimeError(f"server exited with code {code} before serving: {last}")
+    return proc, url
+
+
 @dataclass
 class ProcessServer:
     base_url: str
@@ -108,15 +172,15 @@ class ProcessServer:
                 self.proc.wait()
 
 
-def spawn(*args: str, port: int | None = None, env: dict[str, str] | None = None) -> ProcessServer:
-    """``syncd sandbox serve`` as a subprocess; ``args`` are extra CLI options."""
-    port = port or free_port()
+def spawn(*args: str, port: int = 0, env: dict[str, str] | None = None) -> ProcessServer:
+    """``syncd sandbox serve`` as a subprocess on ``port`` (0: the one the system gives, read from
+    its ``serving`` line); ``args`` are extra CLI options. Returns once /health answers."""
     cmd = [sys.executable, "-m", "syncd", "sandbox", "serve", "--port", str(port), *args]
-    proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})})
-    base_url = f"http://127.0.0.1:{port}"
+    proc, base_url = spawn_serving(cmd, env={**os.environ, **(env or {})})
     try:
         wait_healthy(base_url, proc=proc)
     except BaseException:
         proc.kill()
+        proc.wait()
         raise
     return ProcessServer(base_url, proc)

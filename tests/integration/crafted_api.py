@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from syncd.sandbox.runner import free_port, wait_healthy
+from syncd.sandbox.runner import listening_socket, wait_healthy
 
 # token ("" for the first page) -> (items, next token, totalFound)
 CursorPages = dict[str, tuple[list[dict[str, Any]], str | None, int | None]]
@@ -128,11 +128,12 @@ class CraftedApi:
 def serve() -> Iterator[CraftedApi]:
     """Serve a CraftedApi on a free port for the duration of the generator."""
     api = CraftedApi()
-    port = free_port()
+    sock = listening_socket()
+    port = int(sock.getsockname()[1])
     server = uvicorn.Server(
         uvicorn.Config(api.app(), host="127.0.0.1", port=port, log_level="warning")
     )
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     api.base_url = f"http://127.0.0.1:{port}"
     wait_healthy(api.base_url)

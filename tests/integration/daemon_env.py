@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,8 +19,9 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
+from syncd.daemon.activation import activated
 from syncd.mirror.db import make_engine
-from syncd.sandbox.runner import free_port
+from syncd.sandbox.runner import listening_socket
 
 T = TypeVar("T")
 
@@ -86,19 +88,23 @@ class DaemonProc:
 
 
 def start_daemon(
-    env: dict[str, str], tmp: Path, name: str = "daemon", port: int | None = None
+    env: dict[str, str], tmp: Path, name: str = "daemon", sock: socket.socket | None = None
 ) -> DaemonProc:
-    """``syncd run`` in its own process, its stderr in a file; returns once /healthz answers."""
-    port = port or free_port()
+    """``syncd run`` in its own process, its stderr in a file; returns once /healthz answers.
+
+    Its HTTP socket (``sock``, else a new ``listening_socket()``) is bound here and passed to it
+    by socket activation (``LISTEN_FDS``, ``syncd.daemon.activation``), then closed here: the
+    port is known before the daemon starts (a test binds ``sock`` first when a webhook callback
+    URL in ``env`` must name it) and no other process can take it in between, as a port only
+    found free could be under parallel tests. The daemon then ignores ``SYNCD_HTTP__PORT``."""
+    sock = sock or listening_socket()
+    port = int(sock.getsockname()[1])
     log = tmp / f"{name}.log"
-    full = {**env, "SYNCD_HTTP__PORT": str(port), "SYNCD_LOG_FORMAT": "json"}
-    with open(log, "w") as fh:
+    full = {**env, "SYNCD_LOG_FORMAT": "json"}
+    cmd, fds = activated([sys.executable, "-m", "syncd", "run"], sock)
+    with sock, open(log, "w") as fh:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "syncd", "run"],
-            env=full,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            text=True,
+            cmd, env=full, stdout=fh, stderr=subprocess.STDOUT, text=True, pass_fds=fds
         )
     d = DaemonProc(proc, port, log)
 
@@ -107,7 +113,7 @@ def start_daemon(
             raise AssertionError(f"syncd run exited {proc.returncode}: {d.output()[-2000:]}")
         return d.get("/healthz").status_code == 200
 
-    wait_for("/healthz", healthy, timeout=60)
+    wait_for("/healthz", healthy, timeout=90)
     return d
 
 

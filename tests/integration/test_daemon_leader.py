@@ -65,7 +65,7 @@ def test_one_leader_standby_takes_over_and_lost_lock_stops_writing(
         first.proc.wait(timeout=10)
         killed = time.monotonic()
         before = len(runs(db_url, TENANT))
-        wait_for("the standby taking over", lambda: _role(second) == "leader", timeout=30)
+        wait_for("the standby taking over", lambda: _role(second) == "leader", timeout=90)
         assert time.monotonic() - killed < 30
         wait_for(
             "passes by the new leader",
@@ -89,7 +89,7 @@ def test_one_leader_standby_takes_over_and_lost_lock_stops_writing(
             lambda: '"event": "leadership_lost"' in second.output(),
             timeout=30,
         )
-        wait_for("leading again", lambda: _role(second) == "leader", timeout=30)
+        wait_for("leading again", lambda: _role(second) == "leader", timeout=90)
         assert second.stop() == 0, second.output()[-3000:]
     finally:
         first.kill()

@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import Engine, text
 
+from syncd.daemon.activation import activated
 from syncd.sandbox.limits import LimitConfig
-from syncd.sandbox.runner import ThreadServer, serve_in_thread
+from syncd.sandbox.runner import ThreadServer, closed_port, serve_in_thread
 from tests.conftest import sandbox_options
 from tests.integration.daemon_env import (
     DaemonProc,
@@ -327,10 +332,9 @@ def test_second_daemon_on_sqlite_is_refused_with_exit_5(
     assert syncd_run(env, "migrate").returncode == 0
     d = start_daemon(env, tmp_path)
     try:
-        from syncd.sandbox.runner import free_port
-
-        # On its own port (the lock refuses it) and on the first one's (refused before the port).
-        for port in (free_port(), d.port):
+        # On any free port (0: the lock refuses it before it binds one) and on the first one's
+        # (refused before the port is tried).
+        for port in (0, d.port):
             second = syncd_run({**env, "SYNCD_HTTP__PORT": str(port)}, "run", timeout=60)
             assert second.returncode == 5, second.stderr
             assert "another syncd is writing to the mirror" in second.stderr
@@ -339,6 +343,57 @@ def test_second_daemon_on_sqlite_is_refused_with_exit_5(
     finally:
         assert d.stop() == 0
         d.kill()
+
+
+def test_http_port_0_serves_on_the_port_named_in_daemon_started(
+    tenant: ThreadServer, tmp_path: Path
+) -> None:
+    db_url = f"sqlite:///{tmp_path / 'mirror.db'}"
+    env = daemon_env(push_env(tenant, db_url, write_config(tmp_path, {})))
+    env |= {"SYNCD_HTTP__PORT": "0", "SYNCD_LOG_LEVEL": "info", "SYNCD_LOG_FORMAT": "json"}
+    assert syncd_run(env, "migrate").returncode == 0
+    log = tmp_path / "run.log"
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "syncd", "run"], env=env, stdout=fh, stderr=subprocess.STDOUT
+        )
+    try:
+
+        def started() -> str | None:
+            if proc.poll() is not None:
+                raise AssertionError(f"syncd run exited {proc.returncode}: {log.read_text()}")
+            for line in log.read_text().splitlines():
+                event = json.loads(line) if line.startswith("{") else {}
+                if event.get("event") == "daemon_started":
+                    return str(event["http"])
+            return None
+
+        http = wait_for("the daemon_started line", started, timeout=90, log=log.read_text)
+        host, port = http.rsplit(":", 1)
+        assert host == "127.0.0.1" and int(port) > 0
+        assert httpx.get(f"http://{http}/healthz", timeout=10).status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def test_a_passed_socket_that_does_not_listen_is_refused_with_exit_2(
+    tenant: ThreadServer, tmp_path: Path
+) -> None:
+    db_url = f"sqlite:///{tmp_path / 'mirror.db'}"
+    env = daemon_env(push_env(tenant, db_url, write_config(tmp_path, {})))
+    assert syncd_run(env, "migrate").returncode == 0
+    with closed_port() as port, socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))  # bound, never listening
+        cmd, fds = activated([sys.executable, "-m", "syncd", "run"], sock)
+        env["SYNCD_HTTP__PORT"] = str(port)  # not read: the passed socket is checked instead
+        run = subprocess.run(cmd, env=env, pass_fds=fds, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2, run.stderr
+    assert "LISTEN_FDS: descriptor 3 is not a listening TCP socket" in run.stderr
+    assert "Traceback" not in run.stderr
 
 
 def test_bad_configuration_stops_run_before_anything_starts(

@@ -143,7 +143,7 @@ def test_replicas_spread_tenants_and_take_over_a_killed_ones(
             a, b = leaders(one), leaders(two)
             return (a, b) if a and b and a | b == set(names) and not a & b else None
 
-        a, b = wait_for("the tenants spread over both replicas", spread, timeout=30)
+        a, b = wait_for("the tenants spread over both replicas", spread, timeout=90)
         assert sorted([len(a), len(b)]) == [1, 2]  # fair share: ceil(3 / 2) = 2
         assert lock_holders(db, names) == {n: 1 for n in names}
         ready = two.get("/readyz").json()
@@ -160,7 +160,7 @@ def test_replicas_spread_tenants_and_take_over_a_killed_ones(
         killed.proc.send_signal(signal.SIGKILL)
         killed.proc.wait(timeout=10)
         t0 = time.monotonic()
-        wait_for("the survivor leading all", lambda: leaders(survivor) == set(names), timeout=30)
+        wait_for("the survivor leading all", lambda: leaders(survivor) == set(names), timeout=90)
         assert time.monotonic() - t0 < 30
         assert lock_holders(db, names) == {n: 1 for n in names}
         # New data in the moved tenants reaches the mirror through the survivor.

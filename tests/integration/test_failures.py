@@ -563,6 +563,8 @@ def test_output_piped_into_head_ends_quietly_with_141(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
     )
     assert proc.stdout is not None and proc.stderr is not None
+    ready, _, _ = select.select([proc.stdout], [], [], 120)
+    assert ready, "syncd changes printed nothing within 120 s"
     first = proc.stdout.readline().decode()
     proc.stdout.close()  # as `head -1` does
     err = proc.stderr.read().decode()

@@ -156,8 +156,14 @@ def test_a_resumed_backfill_spends_no_calls_on_finished_passes(
 
 
 def wait_for_a_pass(db: Engine, after: int, proc: subprocess.Popen[str]) -> bool:
-    """Until the run ``proc`` has recorded a pass (a sync_runs row after ``after``) or ended."""
+    """Until the run ``proc`` has recorded a pass (a sync_runs row after ``after``) or ended;
+    killed and failed when it has done neither in 120 s."""
+    deadline = time.monotonic() + 120
     while proc.poll() is None:
+        if time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            raise AssertionError("the run neither recorded a pass nor ended in 120 s")
         with db.connect() as conn:
             if (conn.execute(select(func.max(s.sync_runs.c.id))).scalar_one() or 0) > after:
                 return True

@@ -96,7 +96,12 @@ def test_sigkill_at_random_points_then_to_the_end(
             stderr=subprocess.PIPE,
         )
         # Kill once the run has made a random amount of progress at the receiver (or ended).
+        deadline = time.monotonic() + 120
         while proc.poll() is None and len(receiver.state.received) < target:
+            if time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                raise AssertionError("push --once neither delivered nor ended in 120 s")
             time.sleep(0.002)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)

@@ -33,7 +33,7 @@ from sqlalchemy import Engine
 
 from syncd.hris_sandbox.runner import HrisThreadServer, serve_in_thread
 from syncd.sandbox.limits import LimitConfig
-from syncd.sandbox.runner import ThreadServer, free_port
+from syncd.sandbox.runner import ThreadServer
 from syncd.sandbox.runner import serve_in_thread as serve_tenant
 from syncd.sinks.base import Delivery
 from tests.conftest import sandbox_options
@@ -217,7 +217,12 @@ def test_lost_answers_bursts_and_sigkill_never_make_a_second_employee(
             stderr=subprocess.PIPE,
         )
         # Killed once the run has created a random number of employees (or it ended).
+        deadline = time.monotonic() + 120
         while proc.poll() is None and hris.sandbox.stats["created"] < target:
+            if time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                raise AssertionError("push --once neither created an employee nor ended in 120 s")
             time.sleep(0.002)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
@@ -276,7 +281,7 @@ def test_refused_create_is_a_dead_letter_with_the_vendors_message(
 
 @pytest.mark.parametrize("hris", VENDORS, indirect=True)
 def test_sinks_check_tells_key_host_and_permission_apart(
-    hris: HrisThreadServer, tenant: ThreadServer, tmp_path: Path
+    hris: HrisThreadServer, tenant: ThreadServer, tmp_path: Path, refused_port: int
 ) -> None:
     def check(table: dict[str, Any], **env: str) -> subprocess.CompletedProcess[str]:
         cfg = write_config(tmp_path, {"hr": table})
@@ -305,7 +310,7 @@ def test_sinks_check_tells_key_host_and_permission_apart(
         else "Personio refuses the credentials (HTTP 401: Wrong credentials)"
     ) in bad_key.stderr
 
-    nowhere = check(hris_sink(hris, tmp_path, base_url=f"http://127.0.0.1:{free_port()}"))
+    nowhere = check(hris_sink(hris, tmp_path, base_url=f"http://127.0.0.1:{refused_port}"))
     assert nowhere.returncode == 1 and "base_url: cannot reach http://127.0.0.1:" in nowhere.stderr
     elsewhere = check(hris_sink(hris, tmp_path, base_url=tenant.base_url))
     assert elsewhere.returncode == 1

@@ -123,11 +123,9 @@ def test_hire_is_delivered_once_signed_and_written_back(
 
 
 def test_sinks_check_reaches_the_receiver_or_says_why_not(
-    receiver: ReceiverServer, tmp_path: Path
+    receiver: ReceiverServer, tmp_path: Path, refused_port: int
 ) -> None:
-    from syncd.sandbox.runner import free_port
-
-    dead = f"http://127.0.0.1:{free_port()}/hooks"
+    dead = f"http://127.0.0.1:{refused_port}/hooks"
     cfg = write_config(
         tmp_path,
         {"up": webhook_sink(receiver), "down": webhook_sink(receiver, url=dead, status_url=None)},

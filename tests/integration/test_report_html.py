@@ -9,6 +9,7 @@ import contextlib
 import fcntl
 import json
 import os
+import select
 import subprocess
 import sys
 import time
@@ -84,8 +85,14 @@ class DevTools:
         self._next = 0
         self.events: list[dict[str, Any]] = []
 
-    def _read(self) -> dict[str, Any]:
+    def _read(self, timeout: float = 120) -> dict[str, Any]:
+        """The next DevTools message; fails when none comes in ``timeout`` seconds (generous:
+        chromium starts slowly on a loaded machine)."""
+        deadline = time.monotonic() + timeout
         while b"\0" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._from_browser], [], [], left)[0]:
+                raise TimeoutError(f"no DevTools message from chromium in {timeout} s")
             chunk = os.read(self._from_browser, 1 << 16)
             if not chunk:
                 raise RuntimeError("chromium closed the DevTools pipe")
@@ -107,13 +114,13 @@ class DevTools:
                 return got.get("result", {})  # type: ignore[no-any-return]
             self.events.append(got)
 
-    def wait_for(self, method: str, timeout: float = 30) -> dict[str, Any]:
+    def wait_for(self, method: str, timeout: float = 120) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for e in self.events:
                 if e.get("method") == method:
                     return e
-            self.events.append(self._read())
+            self.events.append(self._read(max(deadline - time.monotonic(), 0.01)))
         raise TimeoutError(method)
 
     def close(self) -> None:

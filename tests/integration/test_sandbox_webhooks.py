@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from syncd.sandbox.limits import LimitConfig
-from syncd.sandbox.runner import ThreadServer, free_port, serve_in_thread
+from syncd.sandbox.runner import ThreadServer, serve_in_thread
 from syncd.sandbox.signature import parse_signature_header, verify_request
 from tests.conftest import TOKEN, sandbox_options
 
@@ -354,9 +354,11 @@ def test_handshake_activates(api: httpx.Client, receiver: Receiver) -> None:
         ("unreachable", "could not be reached"),
     ],
 )
-def test_handshake_failures(api: httpx.Client, receiver: Receiver, mode: str, words: str) -> None:
+def test_handshake_failures(
+    api: httpx.Client, receiver: Receiver, mode: str, words: str, refused_port: int
+) -> None:
     receiver.handshake = mode
-    url = f"http://127.0.0.1:{free_port()}/hook" if mode == "unreachable" else receiver.url
+    url = f"http://127.0.0.1:{refused_port}/hook" if mode == "unreachable" else receiver.url
     if mode == "hang":
         api.post("/_sandbox/webhooks/settings", json={"handshakeTimeoutSeconds": 0.3})
     sub = subscribe(api, url, ["candidate.updated"])

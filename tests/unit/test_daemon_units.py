@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from syncd.config import ConfigError, load_settings
+from syncd.daemon.activation import inherited_socket
 from syncd.daemon.hooks_in import SeenEvents, target_of
 from syncd.daemon.http import is_ready
 from syncd.daemon.metrics import PrometheusObserver, api_group
@@ -217,3 +218,17 @@ def test_healthz_is_503_when_the_event_loop_stopped_beating() -> None:
     daemon.loop_beat -= HEALTH_STALE_SECONDS + 1
     r = asyncio.run(get())
     assert r.status_code == 503 and r.json()["status"] == "stalled"
+
+
+def test_socket_activation_is_read_only_for_this_process() -> None:
+    import os
+
+    # Variables meant for another process (a parent's LISTEN_PID): no socket, and unset.
+    env = {"LISTEN_PID": "1", "LISTEN_FDS": "1", "LISTEN_FDNAMES": "http", "PATH": "/bin"}
+    assert inherited_socket(env) is None
+    assert env == {"PATH": "/bin"}
+    assert inherited_socket({}) is None
+    two = {"LISTEN_PID": str(os.getpid()), "LISTEN_FDS": "2"}
+    with pytest.raises(ConfigError, match="LISTEN_FDS: syncd run serves on one socket, 2 were"):
+        inherited_socket(two)
+    assert two == {}

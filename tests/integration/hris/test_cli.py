@@ -4,6 +4,7 @@ one line naming the option and exit code 2."""
 
 from __future__ import annotations
 
+import select
 import signal
 import subprocess
 import sys
@@ -31,7 +32,10 @@ def serve(started: list[subprocess.Popen[str]], *args: str) -> str:
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     started.append(proc)
     assert proc.stdout is not None
-    url = proc.stdout.readline().strip()  # printed once the port is bound
+    # Printed once the port listens; read with a deadline (a loaded machine may take a while).
+    ready, _, _ = select.select([proc.stdout], [], [], 120)
+    assert ready, ("no URL on stdout within 120 s", proc.poll())
+    url = proc.stdout.readline().strip()
     assert url.startswith("http://127.0.0.1:"), (url, proc.poll())
     assert not url.endswith(":0")
     wait_healthy(url, proc=proc)  # type: ignore[arg-type]  # a text-mode Popen
