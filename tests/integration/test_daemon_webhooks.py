@@ -249,8 +249,8 @@ def test_a_callback_to_the_standby_reaches_the_mirror_and_the_hris_through_the_i
     inbox, and the leader refreshes the hire and pushes it, with polling an hour away. A replay
     is refused by either replica, a bad signature by the standby as by the leader."""
     db_url, db = pg
-    standby_port = free_port()
-    callback = f"http://127.0.0.1:{standby_port}/webhooks/smartrecruiters"
+    standby_sock = listening_socket()  # bound first: the callback URL names the standby's port
+    callback = f"http://127.0.0.1:{standby_sock.getsockname()[1]}/webhooks/smartrecruiters"
     config = write_config(tmp_path, {"hr": webhook_sink(receiver)})
     env = daemon_env(
         {**push_env(tenant, db_url, config), "SYNCD_WEBHOOKS__CALLBACK_URL": callback},
@@ -263,7 +263,7 @@ def test_a_callback_to_the_standby_reaches_the_mirror_and_the_hris_through_the_i
     standby: DaemonProc | None = None
     try:
         wait_for("the first daemon leading", lambda: _role(leader) == "leader")
-        standby = start_daemon(env, tmp_path, "standby", port=standby_port)
+        standby = start_daemon(env, tmp_path, "standby", sock=standby_sock)
         assert _role(standby) == "standby"
         wait_for(
             "the leader's first pull",
