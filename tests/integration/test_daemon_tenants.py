@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from syncd.mirror.db import current_revision, make_engine, migrate
-from syncd.mirror.lock import lock_key
+from syncd.mirror.lock import MirrorBusyError, MirrorLock, lock_key
 from syncd.sandbox.limits import LimitConfig
 from syncd.sandbox.runner import ThreadServer, serve_in_thread
 from tests.conftest import sandbox_options
@@ -158,6 +158,14 @@ def test_replicas_spread_tenants_and_take_over_a_killed_ones(
         assert {n: t["checks"]["role"] for n, t in ready["tenants"].items()} == {
             n: "leader" if n in b else "standby" for n in names
         }
+        # Migrations change the schema every tenant shares: the migrate lock is refused while
+        # the replicas lead (naming one of them); `syncd migrate` with nothing to do passes.
+        with pytest.raises(MirrorBusyError) as busy:
+            MirrorLock(db_url, "default", "migrate").acquire()
+        assert busy.value.holder is not None
+        assert busy.value.holder.pid in {one.proc.pid, two.proc.pid}
+        current = syncd_run(env, "migrate")
+        assert current.returncode == 0 and "schema already at" in current.stdout, current.stderr
         # Each tenant's own credential reached its own sandbox: every row under its own label.
         wait_for("every tenant mirrored", lambda: all_match(db, sandboxes))
         assert one.metric("syncd_api_calls_total", tenant=sorted(a)[0], group="candidates",
