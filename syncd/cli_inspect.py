@@ -113,9 +113,10 @@ def status_cmd(as_json: bool) -> None:
 
 def every_tenant(settings: Any) -> list[str] | None:
     """The tenants a command that can act on all of them (status, backfill, sync --once) acts
-    on: every ``[tenants]`` name, in the configuration's order (sorted, as ``syncd run``'s), when
-    several are configured and ``SYNCD_TENANT`` is not set; None when the command acts on one
-    (``Settings.select_tenant`` says which, and refuses a name not configured)."""
+    on: every ``[tenants]`` name in name order (``Settings.tenant_names``: the order ``syncd
+    run`` and the messages list them), when several are configured and ``SYNCD_TENANT`` is not
+    set; None when the command acts on one (``Settings.select_tenant`` says which, and refuses a
+    name not configured)."""
     if len(settings.tenants) > 1 and "tenant" not in settings.model_fields_set:
         return list(settings.tenant_names())
     return None

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from syncd.mirror.db import current_revision, make_engine, migrate
+from syncd.mirror.db import current_revision, head_revision, make_engine, migrate
 from syncd.mirror.lock import MirrorBusyError, MirrorLock, lock_key
 from syncd.sandbox.limits import LimitConfig
 from syncd.sandbox.runner import ThreadServer, serve_in_thread
@@ -299,6 +299,20 @@ def test_backfill_sync_and_status_act_on_every_tenant_in_turn(
     assert mirrored(db, "acme")[sorted(truth(sandboxes["acme"]))[0]] == "Later-acme"
 
 
+def previous_revision(head: str | None) -> str:
+    """The revision before ``head`` (a schema with one migration to go)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from syncd.mirror.db import MIGRATIONS
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    rev = ScriptDirectory.from_config(cfg).get_revision(head)
+    assert rev is not None and isinstance(rev.down_revision, str)
+    return rev.down_revision
+
+
 HOLD = (
     "import sys\n"
     "from syncd.mirror.lock import MirrorLock\n"
@@ -347,8 +361,10 @@ def test_migrate_waits_for_no_tenant_and_conflicts_with_every_tenants_writer(
     }
     env.pop("SYNCD_TENANT", None)
     eng = make_engine(db_url)
+    head = head_revision(eng)
+    before = previous_revision(head)
     try:
-        migrate(eng, "0005")  # one revision to go
+        migrate(eng, before)  # one revision to go
         host = socket.gethostname()
         with holding(db_url, "beta", "writer") as beta:
             refused = syncd_run(env, "migrate")
@@ -356,15 +372,15 @@ def test_migrate_waits_for_no_tenant_and_conflicts_with_every_tenants_writer(
             line = refused.stderr.strip()
             assert line.startswith("syncd: another syncd is writing to the mirror ")
             assert f"(pid {beta.pid} on {host}, since 20" in line and len(line.splitlines()) == 1
-            assert current_revision(eng) == "0005"
+            assert current_revision(eng) == before
         done = syncd_run(env, "migrate")
         assert done.returncode == 0, done.stderr
-        assert done.stdout.strip().endswith("schema 0005 -> 0006")
+        assert done.stdout.strip().endswith(f"schema {before} -> {head}")
         # At the head already: nothing to change, no lock taken, no wait for the writer.
         with holding(db_url, "gamma", "writer"):
             again = syncd_run(env, "migrate")
             assert again.returncode == 0, again.stderr
-            assert again.stdout.strip().endswith("schema already at 0006")
+            assert again.stdout.strip().endswith(f"schema already at {head}")
         # A migration holding its lock: no tenant's writer starts (the file's one writer on
         # SQLite; the schema lock, held exclusive, on PostgreSQL).
         role = "is writing to" if db_url.startswith("sqlite") else "is migrating"
