@@ -60,7 +60,12 @@ EXIT_CODES: dict[int, str] = {
 
 def exit_codes_help() -> str:
     """The exit-code table for ``syncd --help`` (``\\b``: click keeps the lines as they are)."""
-    return "\b\nExit codes:\n" + "\n".join(f"{c:>5}  {w}" for c, w in EXIT_CODES.items())
+    return (
+        "\b\nExit codes:\n"
+        + "\n".join(f"{c:>5}  {w}" for c, w in EXIT_CODES.items())
+        + "\n\nbackfill and sync --once over several [tenants] (no SYNCD_TENANT): the highest "
+        "of the tenants' codes."
+    )
 
 
 class CommandError(Exception):

@@ -82,24 +82,67 @@ def _check_resource(ctx: click.Context, param: click.Parameter, value: str | Non
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 def status_cmd(as_json: bool) -> None:
     """Per resource the cursor, the last pass and its counts, a pass to resume; the work the next
-    pass owes; quarantined records; rows in the mirror."""
+    pass owes; quarantined records; rows in the mirror. With several [tenants] and no
+    SYNCD_TENANT, every tenant in turn (JSON: {"tenants": {NAME: status}})."""
+    from syncd.cli import settings_or_exit
+    from syncd.mirror.db import make_engine, require_schema
+
+    everyone = settings_or_exit(all_tenants=True)
+    names = every_tenant(everyone)
+    if names is None:  # one tenant: SYNCD_TENANT's (or the only one), as ever
+        names = [everyone.select_tenant().tenant]
+        several = False
+    else:
+        several = True
+    url = everyone.database_url
+    engine = make_engine(url, read_only=True)
+    try:
+        require_schema(engine)
+        with engine.connect() as conn:
+            states = {name: _tenant_status(conn, url, name) for name in names}
+    finally:
+        engine.dispose()
+    if as_json:
+        _print_json({"tenants": states} if several else states[names[0]])
+        return
+    for i, (name, st) in enumerate(states.items()):
+        if several:
+            click.echo(("\n" if i else "") + f"== tenant {name} ==")
+        _print_status(name, st)
+
+
+def every_tenant(settings: Any) -> list[str] | None:
+    """The tenants a command that can act on all of them (status, backfill, sync --once) acts
+    on: every ``[tenants]`` name in name order (``Settings.tenant_names``: the order ``syncd
+    run`` and the messages list them), when several are configured and ``SYNCD_TENANT`` is not
+    set; None when the command acts on one (``Settings.select_tenant`` says which, and refuses a
+    name not configured)."""
+    if len(settings.tenants) > 1 and "tenant" not in settings.model_fields_set:
+        return list(settings.tenant_names())
+    return None
+
+
+def _tenant_status(conn: Connection, url: str, tenant: str) -> dict[str, Any]:
+    """One tenant's status (``syncd.mirror.inspect.status``) with its sinks and the daemon's
+    view; a run left ``running`` by a process that is gone is shown ``interrupted``."""
     from syncd.mirror.inbox import waiting_status
     from syncd.mirror.inspect import sinks_status, status
     from syncd.sync.catalogue import BY_NAME
 
-    with _mirror() as (conn, tenant):
-        # The writer lock is read before and after the runs: a pass read `running` while no
-        # process held the lock on either side was left by a process that is gone.
-        free_before = _daemon_view(tenant)["leader"] is None
-        st = status(conn, tenant, list(BY_NAME))
-        st["sinks"] = sinks_status(conn, tenant)
-        st["webhook_inbox"] = waiting_status(conn, tenant)
-    st["daemon"] = _daemon_view(tenant)
+    # The writer lock is read before and after the runs: a pass read `running` while no
+    # process held the lock on either side was left by a process that is gone.
+    free_before = _daemon_view(tenant, url)["leader"] is None
+    st = status(conn, tenant, list(BY_NAME))
+    st["sinks"] = sinks_status(conn, tenant)
+    st["webhook_inbox"] = waiting_status(conn, tenant)
+    conn.rollback()  # the next tenant's read starts a transaction of its own
+    st["daemon"] = _daemon_view(tenant, url)
     if free_before and st["daemon"]["leader"] is None:
         _mark_gone(st)
-    if as_json:
-        _print_json(st)
-        return
+    return st
+
+
+def _print_status(tenant: str, st: dict[str, Any]) -> None:
     _print_daemon_view(st)
     if not st["resources"]:
         click.echo(f"tenant {tenant}: no pass has run yet; run `syncd backfill`")
@@ -157,13 +200,11 @@ def _mark_gone(st: dict[str, Any]) -> None:
             run["process_gone"] = True
 
 
-def _daemon_view(tenant: str) -> dict[str, Any]:
-    """Who holds the mirror's writer lock (the leading daemon, or a one-off command) and the push
-    lock, read without taking them."""
-    from syncd.cli import settings_or_exit
+def _daemon_view(tenant: str, url: str) -> dict[str, Any]:
+    """Who holds the tenant's writer lock (the leading daemon, or a one-off command) and push
+    lock in the mirror at ``url``, read without taking them."""
     from syncd.mirror.lock import lock_holder
 
-    url = settings_or_exit().database_url
     out: dict[str, Any] = {}
     for role, name in (("writer", "leader"), ("push", "pusher")):
         held, h = lock_holder(url, tenant, role)

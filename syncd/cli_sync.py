@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -50,12 +51,20 @@ def migrate_cmd() -> None:
     from syncd.mirror.db import make_engine, migrate
     from syncd.mirror.lock import writer_lock
 
-    # The schema is shared by every tenant: migrate needs no SYNCD_TENANT.
+    # The schema is shared by every tenant: migrate needs no SYNCD_TENANT, and its lock
+    # conflicts with every tenant's writer and pusher (syncd.mirror.lock, "migrate").
     settings = _settings(all_tenants=True)
+    head = _already_at_head(settings.database_url)
     engine = make_engine(settings.database_url)
     where = engine.url.render_as_string(hide_password=True)
+    if head is not None:
+        # Nothing to change: no lock needed, so a migrate before `syncd run` (systemd's
+        # ExecStartPre, the Kubernetes Job) passes while other daemons lead their tenants.
+        engine.dispose()
+        click.echo(f"{where}: schema already at {head}")
+        return
     try:
-        with writer_lock(settings.database_url, settings.tenant):
+        with writer_lock(settings.database_url, settings.tenant, role="migrate"):
             before, after = migrate(engine)
     finally:
         engine.dispose()
@@ -65,9 +74,29 @@ def migrate_cmd() -> None:
         click.echo(f"{where}: schema {before or 'empty'} -> {after}")
 
 
-def _run(settings: Settings, mode: str, resources: list[str], since: datetime | None) -> int:
+def _already_at_head(url: str) -> str | None:
+    """The head revision when the mirror's schema is already there (read only), else None (a
+    SQLite file that does not exist yet included: migrate creates it under its lock)."""
+    from syncd.mirror.db import current_revision, head_revision, make_engine, sqlite_path
+
+    engine = make_engine(url, read_only=True)
+    try:
+        path = sqlite_path(engine.url)
+        if path is not None and not path.exists():
+            return None
+        head = head_revision(engine)
+        return head if current_revision(engine) == head else None
+    finally:
+        engine.dispose()
+
+
+def _run(
+    settings: Settings, mode: str, resources: list[str], since: datetime | None, label: str = ""
+) -> int:
     """One job under the mirror's writer lock; SIGTERM/SIGINT end it cleanly (exit 143/130).
-    Failures end in the error boundary (``syncd.cli_errors``); returns the exit code."""
+    Failures end in the error boundary (``syncd.cli_errors``); returns the exit code.
+    ``label`` (``tenant NAME: ``) starts the summary's title and the notes when several
+    tenants are done in turn."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -126,14 +155,14 @@ def _run(settings: Settings, mode: str, resources: list[str], since: datetime | 
         reports, calls = run_until_signal(
             run_job(settings, mode, resources, since, progress=on_page)
         )
-    _summary(reports, calls)
+    _summary(reports, calls, label)
     for r in reports:
         if r.note:
-            click.echo(f"{r.resource}: {r.note}", err=True)
+            click.echo(f"{label}{r.resource}: {r.note}", err=True)
     incomplete = [r for r in reports if r.status == "incomplete"]
     for r in incomplete:
         click.echo(
-            f"syncd: {r.resource}: incomplete: {r.incomplete}; nothing was deleted and the "
+            f"syncd: {label}{r.resource}: incomplete: {r.incomplete}; nothing was deleted and the "
             "cursor did not move: the next pass walks it again",
             err=True,
         )
@@ -159,14 +188,14 @@ def _summary_rows(reports: list[Any]) -> list[list[str]]:
     return rows
 
 
-def _summary(reports: list[Any], calls: int) -> None:
+def _summary(reports: list[Any], calls: int, label: str = "") -> None:
     """The passes as a table on stdout when it fits the width (a terminal's, else 80 columns);
     folded to one block per pass when it does not, never cut."""
     from syncd.cli_tables import print_table
 
     retries = sum(r.retries for r in reports)
     print_table(
-        f"syncd: {calls} API calls, {retries} retried",
+        f"syncd: {label}{calls} API calls, {retries} retried",
         list(SUMMARY_COLUMNS),
         _summary_rows(reports),
         right=[c for c in SUMMARY_COLUMNS if c not in _TEXT_COLUMNS],
@@ -192,11 +221,51 @@ def _summary(reports: list[Any], calls: int) -> None:
     "start those passes from the first page; the mirror's rows stay.",
 )
 def backfill_cmd(resources: list[str], since: datetime | None, restart: bool) -> None:
-    """Copy the tenant into the mirror; a backfill run after a kill continues where it stopped."""
-    settings = _settings()
-    if restart:
-        _restart(settings, resources)
-    sys.exit(_run(settings, "backfill", resources, since))
+    """Copy the tenant into the mirror; a backfill run after a kill continues where it stopped.
+    With several [tenants] and no SYNCD_TENANT, every tenant in turn."""
+
+    def backfill(settings: Settings, label: str = "") -> int:
+        if restart:
+            _restart(settings, resources)
+        return _run(settings, "backfill", resources, since, label)
+
+    sys.exit(_for_tenants(backfill, "backfill"))
+
+
+def _for_tenants(act: Callable[..., int], what: str) -> int:
+    """``act(settings)`` on the tenant the command acts on (``SYNCD_TENANT``, or the only one);
+    with several ``[tenants]`` and no ``SYNCD_TENANT``, on each in turn (name order, as
+    ``syncd run`` lists them), each under its own writer lock: a tenant that fails is reported
+    on one line (``syncd: tenant NAME: …``) and the others are still done. Returns the exit
+    code: the one tenant's, or the highest of the tenants' (README, exit codes). SIGTERM or
+    SIGINT stops the tenant in progress as for one tenant and starts no other."""
+    from syncd.cli_errors import FAILED, classify, log_unexpected
+    from syncd.cli_inspect import every_tenant
+
+    everyone = _settings(all_tenants=True)
+    names = every_tenant(everyone)
+    if names is None:
+        return act(everyone.select_tenant())
+    codes: dict[str, int] = {}
+    for name in names:
+        click.echo(f"syncd: tenant {name}: {what}", err=True)
+        try:
+            codes[name] = act(everyone.for_tenant(name), f"tenant {name}: ")
+        except Exception as exc:  # one tenant's failure: reported, the next one still done
+            known = classify(exc)
+            if known is None:
+                log_unexpected(exc)
+                known = (
+                    FAILED,
+                    f"unexpected error ({type(exc).__name__}); the log line above says where. "
+                    "Please report it",
+                )
+            codes[name], line = known
+            click.echo(f"syncd: tenant {name}: {line}", err=True)
+    worst = max(codes.values())
+    each = ", ".join(f"{n} {c}" for n, c in codes.items())
+    click.echo(f"syncd: {what} of {len(codes)} tenants: exit codes {each}; exit {worst}", err=True)
+    return worst
 
 
 def _restart(settings: Settings, resources: list[str]) -> None:
@@ -229,4 +298,9 @@ def sync_cmd(once: bool, sweep: bool) -> None:
             "`syncd sync` needs --once (one pass); to sync continuously run `syncd run`, the "
             "daemon (docs/daemon.md)"
         )
-    sys.exit(_run(_settings(), "sweep" if sweep else "incremental", [], None))
+    mode = "sweep" if sweep else "incremental"
+    sys.exit(
+        _for_tenants(
+            lambda settings, label="": _run(settings, mode, [], None, label), f"sync ({mode})"
+        )
+    )

@@ -146,6 +146,21 @@ class HttpSettings(BaseModel):
     port: int = Field(default=9108, ge=0, le=65535)
 
 
+# Webhook signing keys and handshake secrets: SmartRecruiters' are URL-safe tokens, and a
+# handshake secret goes back out in a response header (X-Hook-Secret). Visible ASCII only: a
+# space, a control character (a stray newline of a pasted key) or a non-ASCII character is a
+# copy error, and could not travel in a header.
+_HEADER_SAFE = re.compile(r"^[\x21-\x7e]{1,1024}$")
+HEADER_SAFE_RULE = (
+    "must be 1 to 1024 visible ASCII characters (no space, control or non-ASCII character)"
+)
+
+
+def header_safe(value: str) -> bool:
+    """``value`` may be a webhook signing key or handshake secret (``HEADER_SAFE_RULE``)."""
+    return _HEADER_SAFE.fullmatch(value) is not None
+
+
 class WebhooksSettings(BaseModel):
     """SmartRecruiters webhooks in (docs/daemon.md): ``callback_url`` is the public URL of the
     daemon's ``/webhooks/smartrecruiters`` endpoint; ``secret_keys`` the subscription's signing
@@ -181,6 +196,18 @@ class WebhooksSettings(BaseModel):
             return [k.strip() for k in re.split(r"[,\n]", v) if k.strip()]
         return v
 
+    @field_validator("secret_keys")
+    @classmethod
+    def _keys_header_safe(cls, v: list[SecretStr]) -> list[SecretStr]:
+        for i, key in enumerate(v, 1):
+            if not header_safe(key.get_secret_value()):
+                # Which key, never what it holds: the message reaches logs and terminals.
+                raise ValueError(
+                    f"key {i} of {len(v)} {HEADER_SAFE_RULE}; give each key as SmartRecruiters "
+                    "shows it (comma-separated, one per line, or a JSON list)"
+                )
+        return v
+
     @field_validator("callback_url")
     @classmethod
     def _callback(cls, v: str | None) -> str | None:
@@ -192,6 +219,9 @@ class WebhooksSettings(BaseModel):
 # A [tenants.NAME] name: it appears in URLs (/webhooks/smartrecruiters/NAME), metric labels and
 # every row's tenant column. Lowercase: environment variable names reach syncd lowercased.
 TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+TENANT_RULE = (
+    "must be 1 to 64 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit"
+)
 # A tenant that sets any of these inherits none of them from [smartrecruiters]: an API key of
 # one tenant never pairs with another's OAuth2 client.
 _CREDENTIALS = frozenset({"api_key", "client_id", "client_secret"})
@@ -249,11 +279,8 @@ class Settings(BaseSettings):
     @classmethod
     def _tenant_names(cls, v: dict[str, TenantSettings]) -> dict[str, TenantSettings]:
         for name in v:
-            if not TENANT_NAME.match(name):
-                raise ValueError(
-                    f"tenant name {name!r} must be 1 to 64 lowercase letters, digits, '.', '_' "
-                    "or '-', starting with a letter or digit (e.g. [tenants.acme_eu])"
-                )
+            if not TENANT_NAME.fullmatch(name):
+                raise ValueError(f"tenant name {name!r} {TENANT_RULE} (e.g. [tenants.acme_eu])")
         return v
 
     def tenant_names(self) -> list[str]:
@@ -330,11 +357,11 @@ class Settings(BaseSettings):
     @field_validator("tenant")
     @classmethod
     def _tenant(cls, v: str) -> str:
-        # Every row is keyed by the tenant label: an empty one would start a second mirror.
-        if not v.strip() or v != v.strip() or len(v) > 64:
-            raise ValueError(
-                "must be a label of 1 to 64 characters without surrounding spaces (e.g. default)"
-            )
+        # Every row is keyed by the tenant label, and the label reaches the same places as a
+        # [tenants.NAME] name (lock keys, metric labels, SYNCD_TENANT naming one of [tenants]):
+        # one rule for both (docs/daemon.md, "Names").
+        if not TENANT_NAME.fullmatch(v):
+            raise ValueError(TENANT_RULE + " (e.g. default, acme_eu)")
         return v
 
     @field_validator("database_url")
@@ -655,6 +682,14 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
+        errors = exc.errors()
+        only = errors[0] if len(errors) == 1 else None
+        if only is not None and only["loc"] == ("tenant",) and only["type"] == "value_error":
+            # A bad tenant label alone: one line, as SYNCD_TENANT's other refusals
+            # (select_tenant) are.
+            name = _source_name(("tenant",), toml, toml_path)
+            msg = only["msg"].removeprefix("Value error, ")
+            raise ConfigError(f"{name}: {only['input']!r} {msg}") from None
         raise ConfigError(describe_validation_error(exc, toml, toml_path)) from None
     except SettingsError as exc:
         # pydantic-settings reads a list or table from the environment as JSON only.

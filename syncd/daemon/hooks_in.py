@@ -23,6 +23,10 @@
   in the transaction that writes the records (at-least-once). The replay record is the inbox's
   primary key, so a delivery replayed to another replica is refused too. On SQLite (one daemon)
   the replay record stays in memory and the inbox is not used.
+- **Header-safe**: a signing key read from the API that is not visible ASCII
+  (``syncd.config.HEADER_SAFE_RULE``) is left out (``webhook_key_refused``, naming its
+  subscription); a handshake whose ``X-Hook-Secret`` is not is answered ``400``
+  (``bad_handshake``) and not echoed. Configured keys are checked with the settings.
 - A stopping daemon answers ``503``: SmartRecruiters delivers again later.
 """
 
@@ -40,6 +44,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from syncd.ats import absent_ok
+from syncd.config import HEADER_SAFE_RULE, header_safe
 from syncd.mirror import inbox
 from syncd.mirror.db import describe_db_error
 from syncd.sandbox.signature import verify_request
@@ -149,7 +154,16 @@ class HookIntake:
                         continue
                     body = await absent_ok(sr.webhooks.secret_key(str(sub["id"])))
                     if isinstance(body, dict) and body.get("secretKey"):
-                        keys.append(str(body["secretKey"]))
+                        key = str(body["secretKey"])
+                        if not header_safe(key):
+                            # Named by its subscription, never by what it holds.
+                            log.warning(
+                                "webhook_key_refused",
+                                subscription=str(sub["id"]),
+                                reason=f"the signing key {HEADER_SAFE_RULE}",
+                            )
+                            continue
+                        keys.append(key)
         except Exception as exc:
             log.warning("webhook_keys_unreadable", error=type(exc).__name__)
             self.keys_loaded_at = time.monotonic()
@@ -183,6 +197,9 @@ class HookIntake:
 
     async def handle(self, request: Request) -> Response:
         secret = request.headers.get("x-hook-secret")
+        if secret is not None and not header_safe(secret):
+            # It would go back out in a response header: refused, and never echoed or logged.
+            return self._refuse(400, "bad_handshake", f"X-Hook-Secret {HEADER_SAFE_RULE}")
         if secret is not None:
             self.daemon.observer.webhook(True, "handshake")
             log.info("webhook_handshake")

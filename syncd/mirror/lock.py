@@ -12,6 +12,13 @@ for its whole run (DESIGN invariant 5).
   connection closes and PostgreSQL frees the lock; the new holder then ends the killed
   process's sessions that are still running a statement (``syncd.mirror.sessions``).
 
+- **The schema every tenant shares** (``migrate``): on SQLite the same file lock as the writer's
+  (one writer per file already excludes every tenant). On PostgreSQL a *schema lock*, one
+  advisory key per schema (``schema_key``): every writer and pusher takes it shared, on its own
+  lock's session, beside its tenant's key; ``migrate`` takes it exclusive. So a migration waits
+  for no tenant's writer but is refused (``MirrorBusyError``) while any tenant is written or
+  pushed, and no tenant's writer or pusher starts while a migration runs.
+
 A refused process raises ``MirrorBusyError`` naming the holder; a mirror this process cannot
 write raises ``MirrorNotWritableError`` naming the file or folder.
 """
@@ -23,6 +30,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import signal
 import socket
 import threading
@@ -45,6 +53,7 @@ class Holder:
     host: str
     pid: int
     since: str  # ISO 8601, UTC, with Z
+    role: str = ""  # the holder's lock role (writer, push, migrate) when known
 
     def __str__(self) -> str:
         return f"pid {self.pid} on {self.host}, since {self.since}"
@@ -53,7 +62,10 @@ class Holder:
 # What each lock guards: the pull side's writer (migrate, backfill, sync, refresh) and the push
 # side's dispatcher (two dispatchers would hand the same deliveries out twice). They are separate
 # locks: a push may run beside a sync.
-ROLES = {"writer": "is writing to", "push": "is pushing from"}
+ROLES = {"writer": "is writing to", "push": "is pushing from", "migrate": "is migrating"}
+# The roles whose PostgreSQL lock also takes the schema lock shared (``migrate`` takes it
+# exclusive): every process that writes to the tables a migration changes.
+_SHARES_SCHEMA = ("writer", "push")
 
 
 class MirrorBusyError(Exception):
@@ -100,6 +112,13 @@ def lock_key(schema: str, tenant: str, role: str = "writer") -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+def schema_key(schema: str) -> int:
+    """The signed 64-bit advisory key of the schema lock of ``schema`` (PostgreSQL): held shared
+    by every writer and pusher of every tenant, exclusive by ``migrate``."""
+    digest = hashlib.sha256(f"syncd-schema:{schema}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
 # How often a held PostgreSQL lock's session is asked whether it still answers (seconds).
 LOCK_CHECK_SECONDS = 5.0
 
@@ -108,7 +127,9 @@ class _SqliteLock:
     def __init__(self, db: Path, role: str) -> None:
         self.db = db
         self.role = role
-        self.path = db.with_name(db.name + (".lock" if role == "writer" else f".{role}.lock"))
+        # migrate takes the writer's file: one writer per file, whatever the tenant.
+        plain = role in ("writer", "migrate")
+        self.path = db.with_name(db.name + (".lock" if plain else f".{role}.lock"))
         self.fd: int | None = None
 
     def acquire(self) -> None:
@@ -139,7 +160,9 @@ class _SqliteLock:
         except BlockingIOError:
             holder = self._read_holder(fd)
             os.close(fd)
-            raise MirrorBusyError(str(self.db), holder, self.role) from None
+            # The holder of the writer's file may be a writer or a migrate: both write.
+            role = "writer" if self.role == "migrate" else self.role
+            raise MirrorBusyError(str(self.db), holder, role) from None
         me = _me()
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps({"host": me.host, "pid": me.pid, "since": me.since}).encode(), 0)
@@ -178,13 +201,19 @@ class _PostgresLock:
         try:
             me = _me()
             name = f"syncd {self.role} {me.pid}@{me.host}"[:63]  # NAMEDATALEN - 1
-            schema = conn.execute(text("SELECT current_schema()")).scalar_one()
-            key = lock_key(str(schema), self.tenant, self.role)
-            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar_one()
-            if not got:
-                holder = self._holder(conn, key, self.role)
-                conn.rollback()
-                raise MirrorBusyError(self.where, holder, self.role)
+            schema = str(conn.execute(text("SELECT current_schema()")).scalar_one())
+            if self.role == "migrate":
+                # Exclusive on the schema lock: refused while any tenant's writer or pusher
+                # holds it shared.
+                key = schema_key(schema)
+                self._take(conn, "pg_try_advisory_lock", key, None)
+            else:
+                key = lock_key(schema, self.tenant, self.role)
+                self._take(conn, "pg_try_advisory_lock", key, self.role)
+                if self.role in _SHARES_SCHEMA:
+                    # Shared with every other tenant's writers; refused while a migration runs
+                    # (the session's end, below, frees the tenant's key taken above).
+                    self._take(conn, "pg_try_advisory_lock_shared", schema_key(schema), "migrate")
             conn.execute(text("SELECT set_config('application_name', :n, false)"), {"n": name})
             conn.commit()  # the session lock outlives the transaction; nothing stays open
             # A killed holder's statement may still be running on the server: end it before
@@ -196,8 +225,20 @@ class _PostgresLock:
             raise
         self.conn = conn
 
+    def _take(self, conn: Connection, function: str, key: int, role: str | None) -> None:
+        """``function`` (one of PostgreSQL's ``pg_try_advisory_lock*``) on ``key``, or
+        ``MirrorBusyError`` naming a holder of ``role`` (None: whichever holds it, its role read
+        from its session's name)."""
+        got = conn.execute(text(f"SELECT {function}(:k)"), {"k": key}).scalar_one()
+        if got:
+            return
+        holder = self._holder(conn, key, role)
+        conn.rollback()
+        named = role or (holder.role if holder is not None else None) or "writer"
+        raise MirrorBusyError(self.where, holder, named)
+
     @staticmethod
-    def _holder(conn: Connection, key: int, role: str) -> Holder | None:
+    def _holder(conn: Connection, key: int, role: str | None) -> Holder | None:
         # A bigint advisory key is stored as classid (high 32 bits) and objid (low 32 bits).
         row = conn.execute(
             text(
@@ -205,7 +246,8 @@ class _PostgresLock:
                 "a.backend_start FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
                 "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
                 "AND l.classid::bigint = :hi AND l.objid::bigint = :lo "
-                "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                "ORDER BY a.backend_start LIMIT 1"  # a shared lock has many holders: the oldest
             ),
             {"hi": (key >> 32) & 0xFFFFFFFF, "lo": key & 0xFFFFFFFF},
         ).first()
@@ -213,12 +255,14 @@ class _PostgresLock:
             return None  # released between our attempt and this read
         app, client_host, client_addr, backend_pid, started = row
         pid, host = backend_pid, client_host or client_addr or "?"
-        prefix = f"syncd {role} "
-        if app and app.startswith(prefix):
-            who, _, where = app[len(prefix) :].partition("@")
+        # "syncd ROLE PID@HOST": the holder's own process (role None: any role, read here).
+        named = re.match(r"syncd (\w+) (.*)$", app or "")
+        if named and named.group(1) in ROLES and role in (None, named.group(1)):
+            who, _, where = named.group(2).partition("@")
             with contextlib.suppress(ValueError):
                 pid, host = int(who), where or host
-        return Holder(str(host), int(pid), _iso(started))
+            return Holder(str(host), int(pid), _iso(started), named.group(1))
+        return Holder(str(host), int(pid), _iso(started), role or "")
 
     def alive(self) -> bool:
         """The lock's session still answers (a session that ended, or was terminated, has lost

@@ -210,6 +210,12 @@ def test_kubernetes_manifests_match_the_api_schemas(name: str) -> None:
         kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
 
 
+def base_config() -> dict[str, str]:
+    """The ConfigMap of syncd.yaml that the Deployment and the Jobs read."""
+    base = {(d["kind"], d["metadata"]["name"]): d for d in _docs("syncd.yaml")}
+    return dict(base[("ConfigMap", "syncd-config")]["data"])
+
+
 def test_kubernetes_deployment_service_pdb_and_backfill_job() -> None:
     docs = {(d["kind"], d["metadata"]["name"]): d for d in _docs("daemon.yaml")}
     dep = docs[("Deployment", "syncd")]
@@ -242,7 +248,21 @@ def test_kubernetes_deployment_service_pdb_and_backfill_job() -> None:
     assert pdb["apiVersion"] == "policy/v1"
     assert pdb["spec"]["minAvailable"] == 1 and pdb["spec"]["selector"]["matchLabels"] == labels
     job = docs[("Job", "syncd-backfill")]
-    assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["backfill"]
+    (backfill,) = job["spec"]["template"]["spec"]["containers"]
+    # No SYNCD_TENANT: with several [tenants] it backfills every tenant in turn (the test of
+    # that: test_daemon_tenants.py, test_backfill_sync_and_status_act_on_every_tenant_in_turn).
+    assert backfill["args"] == ["backfill"]
+    assert "SYNCD_TENANT" not in {e["name"] for e in backfill.get("env", [])}
+    assert "SYNCD_TENANT" not in base_config()
+    # Bad settings (2) and a refused credential (3) end the Job at once; a retry would copy the
+    # tenants already done again for nothing. Other failures retry (each run resumes).
+    assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+    assert job["spec"]["podFailurePolicy"]["rules"] == [
+        {
+            "action": "FailJob",
+            "onExitCodes": {"containerName": "backfill", "operator": "In", "values": [2, 3]},
+        }
+    ]
     # The Secret and ConfigMap they use are in syncd.yaml, with the migrate Job.
     base = {(d["kind"], d["metadata"]["name"]): d for d in _docs("syncd.yaml")}
     assert {

@@ -8,16 +8,23 @@ under its own label and match its sandbox. Real processes, real PostgreSQL, real
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import signal
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
 
-from syncd.mirror.db import make_engine, migrate
-from syncd.mirror.lock import lock_key
+from syncd.mirror.db import current_revision, head_revision, make_engine, migrate
+from syncd.mirror.lock import MirrorBusyError, MirrorLock, lock_key
 from syncd.sandbox.limits import LimitConfig
 from syncd.sandbox.runner import ThreadServer, serve_in_thread
 from tests.conftest import sandbox_options
@@ -151,6 +158,14 @@ def test_replicas_spread_tenants_and_take_over_a_killed_ones(
         assert {n: t["checks"]["role"] for n, t in ready["tenants"].items()} == {
             n: "leader" if n in b else "standby" for n in names
         }
+        # Migrations change the schema every tenant shares: the migrate lock is refused while
+        # the replicas lead (naming one of them); `syncd migrate` with nothing to do passes.
+        with pytest.raises(MirrorBusyError) as busy:
+            MirrorLock(db_url, "default", "migrate").acquire()
+        assert busy.value.holder is not None
+        assert busy.value.holder.pid in {one.proc.pid, two.proc.pid}
+        current = syncd_run(env, "migrate")
+        assert current.returncode == 0 and "schema already at" in current.stdout, current.stderr
         # Each tenant's own credential reached its own sandbox: every row under its own label.
         wait_for("every tenant mirrored", lambda: all_match(db, sandboxes))
         assert one.metric("syncd_api_calls_total", tenant=sorted(a)[0], group="candidates",
@@ -208,3 +223,193 @@ def test_sqlite_one_daemon_serves_several_tenants_and_refuses_a_second(
     finally:
         d.kill()
         db.dispose()
+
+
+# ---- one-shot commands over every tenant -------------------------------------------------------
+def test_backfill_sync_and_status_act_on_every_tenant_in_turn(
+    sandboxes: dict[str, ThreadServer], db: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """Several tenants, no SYNCD_TENANT: `syncd backfill` backfills each in name order under its
+    own lock, a tenant whose key is refused is reported (exit 3) and the others are still done;
+    `syncd status` (text and --json) shows every tenant as SYNCD_TENANT=NAME shows it;
+    `syncd sync --once` then brings every tenant level with its sandbox."""
+    names = sorted(TENANTS)
+    env = tenants_env(sandboxes, db_url, tmp_path)
+    config = Path(env["SYNCD_CONFIG"])
+    good = config.read_text()
+    config.write_text(good.replace('api_key = "key-beta"', 'api_key = "not-beta"'))
+
+    out = syncd_run(env, "backfill")
+    assert out.returncode == 3, out.stderr
+    lines = [ln for ln in out.stderr.splitlines() if ln.startswith("syncd: ")]
+    assert [ln for ln in lines if ln.endswith(": backfill")] == [
+        f"syncd: tenant {n}: backfill" for n in names
+    ]
+    refused = [ln for ln in lines if ln.startswith("syncd: tenant beta: SmartRecruiters refused")]
+    assert len(refused) == 1 and "not-beta" not in out.stderr
+    assert lines[-1] == ("syncd: backfill of 3 tenants: exit codes acme 0, beta 3, gamma 0; exit 3")
+    assert "Traceback" not in out.stderr
+    assert [n for n in names if f"syncd: tenant {n}: " in out.stdout] == ["acme", "gamma"]
+    # The refused tenant wrote nothing; the others match their own sandboxes.
+    assert mirrored(db, "beta") == {}
+    for n in ("acme", "gamma"):
+        assert mirrored(db, n) == truth(sandboxes[n]) and mirrored(db, n)
+
+    # A sink cursor for acme only: its section shows the sink, the others none.
+    with db.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO sink_cursors (tenant, sink, sequence, start, created_at, "
+                "updated_at) VALUES ('acme', 'hr', 0, 'all', :t, :t)"
+            ),
+            {"t": datetime(2026, 11, 29, tzinfo=UTC).replace(tzinfo=None)},
+        )
+    every = syncd_run(env, "status", "--json")
+    assert every.returncode == 0, every.stderr
+    shown = json.loads(every.stdout)
+    assert list(shown) == ["tenants"] and list(shown["tenants"]) == names
+    # A tenant's object is what SYNCD_TENANT=NAME shows (the one with a sink, backfilled).
+    one = syncd_run({**env, "SYNCD_TENANT": "acme"}, "status", "--json")
+    assert one.returncode == 0, one.stderr
+    assert shown["tenants"]["acme"] == json.loads(one.stdout)
+    assert {n: t["tenant"] for n, t in shown["tenants"].items()} == {n: n for n in names}
+    acme = shown["tenants"]["acme"]
+    assert acme["daemon"] == {"leader": None, "pusher": None}
+    assert list(acme["sinks"]) == ["hr"] and acme["sinks"]["hr"]["dead_letters"] == 0
+    assert acme["sinks"]["hr"]["backlog"] > 0  # every change of the backfill is after 0
+    assert {r["last_run"]["status"] for r in acme["resources"].values()} == {"ok"}
+    assert shown["tenants"]["beta"]["resources"] == {} and shown["tenants"]["beta"]["sinks"] == {}
+    text_out = syncd_run(env, "status")
+    assert text_out.returncode == 0, text_out.stderr
+    heads = [ln for ln in text_out.stdout.splitlines() if ln.startswith("== tenant ")]
+    assert heads == [f"== tenant {n} ==" for n in names]
+    assert "tenant beta: no pass has run yet" in text_out.stdout
+    assert "tenant gamma: last pass per resource" in text_out.stdout
+
+    config.write_text(good)
+    for n in ("acme", "gamma"):  # something new in two tenants
+        cid = sorted(snapshot(sandboxes[n])["candidates"])[0]
+        control(sandboxes[n], f"candidates/{cid}/update", {"lastName": f"Later-{n}"})
+    synced = syncd_run(env, "sync", "--once")
+    assert synced.returncode == 0, synced.stderr
+    assert synced.stderr.splitlines()[-1] == (
+        "syncd: sync (incremental) of 3 tenants: exit codes acme 0, beta 0, gamma 0; exit 0"
+    )
+    assert all_match(db, sandboxes)
+    assert mirrored(db, "acme")[sorted(truth(sandboxes["acme"]))[0]] == "Later-acme"
+
+
+def previous_revision(head: str | None) -> str:
+    """The revision before ``head`` (a schema with one migration to go)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from syncd.mirror.db import MIGRATIONS
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    rev = ScriptDirectory.from_config(cfg).get_revision(head)
+    assert rev is not None and isinstance(rev.down_revision, str)
+    return rev.down_revision
+
+
+HOLD = (
+    "import sys\n"
+    "from syncd.mirror.lock import MirrorLock\n"
+    "lock = MirrorLock(sys.argv[1], sys.argv[2], sys.argv[3])\n"
+    "lock.acquire()\n"
+    "print('held', flush=True)\n"
+    "sys.stdin.read()\n"
+)
+
+
+@contextlib.contextmanager
+def holding(db_url: str, tenant: str, role: str) -> Iterator[subprocess.Popen[str]]:
+    """Another process holding a tenant's lock of ``role`` (``migrate``: the schema's) until the
+    block ends."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD, db_url, tenant, role],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "held\n", proc.stderr
+        yield proc
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()  # the holder ends; its lock goes with it
+        proc.wait(timeout=30)
+
+
+def test_migrate_waits_for_no_tenant_and_conflicts_with_every_tenants_writer(
+    db_url: str, tmp_path: Path
+) -> None:
+    """`syncd migrate` changes the schema every tenant shares: refused (exit 5, naming the
+    holder) while another tenant's writer holds its lock, done once it ends; with nothing to
+    do it takes no lock; while it holds its lock, a writer of any tenant is refused."""
+    config = tmp_path / "tenants.toml"
+    config.write_text(
+        "".join(f'[tenants.{n}.smartrecruiters]\napi_key = "key-{n}"\n' for n in TENANTS)
+    )
+    env = {
+        **os.environ,
+        "SYNCD_CONFIG": str(config),
+        "SYNCD_DATABASE_URL": db_url,
+        "SYNCD_LOG_LEVEL": "warning",
+    }
+    env.pop("SYNCD_TENANT", None)
+    eng = make_engine(db_url)
+    head = head_revision(eng)
+    before = previous_revision(head)
+    try:
+        migrate(eng, before)  # one revision to go
+        host = socket.gethostname()
+        with holding(db_url, "beta", "writer") as beta:
+            refused = syncd_run(env, "migrate")
+            assert refused.returncode == 5, refused.stderr
+            line = refused.stderr.strip()
+            assert line.startswith("syncd: another syncd is writing to the mirror ")
+            assert f"(pid {beta.pid} on {host}, since 20" in line and len(line.splitlines()) == 1
+            assert current_revision(eng) == before
+        done = syncd_run(env, "migrate")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip().endswith(f"schema {before} -> {head}")
+        # At the head already: nothing to change, no lock taken, no wait for the writer.
+        with holding(db_url, "gamma", "writer"):
+            again = syncd_run(env, "migrate")
+            assert again.returncode == 0, again.stderr
+            assert again.stdout.strip().endswith(f"schema already at {head}")
+        # A migration holding its lock: no tenant's writer starts (the file's one writer on
+        # SQLite; the schema lock, held exclusive, on PostgreSQL).
+        role = "is writing to" if db_url.startswith("sqlite") else "is migrating"
+        with holding(db_url, "default", "migrate") as mig:
+            for n in ("acme", "beta"):
+                out = syncd_run({**env, "SYNCD_TENANT": n}, "backfill")
+                assert out.returncode == 5, out.stderr
+                line = out.stderr.strip()
+                assert line.startswith(f"syncd: another syncd {role} the mirror ")
+                assert f"(pid {mig.pid} on {host}, since 20" in line
+    finally:
+        eng.dispose()
+
+
+@pytest.mark.parametrize("tables", [False, True])
+def test_a_tenant_label_outside_the_rule_exits_2_with_one_line(
+    tmp_path: Path, tables: bool
+) -> None:
+    """One rule for SYNCD_TENANT, with or without [tenants]: a label outside it is refused by
+    every command (exit 2, one line naming SYNCD_TENANT and the rule, no traceback)."""
+    env = {**os.environ, "SYNCD_DATABASE_URL": f"sqlite:///{tmp_path / 'm.db'}"}
+    if tables:
+        config = tmp_path / "tenants.toml"
+        config.write_text('[tenants.acme_eu.smartrecruiters]\napi_key = "k"\n')
+        env["SYNCD_CONFIG"] = str(config)
+    for label, command in (("Acme_EU", "status"), ("acme eu", "backfill")):
+        out = syncd_run({**env, "SYNCD_TENANT": label}, command)
+        assert out.returncode == 2, out.stderr
+        assert out.stderr.splitlines() == [
+            f"syncd: SYNCD_TENANT: {label!r} must be 1 to 64 lowercase letters, digits, "
+            "'.', '_' or '-', starting with a letter or digit (e.g. default, acme_eu)"
+        ]

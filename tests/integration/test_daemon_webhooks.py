@@ -188,8 +188,15 @@ def test_webhooks_refresh_and_push_and_bad_ones_are_refused(
         # Too large: refused before it is read whole.
         assert post({**headers, "event-id": "big"}, b"x" * 100_000).status_code == 413
 
+        # A handshake secret that could not go back out in a header: refused, never echoed.
+        odd = post({"X-Hook-Secret": "two words\tand a tab"}, b"")
+        assert odd.status_code == 400 and "X-Hook-Secret" not in odd.headers
+        assert "visible ASCII" in odd.json()["error"] and "two words" not in odd.text
+
         def rejected(reason: str) -> float:
             return d.metric("syncd_webhook_callbacks_total", outcome="rejected", reason=reason)
+
+        assert rejected("bad_handshake") == 1
 
         assert rejected("replayed") == 1
         assert rejected("bad_signature") == 2  # the changed body and the unsigned one
@@ -383,3 +390,35 @@ def test_callbacks_stored_while_nobody_leads_wait_and_the_next_leader_drains_the
         for lock in locks:
             lock.release()
         d.kill()
+
+
+@pytest.mark.parametrize(
+    ("variable", "keys"),
+    [
+        ("SYNCD_WEBHOOKS__SECRET_KEYS", "Tk8jDvVKH6JfWb2K4AR84,neRPYW sCmG4vzY"),
+        ("SYNCD_WEBHOOKS__SECRET_KEYS", '["Tk8jDvVKH6JfWb2K4AR84", "neRPYW\\u00e9sCmG4vzY"]'),
+        ("SYNCD_TENANTS__ACME__WEBHOOKS__SECRET_KEYS", "Tk8jDvVKH6JfWb2K4AR84,neRPYW\x01sCmG4vzY"),
+    ],
+)
+def test_webhook_keys_outside_visible_ascii_are_refused_without_showing_them(
+    tenant: ThreadServer, tmp_path: Path, variable: str, keys: str
+) -> None:
+    """A configured signing key with a space, a control or a non-ASCII character: every command
+    (here `syncd webhooks list` and `syncd run`) exits 2 with one line naming the variable and
+    which key, never the key."""
+    env = daemon_env(push_env(tenant, "sqlite:///x.db", write_config(tmp_path, {})))
+    env["SYNCD_WEBHOOKS__CALLBACK_URL"] = "https://syncd.example.com/webhooks/smartrecruiters"
+    if "TENANTS" in variable:
+        env["SYNCD_TENANTS__ACME__SMARTRECRUITERS__API_KEY"] = "key-acme"
+        env.pop("SYNCD_TENANT")
+    env[variable] = keys
+    for args in (["webhooks", "list"], ["run"]):
+        out = syncd_run(env, *args)
+        assert out.returncode == 2, out.stderr
+        assert out.stderr.splitlines() == [
+            "syncd: invalid settings:",
+            f"  {variable}: key 2 of 2 must be 1 to 1024 visible ASCII characters (no space, "
+            "control or non-ASCII character); give each key as SmartRecruiters shows it "
+            "(comma-separated, one per line, or a JSON list)",
+        ]
+        assert "sCmG4vzY" not in out.stderr and "Tk8j" not in out.stderr

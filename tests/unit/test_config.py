@@ -167,10 +167,29 @@ def test_a_sinks_file_variable_reaches_the_sink_as_its_file_setting(
     assert sinks["hr"] == {"api_key_file": str(key)}  # the sink reads the file itself
 
 
-def test_an_empty_tenant_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SYNCD_TENANT", "")
-    with pytest.raises(ConfigError, match=r"SYNCD_TENANT: .*1 to 64 characters"):
+@pytest.mark.parametrize(
+    "label", ["", "Acme", "acme eu", " acme", "acme\n", "-acme", "a" * 65, "acmé"]
+)
+def test_a_tenant_label_outside_the_names_rule_is_refused(
+    monkeypatch: pytest.MonkeyPatch, label: str
+) -> None:
+    """SYNCD_TENANT follows the rule of [tenants.NAME] names, with or without [tenants]: one
+    line naming the variable and the rule."""
+    monkeypatch.setenv("SYNCD_TENANT", label)
+    with pytest.raises(ConfigError) as err:
         load_settings()
+    assert str(err.value) == (
+        f"SYNCD_TENANT: {label!r} must be 1 to 64 lowercase letters, digits, '.', '_' or '-', "
+        "starting with a letter or digit (e.g. default, acme_eu)"
+    )
+
+
+@pytest.mark.parametrize("label", ["default", "acme_eu", "a.b-c", "0", "a" * 64])
+def test_a_tenant_label_inside_the_rule_is_taken(
+    monkeypatch: pytest.MonkeyPatch, label: str
+) -> None:
+    monkeypatch.setenv("SYNCD_TENANT", label)
+    assert load_settings().tenant == label
 
 
 @pytest.mark.parametrize(

@@ -90,10 +90,15 @@ def test_a_tenant_without_callback_url_names_its_variable_and_path(
     ) in out
 
 
-def test_migrate_needs_no_tenant_and_status_asks_for_one(tenants: Path) -> None:
+def test_migrate_needs_no_tenant_status_shows_each_and_quarantine_asks_for_one(
+    tenants: Path,
+) -> None:
     code, out = _run("migrate")
     assert code == 0 and "-> " in out, out
     code, out = _run("status")
+    assert code == 0, out
+    assert "== tenant acme_eu ==" in out and "== tenant nocred ==" in out
+    code, out = _run("quarantine")
     assert code == 2, out
     assert (
         "SYNCD_TENANT: not set, and several tenants are configured (acme_eu, nocred); set "
