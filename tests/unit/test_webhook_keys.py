@@ -56,6 +56,7 @@ def test_keys_read_from_the_api_outside_the_rule_are_left_out(
     daemon = SimpleNamespace(
         settings=SimpleNamespace(webhooks=WebhooksSettings(callback_url=URL)),
         sr=SimpleNamespace(webhooks=FakeWebhooks({"sub-good": good, "sub-bad": bad})),
+        db=SimpleNamespace(dialect=SimpleNamespace(name="sqlite")),
     )
     intake = HookIntake(daemon)
     asyncio.run(intake.load_keys())
