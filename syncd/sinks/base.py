@@ -108,6 +108,10 @@ class Sink(ABC):
     fields: ClassVar[frozenset[str] | None] = None
     # The mapping used when ``[sinks.NAME]`` names none (an HRIS needs its own field names).
     default_mapping: ClassVar[Path | None] = None
+    # The secret must be visible ASCII: it travels in an HTTP header (BambooHR's Basic auth) or
+    # is base64 (the webhook's whsec_ key). A control or non-ASCII character left in the file
+    # (after the BOM and surrounding blanks are dropped) is then refused when the sink is built.
+    ascii_secret: ClassVar[bool] = False
 
     def __init__(self, name: str, settings: SinkSettings, secret: SecretStr | None) -> None:
         self.name = name

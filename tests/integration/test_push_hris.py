@@ -348,7 +348,21 @@ def test_sinks_check_tells_key_host_and_permission_apart(
     missing = check(table)
     assert missing.returncode == 2
     assert f"sinks.hr: {key}: required" in missing.stderr and env_key in missing.stderr
-    for run in (ok, bad_key, nowhere, elsewhere, denied, from_env, missing):
+    # The TOML file names a stale key file; the environment gives the key once: it wins, as for
+    # the SmartRecruiters credential. Both spellings in the environment are refused, naming both.
+    stale = hris_sink(hris, tmp_path, **{key: str(wrong)})
+    env_wins = check(stale, **{env_key: API_KEY if bamboo else CLIENT_SECRET})
+    assert env_wins.returncode == 0, env_wins.stderr
+    assert "hr: reachable" in env_wins.stdout
+    twice = check(
+        table, **{env_key: API_KEY if bamboo else CLIENT_SECRET, f"{env_key}_FILE": str(wrong)}
+    )
+    assert twice.returncode == 2
+    assert twice.stderr.strip().splitlines() == [
+        f"syncd: sinks.hr: {env_key} and {env_key}_FILE both give the "
+        f"{'api key' if bamboo else 'client secret'}; unset one of them"
+    ]
+    for run in (ok, bad_key, nowhere, elsewhere, denied, from_env, missing, env_wins, twice):
         for secret in (API_KEY, CLIENT_SECRET, "not-the-secret", "reader-secret"):
             assert secret not in run.stdout + run.stderr
 
