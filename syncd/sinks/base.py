@@ -1,11 +1,11 @@
 """The sink interface: create or match a person, look a person up by the deterministic external
 key, read the onboarding status, revoke; declared capabilities.
 
-Exactly once in effect (HRIS.md): no target offers an idempotency header, so the dispatcher looks
-a person up by ``external_key`` before creating (``Capability.LOOKUP``), and resolves a create
-whose outcome is unknown by a lookup, never by a blind retry. A sink without lookup (a plain
-webhook) relies on the receiver deduplicating by ``delivery_id`` (the Standard Webhooks
-``webhook-id``), which is the same on every retry.
+Exactly once in effect (docs/push.md, "Delivery"): no target offers an idempotency header, so the
+dispatcher looks a person up by ``external_key`` before creating (``Capability.LOOKUP``), and
+resolves a create whose outcome is unknown by a lookup, never by a blind retry. A sink without
+lookup (a plain webhook) relies on the receiver deduplicating by ``delivery_id`` (the Standard
+Webhooks ``webhook-id``), which is the same on every retry.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ class SinkConfig(BaseModel):
     secret_file: Path | None = None
     mapping: Path | None = None
     # on-create: ONBOARDING_SUCCESSFUL once the target confirms the person exists;
-    # on-activation: only when the target's status reaches active (HRIS.md).
+    # on-activation: only when the target's status reaches active (docs/push.md).
     status_policy: Literal["on-create", "on-activation"] = "on-create"
     # Which hires a newly added sink receives: now (from the outbox head on), beginning (every
     # hire in the mirror), or an ISO date (hires made on or after it).
