@@ -265,3 +265,30 @@ def test_a_mapping_typo_names_the_closest_option_and_path(tmp_path: Path) -> Non
     path.write_text('[fields]\nfirst = "candidate.frist_name"\n')
     with pytest.raises(MappingError, match=r"did you mean 'candidate.first_name'\?"):
         load_mapping(path)
+
+
+def test_a_tenants_own_sinks_follow_the_same_rule(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    toml = (
+        '[tenants.acme.smartrecruiters]\napi_key = "k"\n'
+        '[tenants.acme.sinks.hr]\ntype = "bamboohr"\nbase_url = "http://127.0.0.1:9"\n'
+        f'api_key_file = "{secret_file(tmp_path, "toml", "toml-secret")}"\n'
+    )
+    (tmp_path / "syncd.toml").write_text(toml)
+    monkeypatch.setenv("SYNCD_CONFIG", str(tmp_path / "syncd.toml"))
+    env_file = secret_file(tmp_path, "env", "\ufeffenv-secret\n")
+    monkeypatch.setenv("SYNCD_TENANTS__ACME__SINKS__HR__API_KEY_FILE", env_file)
+    one = load_settings().for_tenant("acme")
+    assert one.sink_origin("hr", "api_key_file") == (
+        "environment",
+        "SYNCD_TENANTS__ACME__SINKS__HR__API_KEY_FILE",
+    )
+    built = configure(one.sinks, origin=one.sink_origin)
+    assert the_secret(built[0].sink) == "env-secret"
+    monkeypatch.setenv("SYNCD_TENANTS__ACME__SINKS__HR__API_KEY", "env-value")
+    one = load_settings().for_tenant("acme")
+    with pytest.raises(
+        SinkError, match=r"^sinks\.hr: SYNCD_TENANTS__ACME__SINKS__HR__API_KEY and "
+    ):
+        configure(one.sinks, origin=one.sink_origin)
