@@ -229,7 +229,10 @@ class Dispatcher:
         n = 0
         for key, h in hires_.items():
             rev = revs.get(key)
-            if h["state"] == "pending" and h["attempts"] == 0 and rev and rev["state"] == "pending":
+            if rev is None or h["state"] != "pending" or h["attempts"] != 0:
+                continue
+            # A revocation of this pass is pending, or skipped when the sink cannot revoke.
+            if rev["state"] in ("pending", "skipped"):
                 reason = "hire undone in SmartRecruiters before it was sent"
                 q.update_delivery(conn, h["id"], now=now, state="skipped", reason=reason)
                 q.update_delivery(conn, rev["id"], now=now, state="skipped", reason=reason)

@@ -567,3 +567,30 @@ def test_a_hire_revoked_then_made_again_is_delivered_again(
     assert again.returncode == 0, again.stderr
     assert "delivered 0," in again.stdout, again.stdout
     assert len(delivery_rows(db)) == len(rows) and len(new_employees(hris)) == 2
+
+
+@pytest.mark.parametrize("hris", ["bamboohr"], indirect=True)
+def test_a_hire_revoked_and_made_again_before_any_push_is_sent_once(
+    tenant: ThreadServer, hris: HrisThreadServer, db: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """Hired, revoked and hired again between two pushes: the first round, never sent, is
+    skipped with its revocation; the second is the one employee."""
+    st, env, apps = started(tenant, db, db_url, tmp_path, hris_sink(hris, tmp_path), 1)
+    a = apps[0]
+    do_hires(tenant, apps)
+    run_pass(st, db, "incremental")
+    control(tenant, "status", {"candidateId": a["candidateId"], "jobId": a["jobId"],
+                               "status": "OFFERED"})  # fmt: skip
+    run_pass(st, db, "incremental")
+    do_hires(tenant, apps)
+    run_pass(st, db, "incremental")
+    out = syncd_run(env, "push", "--once")
+    assert "delivered 1, rejected 0, dead 0" in out.stdout, out.stdout + out.stderr
+    emps = new_employees(hris)
+    assert len(emps) == 1 and emps[0]["employeeNumber"] == f"sr-{a['id']}"
+    rows = [(r["event_type"], r["hire_round"], r["state"]) for r in delivery_rows(db)]
+    assert sorted(rows) == [
+        ("application.hire_revoked", 1, "skipped"),
+        ("application.hired", 1, "skipped"),
+        ("application.hired", 2, "delivered"),
+    ]
