@@ -418,7 +418,7 @@ deliveries = Table(
     Column("updated_at", DateTime, nullable=False),
     Column("delivered_at", DateTime),
     # 1 for the application's first hire at this sink; a hire revoked and made again is the next
-    # round, with deliveries of its own (migration 0007). The same hire seen twice is one round.
+    # round, with deliveries of its own (migration 0008). The same hire seen twice is one round.
     Column("hire_round", Integer, nullable=False, server_default="1"),
     UniqueConstraint(
         "tenant",

@@ -327,7 +327,7 @@ def test_syncd_changes_prints_missing_values_readably_and_refuses_unknown_names(
     )
 
 
-def test_migration_0007_numbers_existing_deliveries_round_1_and_keys_them_by_round(
+def test_migration_0008_numbers_existing_deliveries_round_1_and_keys_them_by_round(
     db: Engine,
 ) -> None:
     """A mirror migrated before rehires were delivered keeps its deliveries (hire round 1) and its
@@ -343,7 +343,7 @@ def test_migration_0007_numbers_existing_deliveries_round_1_and_keys_them_by_rou
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with db.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0006")
+        command.downgrade(cfg, "0007")
     now = utcnow()
     with db.begin() as conn:
         conn.execute(
@@ -354,7 +354,7 @@ def test_migration_0007_numbers_existing_deliveries_round_1_and_keys_them_by_rou
             ),
             {"now": now},
         )
-    assert migrate(db) == ("0006", "0007")
+    assert migrate(db) == ("0007", "0008")
     with db.begin() as conn:
         rows = conn.execute(select(s.deliveries.c.delivery_id, s.deliveries.c.hire_round)).all()
         assert [tuple(r) for r in rows] == [("msg_1", 1)]

@@ -6,8 +6,8 @@ event still holds: the same hire seen twice (a sweep, a replayed outbox page) ha
 ``report_deliveries`` (0006) reads ``deliveries``; SQLite rebuilds the table to change its unique
 key, so the view is dropped first and made again, unchanged, after.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-29 19:15:00.000000
 """
 
@@ -18,8 +18,8 @@ import importlib
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
