@@ -104,7 +104,7 @@ def _configured(only: str | None = None) -> tuple[Any, list[Any]]:
     settings = settings_or_exit()
     configure_logging(settings.log_level, settings.log_format)
     try:
-        sinks = configure(settings.sinks, only=only)
+        sinks = configure(settings.sinks, only=only, origin=settings.sink_origin)
     except SinkError as exc:
         for line in str(exc).splitlines():
             click.echo(f"syncd: {line}", err=True)

@@ -39,7 +39,9 @@ def _preflight(settings: Settings) -> socket.socket:
         if not one.smartrecruiters.has_credentials:
             raise CommandError(one.missing_credentials(), USAGE)
         try:
-            configure(one.sinks)  # built and checked; each push pass builds its own
+            configure(
+                one.sinks, origin=one.sink_origin
+            )  # built and checked; each push pass builds its own
         except SinkError as exc:
             prefix = f"tenant {name}: " if settings.tenants else ""
             raise CommandError(prefix + str(exc).replace("\n", "; "), USAGE) from None

@@ -35,6 +35,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from syncd.secret_file import SecretFileError, read_secret_file
+
 ENV_PREFIX = "SYNCD_"
 NESTED = "__"
 DATABASE_URL_FORMS = (
@@ -274,6 +276,11 @@ class Settings(BaseSettings):
     # True for the settings for_tenant made from a [tenants.NAME] table: messages then name the
     # tenant's own variables (SYNCD_TENANTS__NAME__…) and webhook path.
     _from_tenants: bool = PrivateAttr(default=False)
+    # Where the sink tables come from, for sink_origin: the TOML file's content and path, and
+    # the path of the [sinks] tables in it (("tenants", NAME, "sinks") for a tenant's own).
+    _toml: dict[str, Any] | None = PrivateAttr(default=None)
+    _toml_path: str | None = PrivateAttr(default=None)
+    _sinks_at: tuple[str, ...] = PrivateAttr(default=("sinks",))
 
     @field_validator("tenants")
     @classmethod
@@ -307,7 +314,25 @@ class Settings(BaseSettings):
             }
         )
         one._from_tenants = True
+        if t.sinks is not None:
+            one._sinks_at = ("tenants", name, "sinks")
         return one
+
+    def sink_origin(self, sink: str, key: str) -> tuple[str, str] | None:
+        """Where ``key`` of ``[sinks.SINK]`` was given: ``("environment",
+        "SYNCD_SINKS__SINK__KEY")`` (``SYNCD_TENANTS__NAME__SINKS__…`` for a tenant's own sinks)
+        when that variable is set,
+        else ``("file", "SYNCD_CONFIG (PATH) [sinks.SINK]")`` when the TOML file holds it, else
+        None (an argument). The environment wins over the file (pydantic-settings merges the
+        tables); ``syncd.sinks.config.build_sink`` uses this to apply the same rule across a
+        secret's spellings (``api_key``, ``api_key_file``, ``secret_file``)."""
+        parts = (*self._sinks_at, sink, key)
+        var = _env_name(parts)
+        if any(n.upper() == var for n in os.environ):
+            return "environment", var
+        if self._toml is not None and _in_toml(self._toml, parts):
+            return "file", f"SYNCD_CONFIG ({self._toml_path}) [{'.'.join(parts[:-1])}]"
+        return None
 
     def variable(self, setting: str) -> str:
         """The environment variable that sets ``setting`` (``SMARTRECRUITERS__API_KEY``) of this
@@ -421,32 +446,43 @@ class Settings(BaseSettings):
 
 class SecretFileSource(PydanticBaseSettingsSource):
     """``SYNCD_SMARTRECRUITERS__API_KEY_FILE=/run/secrets/key`` sets ``smartrecruiters.api_key``
-    from the file's content (trailing newline stripped). Not for ``SYNCD_SINKS__…_FILE``: those
-    are the sinks' own ``*_file`` settings (e.g. ``secret_file``, ``api_key_file``)."""
+    from the file's content, read by :func:`syncd.secret_file.read_secret_file` (a leading BOM
+    and surrounding whitespace dropped; an empty file refused). The plain variable
+    (``SYNCD_SMARTRECRUITERS__API_KEY``) beside it is refused, naming both: two values of one
+    secret in the environment leave the one meant unclear. Not for ``SYNCD_SINKS__…_FILE``:
+    those are the sinks' own ``*_file`` settings (e.g. ``secret_file``, ``api_key_file``)."""
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        present = {n.upper() for n in os.environ}
         for name, path in os.environ.items():
             upper = name.upper()
             if not (upper.startswith(ENV_PREFIX) and upper.endswith("_FILE")):
                 continue
             if upper == f"{ENV_PREFIX}CONFIG_FILE":
                 continue
-            if upper.startswith(f"{ENV_PREFIX}SINKS{NESTED}"):
+            if upper.startswith(f"{ENV_PREFIX}SINKS{NESTED}") or (
+                upper.startswith(f"{ENV_PREFIX}TENANTS{NESTED}")
+                and f"{NESTED}SINKS{NESTED}" in upper
+            ):
                 # A sink reads its own ``*_file`` settings (docs/push.md): the variable reaches it
                 # as that setting, naming the file, through the environment source.
                 continue
+            plain = upper.removesuffix("_FILE")
+            if plain in present:
+                raise ConfigError(
+                    f"{plain} and {upper}: both set the same secret in the environment; "
+                    "unset one of them"
+                )
             dotted = upper[len(ENV_PREFIX) : -len("_FILE")].lower().split(NESTED)
             try:
-                value = Path(path).read_text().rstrip("\r\n")
-            except OSError as exc:
-                raise ConfigError(
-                    f"{name}: cannot read the file {path!r} ({exc.strerror}); "
-                    "point it at a readable file holding the secret"
-                ) from None
+                # Not checked for a header here: the field's validator names the variable.
+                value = read_secret_file(path, upper, header=False)
+            except SecretFileError as exc:
+                raise ConfigError(str(exc)) from None
             node = out
             for part in dotted[:-1]:
                 node = node.setdefault(part, {})
@@ -478,7 +514,8 @@ def _open_ended(annotation: Any) -> bool:
     return any(a is dict or typing.get_origin(a) is dict or a is Any for a in _variants(annotation))
 
 
-def _closest(word: str, choices: list[str]) -> str | None:
+def closest(word: str, choices: list[str]) -> str | None:
+    """The valid name closest to a misspelt ``word`` (difflib, cutoff 0.6), else None."""
     found = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     if not found:  # RATELIMIT for rate_limit: compare without the separators too
         plain = {c.replace("_", ""): c for c in choices}
@@ -505,7 +542,7 @@ def _unknown_path(parts: list[str], model: type[BaseModel]) -> tuple[int, str | 
         part = parts[i]
         fields = model.model_fields
         if part not in fields:
-            return i, _closest(part, list(fields))
+            return i, closest(part, list(fields))
         annotation = fields[part].annotation
         tables = _named_tables(annotation)
         if tables is not None:  # the next part is a table's name: any name, checked later
@@ -556,7 +593,7 @@ def check_toml_keys(data: dict[str, Any], path: str) -> list[str]:
         for key, value in node.items():
             table = f"[{'.'.join(where)}] " if where else ""
             if key not in fields:
-                near = _closest(key, list(fields))
+                near = closest(key, list(fields))
                 hint = f"did you mean {near}?" if near else "remove it or check its spelling"
                 lines.append(f"SYNCD_CONFIG ({path}): {table}{key}: unknown key; {hint}")
                 continue
@@ -680,7 +717,7 @@ def load_settings(**overrides: Any) -> Settings:
     if unknown:
         raise ConfigError("invalid settings:\n  " + "\n  ".join(unknown))
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         errors = exc.errors()
         only = errors[0] if len(errors) == 1 else None
@@ -694,6 +731,8 @@ def load_settings(**overrides: Any) -> Settings:
     except SettingsError as exc:
         # pydantic-settings reads a list or table from the environment as JSON only.
         raise ConfigError(f"invalid settings:\n  {_settings_error(exc)}") from None
+    settings._toml, settings._toml_path = toml, toml_path
+    return settings
 
 
 def _settings_error(exc: SettingsError) -> str:

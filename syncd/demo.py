@@ -9,18 +9,48 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import httpx
 
 from syncd.sandbox.runner import spawn_serving, wait_healthy
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 TOKEN = "demo-token"
+# The width of tables when stdout is not a terminal (a pipe, a CI log, `make demo | tee`): wide
+# enough for every table of the demo; plain lines are never wrapped there (soft wrap).
+PIPE_WIDTH = 120
+
+
+def demo_console(file: TextIO | None = None) -> Console:
+    """The demo's console on ``file`` (stdout). A terminal: its own width, live output. Not a
+    terminal: tables at PIPE_WIDTH columns whatever ``COLUMNS`` says, lines printed whole (a
+    wrapped URL or SQL line cannot be copied), no colour codes and nothing redrawn in place."""
+    from rich.console import Console
+
+    out = file if file is not None else sys.stdout
+    console = Console(file=out)
+    if console.is_terminal:
+        return console
+    return Console(file=out, width=PIPE_WIDTH, soft_wrap=True, no_color=True, force_terminal=False)
+
+
+def start_over(out: Path, say: Callable[[str], None]) -> None:
+    """Remove the mirror a previous ``syncd demo`` left in ``out`` (the demo starts from an empty
+    one), saying so first in one line; nothing said when there is none."""
+    leftovers = sorted(out.glob("mirror.db*"))
+    if not leftovers:
+        return
+    say(f"demo: starting over: removing {out / 'mirror.db'} from the last run")
+    for leftover in leftovers:
+        leftover.unlink()
 
 
 def run_demo(data_dir: str = "demo-data", run_seconds: float = 60.0) -> int:
-    from rich.console import Console
     from rich.table import Table
     from sqlalchemy import text
 
@@ -32,7 +62,7 @@ def run_demo(data_dir: str = "demo-data", run_seconds: float = 60.0) -> int:
     from syncd.sync.runner import run_job
 
     configure_logging("warning")
-    console = Console()
+    console = demo_console()
     cmd = [sys.executable, "-m", "syncd", "sandbox", "serve", "--port", "0"]
     cmd += ["--seed", "7", "--jobs", "20", "--candidates", "300", "--token", TOKEN]
     try:
@@ -51,8 +81,7 @@ def run_demo(data_dir: str = "demo-data", run_seconds: float = 60.0) -> int:
         out = Path(data_dir)
         out.mkdir(exist_ok=True)
         db_file = out / "mirror.db"
-        for leftover in out.glob("mirror.db*"):
-            leftover.unlink()
+        start_over(out, lambda line: console.print(line, markup=False, highlight=False))
         settings = load_settings(
             database_url=f"sqlite:///{db_file}",
             tenant="demo",

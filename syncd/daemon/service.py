@@ -346,7 +346,7 @@ class Daemon:
         from syncd.delivery.writeback import sr_write_back
 
         notices: list[str] = []
-        sinks = configure(self.settings.sinks)
+        sinks = configure(self.settings.sinks, origin=self.settings.sink_origin)
         wb = sr_write_back(self.db, self.tenant, self.sr, notices)
         # SQLite has one writer at a time: a pass keeps its write group's transaction open
         # while it awaits the next page, and a push writing then would block the event loop on

@@ -92,6 +92,7 @@ class Dispatcher:
         report = SinkReport(cs.name)
         self._waiting: set[str] = set()  # people whose hire's details are still owed
         self._caps = cs.sink.capabilities_now()
+        self._type = cs.sink.type
         self._start(cs, report)
         self._consume(cs, report)
         while (batch := self._take(cs, report)) is not None:
@@ -149,63 +150,89 @@ class Dispatcher:
                 report.cursor = last
 
     def _items(self, conn: Any, sink: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Hires, and revocations of hires this sink has (or may have) received."""
-        hired: list[dict[str, Any]] = []
-        undone: dict[AppKey, int] = {}
-        deleted: dict[str, int] = {}
+        """Hires, and revocations of hires this sink has (or may have) received, in outbox
+        order, each with its hire round: an application's first hire at the sink is round 1; a
+        hire after a revocation (the person hired again) is the next round, delivered anew; a
+        hire seen again without a revocation between is the same round (enqueue leaves it).
+        A sink that cannot revoke gets the revocation recorded as skipped: the next hire of
+        that application is then a new round too."""
+        cids = {e["subject"].get("candidate_id") for e in events}
+        rounds = q.rounds_of_candidates(conn, self.tenant, sink, sorted(c for c in cids if c))
+        can_revoke = Capability.REVOKE in self._caps
+        out: list[dict[str, Any]] = []
+        unsupported = 0
+
+        def revoke(key: AppKey, seq: int) -> None:
+            nonlocal unsupported
+            latest = rounds.get(key)
+            if latest is None or latest[1]:  # never hired here, or this round already undone
+                return
+            rounds[key] = (latest[0], True)
+            item = {
+                "candidate_id": key[0],
+                "job_id": key[1],
+                "event_type": q.REVOKED,
+                "sequence": seq,
+                "hire_round": latest[0],
+            }
+            if not can_revoke:
+                unsupported += 1
+                item |= {
+                    "state": "skipped",
+                    "reason": f"sink type {self._type!r} cannot revoke; the person stays there",
+                }
+            out.append(item)
+
         for e in events:
-            subject, kind = e["subject"], e["type"]
+            subject, kind, seq = e["subject"], e["type"], e["sequence"]
             key = (subject.get("candidate_id"), subject.get("job_id"))
             if kind == q.HIRED and key[0] and key[1]:
-                hired.append(
+                latest = rounds.get(key)
+                n = 1 if latest is None else latest[0] + 1 if latest[1] else latest[0]
+                rounds[key] = (n, False)
+                out.append(
                     {
                         "candidate_id": key[0],
                         "job_id": key[1],
                         "event_type": q.HIRED,
-                        "sequence": e["sequence"],
+                        "sequence": seq,
+                        "hire_round": n,
                     }
                 )
             elif kind == q.REVOKED and key[0] and key[1]:
-                undone[key] = e["sequence"]  # status moved away from HIRED
+                revoke(key, seq)  # status moved away from HIRED
             elif kind == "candidate.deleted" and key[0]:
-                deleted[key[0]] = e["sequence"]
+                for k in sorted(k for k in rounds if k[0] == key[0]):
+                    revoke(k, seq)
             elif kind == "offer.updated" and key[0] and key[1]:
                 status = e["changes"].get("status") or {}
                 if status.get("old") == "ACCEPTED" and status.get("new") != "ACCEPTED":
-                    undone[key] = e["sequence"]  # the offer was withdrawn after acceptance
-        of_deleted = q.hires_of_candidates(conn, self.tenant, sink, list(deleted))
-        of_deleted += [
-            (h["candidate_id"], h["job_id"]) for h in hired if h["candidate_id"] in deleted
-        ]
-        for cid, jid in of_deleted:
-            undone.setdefault((cid, jid), deleted[cid])
-        # A hire queued in the same batch counts as one this sink may have received.
-        known = set(q.of_application(conn, self.tenant, sink, list(undone), q.HIRED))
-        known |= {(h["candidate_id"], h["job_id"]) for h in hired}
-        revocations = [
-            {"candidate_id": k[0], "job_id": k[1], "event_type": q.REVOKED, "sequence": seq}
-            for k, seq in undone.items()
-            if k in known
-        ]
-        if revocations and Capability.REVOKE not in self._caps:
-            log.warning("revocations_not_supported", sink=sink, count=len(revocations))
-            revocations = []
-        return hired + revocations
+                    revoke(key, seq)  # the offer was withdrawn after acceptance
+        if unsupported:
+            log.warning("revocations_not_supported", sink=sink, count=unsupported)
+        return out
 
     def _skip_unsent_hires(
         self, conn: Any, sink: str, items: list[dict[str, Any]], *, now: datetime
     ) -> int:
         """A hire undone before it was ever sent is skipped, and so is its revocation: the
         target never heard of the person."""
-        keys = [(i["candidate_id"], i["job_id"]) for i in items if i["event_type"] == q.REVOKED]
+        keys = [
+            (i["candidate_id"], i["job_id"], i["hire_round"])
+            for i in items
+            if i["event_type"] == q.REVOKED
+        ]
         if not keys:
             return 0
-        hires_ = q.of_application(conn, self.tenant, sink, keys, q.HIRED)
-        revs = q.of_application(conn, self.tenant, sink, keys, q.REVOKED)
+        hires_ = q.of_rounds(conn, self.tenant, sink, keys, q.HIRED)
+        revs = q.of_rounds(conn, self.tenant, sink, keys, q.REVOKED)
         n = 0
         for key, h in hires_.items():
             rev = revs.get(key)
-            if h["state"] == "pending" and h["attempts"] == 0 and rev and rev["state"] == "pending":
+            if rev is None or h["state"] != "pending" or h["attempts"] != 0:
+                continue
+            # A revocation of this pass is pending, or skipped when the sink cannot revoke.
+            if rev["state"] in ("pending", "skipped"):
                 reason = "hire undone in SmartRecruiters before it was sent"
                 q.update_delivery(conn, h["id"], now=now, state="skipped", reason=reason)
                 q.update_delivery(conn, rev["id"], now=now, state="skipped", reason=reason)
@@ -239,11 +266,15 @@ class Dispatcher:
             records = hires.new_hire_records(
                 conn, self.tenant, [k for k in hire_keys if ready.get(k) == "ready"]
             )
-            hire_rows = q.of_application(
+            hire_rows = q.of_rounds(
                 conn,
                 self.tenant,
                 cs.name,
-                [(r["candidate_id"], r["job_id"]) for r in rows if r["event_type"] == q.REVOKED],
+                [
+                    (r["candidate_id"], r["job_id"], r["hire_round"])
+                    for r in rows
+                    if r["event_type"] == q.REVOKED
+                ],
                 q.HIRED,
             )
             for r in rows:
@@ -274,7 +305,7 @@ class Dispatcher:
                             "payload": {"timestamp": rec["application"]["hired_on"], "data": data},
                         }
                     else:
-                        h = hire_rows.get(key)
+                        h = hire_rows.get((*key, r["hire_round"]))  # the hire it undoes
                         ext = h["external_key"] if h and h["state"] == "delivered" else None
                         if ext is None:  # the hire never reached the target: nothing to revoke
                             q.update_delivery(

@@ -144,6 +144,14 @@ def _line_of(text: str, section: str, key: str) -> int:
     return section_line
 
 
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    """``"did you mean X? "`` for the closest of ``choices`` (difflib), else ``""``."""
+    from syncd.config import closest
+
+    near = closest(word, choices)
+    return f"did you mean {near!r}? " if near else ""
+
+
 def load_mapping(path: Path, *, targets: frozenset[str] | None = None) -> Mapping:
     """Read and check a mapping file. ``targets``: the field names the sink takes (None: any).
     Raises MappingError with ``FILE:LINE: …``."""
@@ -163,7 +171,7 @@ def load_mapping(path: Path, *, targets: frozenset[str] | None = None) -> Mappin
     for extra in set(doc) - {"fields", "maps"}:
         raise MappingError(
             f"{path}:{_line_of(text, extra, '')}: unknown table [{extra}]; "
-            "use [fields] and [maps.NAME]"
+            f"{_did_you_mean(extra, ['fields', 'maps'])}use [fields] and [maps.NAME]"
         )
     maps = doc.get("maps", {})
     rules = []
@@ -171,7 +179,8 @@ def load_mapping(path: Path, *, targets: frozenset[str] | None = None) -> Mappin
         where = f"{path}:{_line_of(text, 'fields', target)}"
         if targets is not None and target.split(".")[0] not in targets:
             raise MappingError(
-                f"{where}: unknown target field {target!r} for this sink; it takes: "
+                f"{where}: unknown target field {target!r} for this sink; "
+                f"{_did_you_mean(target.split('.')[0], sorted(targets))}it takes: "
                 + ", ".join(sorted(targets))
             )
         if isinstance(spec, str):
@@ -180,8 +189,9 @@ def load_mapping(path: Path, *, targets: frozenset[str] | None = None) -> Mappin
             raise MappingError(f"{where}: {target!r} must be a canonical path or a table")
         unknown = set(spec) - OPTIONS
         if unknown:
+            bad = sorted(unknown)[0]
             raise MappingError(
-                f"{where}: unknown option {sorted(unknown)[0]!r}; "
+                f"{where}: unknown option {bad!r}; {_did_you_mean(bad, sorted(OPTIONS))}"
                 f"options: {', '.join(sorted(OPTIONS))}"
             )
         src = spec.get("path")
@@ -189,7 +199,8 @@ def load_mapping(path: Path, *, targets: frozenset[str] | None = None) -> Mappin
             raise MappingError(f"{where}: {target!r} needs `path` (a canonical path) or `value`")
         if src is not None and not path_known(src):
             raise MappingError(
-                f"{where}: unknown canonical path {src!r} for {target!r}; see "
+                f"{where}: unknown canonical path {src!r} for {target!r}; "
+                f"{_did_you_mean(str(src), sorted(canonical_paths()))}see "
                 "docs/push.md (The new-hire record) for the paths"
             )
         m = spec.get("map")

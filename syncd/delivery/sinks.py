@@ -7,7 +7,7 @@ from typing import Any
 
 from syncd.delivery.mapping import Mapping, MappingError, load_mapping
 from syncd.sinks.base import Sink, SinkError
-from syncd.sinks.config import SinkConfig, build_sink
+from syncd.sinks.config import SinkConfig, SinkOrigin, build_sink
 
 
 @dataclass
@@ -19,11 +19,15 @@ class ConfiguredSink:
 
 
 def configure(
-    tables: dict[str, dict[str, Any]], *, only: str | None = None
+    tables: dict[str, dict[str, Any]],
+    *,
+    only: str | None = None,
+    origin: SinkOrigin | None = None,
 ) -> list[ConfiguredSink]:
-    """Every sink of the settings (or the one named ``only``), in name order. Raises SinkError
-    with every problem found, one per line (bad keys, unknown type, unreadable secret, mapping
-    errors with file and line)."""
+    """Every sink of the settings (or the one named ``only``), in name order. ``origin``
+    (``Settings.sink_origin``) says where each key was given, for ``build_sink``. Raises
+    SinkError with every problem found, one per line (bad keys, unknown type, unreadable secret,
+    mapping errors with file and line)."""
     if only is not None and only not in tables:
         known = ", ".join(sorted(tables)) or "none configured"
         raise SinkError(f"no sink named {only!r} (sinks: {known}); add a [sinks.{only}] table")
@@ -33,7 +37,7 @@ def configure(
         if only is not None and name != only:
             continue
         try:
-            cfg, sink = build_sink(name, tables[name])
+            cfg, sink = build_sink(name, tables[name], origin)
         except SinkError as exc:
             problems.append(str(exc))
             continue

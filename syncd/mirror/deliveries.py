@@ -1,5 +1,6 @@
-"""The push side's SQL: each sink's cursor in the outbox, deliveries (one per hire, sink and
-event type), syncd's own onboarding-status writes, and notices reported once per tenant.
+"""The push side's SQL: each sink's cursor in the outbox, deliveries (one per hire, sink, event
+type and hire round: a hire revoked and made again is round 2), syncd's own onboarding-status
+writes, and notices reported once per tenant.
 
 Delivery states: ``pending`` (waiting its turn, or the hire's details), ``in_flight`` (handed to
 the target; after a crash its outcome is unknown and is resolved by lookup or by resending the
@@ -15,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from syncd.mirror import schema as s
@@ -68,9 +69,10 @@ def set_cursor(
 def enqueue(
     conn: Connection, tenant: str, sink: str, items: Iterable[dict[str, Any]], *, now: datetime
 ) -> int:
-    """New pending deliveries (``candidate_id``, ``job_id``, ``event_type``, ``sequence``); one
-    that exists already for the same application, sink and type is left as it is. Returns the
-    number inserted."""
+    """New deliveries (``candidate_id``, ``job_id``, ``event_type``, ``sequence``, and
+    ``hire_round`` (default 1); ``state`` and ``reason`` to record one already settled), pending
+    by default; one that exists already for the same application, sink, type and hire round is
+    left as it is. Returns the number inserted."""
     rows = [
         {
             "tenant": tenant,
@@ -82,6 +84,8 @@ def enqueue(
             "attempts": 0,
             "created_at": now,
             "updated_at": now,
+            "hire_round": 1,
+            "reason": None,
             **i,
         }
         for i in items
@@ -95,7 +99,14 @@ def enqueue(
             dialect.insert(d)
             .values(rows[i : i + 200])
             .on_conflict_do_nothing(
-                index_elements=["tenant", "sink", "candidate_id", "job_id", "event_type"]
+                index_elements=[
+                    "tenant",
+                    "sink",
+                    "candidate_id",
+                    "job_id",
+                    "event_type",
+                    "hire_round",
+                ]
             )
             .returning(d.c.id)
         )
@@ -132,10 +143,15 @@ def due(
     return out
 
 
-def of_application(
-    conn: Connection, tenant: str, sink: str, keys: Sequence[tuple[str, str]], event_type: str
-) -> dict[tuple[str, str], Row]:
-    out: dict[tuple[str, str], Row] = {}
+def of_rounds(
+    conn: Connection,
+    tenant: str,
+    sink: str,
+    keys: Sequence[tuple[str, str, int]],
+    event_type: str,
+) -> dict[tuple[str, str, int], Row]:
+    """The ``event_type`` delivery of each (candidate_id, job_id, hire_round) that has one."""
+    out: dict[tuple[str, str, int], Row] = {}
     cids = sorted({k[0] for k in keys})
     for i in range(0, len(cids), 500):
         q = select(d).where(
@@ -145,22 +161,31 @@ def of_application(
             d.c.candidate_id.in_(cids[i : i + 500]),
         )
         for r in conn.execute(q):
-            out[(r.candidate_id, r.job_id)] = dict(r._mapping)
+            out[(r.candidate_id, r.job_id, r.hire_round)] = dict(r._mapping)
     wanted = set(keys)
     return {k: v for k, v in out.items() if k in wanted}
 
 
-def hires_of_candidates(
+def rounds_of_candidates(
     conn: Connection, tenant: str, sink: str, candidate_ids: Sequence[str]
-) -> list[tuple[str, str]]:
-    """(candidate_id, job_id) of every hire delivery of these candidates at the sink."""
-    q = select(d.c.candidate_id, d.c.job_id).where(
-        d.c.tenant == tenant,
-        d.c.sink == sink,
-        d.c.event_type == HIRED,
-        d.c.candidate_id.in_(sorted(set(candidate_ids))),
-    )
-    return [(r.candidate_id, r.job_id) for r in conn.execute(q)]
+) -> dict[tuple[str, str], tuple[int, bool]]:
+    """Per application of these candidates with a hire delivery at the sink: its latest hire
+    round, and whether that round was revoked (a revocation delivery exists for it, in any
+    state: sent, skipped, or a dead letter)."""
+    hired: dict[tuple[str, str], int] = {}
+    revoked: set[tuple[str, str, int]] = set()
+    cids = sorted(set(candidate_ids))
+    for i in range(0, len(cids), 500):
+        q = select(d.c.candidate_id, d.c.job_id, d.c.event_type, d.c.hire_round).where(
+            d.c.tenant == tenant, d.c.sink == sink, d.c.candidate_id.in_(cids[i : i + 500])
+        )
+        for r in conn.execute(q):
+            key = (r.candidate_id, r.job_id)
+            if r.event_type == HIRED:
+                hired[key] = max(hired.get(key, 0), r.hire_round)
+            elif r.event_type == REVOKED:
+                revoked.add((*key, r.hire_round))
+    return {k: (n, (*k, n) in revoked) for k, n in hired.items()}
 
 
 def update_delivery(conn: Connection, delivery_pk: int, *, now: datetime, **values: Any) -> None:
@@ -317,8 +342,18 @@ def clear_notice(conn: Connection, tenant: str, code: str) -> None:
 
 def writeback_due(conn: Connection, tenant: str, sink: str) -> list[Row]:
     """Hire deliveries of the sink whose onboarding status SmartRecruiters may not show yet:
-    delivered or rejected, and syncd's last write for the application is not final or differs."""
+    delivered or rejected, and syncd's last write for the application is not final or differs.
+    Only each application's latest hire round speaks: a rehire's outcome, not the first one's."""
     w = s.onboarding_writes
+    later = d.alias("later")
+    superseded = exists().where(
+        later.c.tenant == d.c.tenant,
+        later.c.sink == d.c.sink,
+        later.c.candidate_id == d.c.candidate_id,
+        later.c.job_id == d.c.job_id,
+        later.c.event_type == HIRED,
+        later.c.hire_round > d.c.hire_round,
+    )
     q = (
         select(d)
         .select_from(
@@ -334,6 +369,7 @@ def writeback_due(conn: Connection, tenant: str, sink: str) -> list[Row]:
             d.c.sink == sink,
             d.c.event_type == HIRED,
             d.c.state.in_(("delivered", "rejected")),
+            ~superseded,
             (w.c.status.is_(None))
             | (w.c.status == "READY_TO_ONBOARD")
             | ((d.c.state == "rejected") & (w.c.status != "ONBOARDING_FAILED"))

@@ -417,8 +417,17 @@ deliveries = Table(
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     Column("delivered_at", DateTime),
+    # 1 for the application's first hire at this sink; a hire revoked and made again is the next
+    # round, with deliveries of its own (migration 0008). The same hire seen twice is one round.
+    Column("hire_round", Integer, nullable=False, server_default="1"),
     UniqueConstraint(
-        "tenant", "sink", "candidate_id", "job_id", "event_type", name="uq_deliveries_key"
+        "tenant",
+        "sink",
+        "candidate_id",
+        "job_id",
+        "event_type",
+        "hire_round",
+        name="uq_deliveries_key",
     ),
     UniqueConstraint("delivery_id", name="uq_deliveries_delivery_id"),
     Index("ix_deliveries_state", "tenant", "sink", "state", "id"),

@@ -100,6 +100,7 @@ class BambooHRSink(Sink):
     # BambooHR takes any field name GET /api/v1/meta/fields lists (custom fields too).
     fields = None
     default_mapping = MAPPINGS / "bamboohr.toml"
+    ascii_secret = True  # the user name of HTTP Basic auth
 
     def __init__(self, name: str, settings: Any, secret: SecretStr | None) -> None:
         super().__init__(name, settings, secret)
@@ -109,6 +110,7 @@ class BambooHRSink(Sink):
             common=secret,
             file=self.settings.api_key_file,
             value=self.settings.api_key,
+            ascii=self.ascii_secret,
         )
         base = self.settings.base_url
         self._client = httpx.AsyncClient(

@@ -1,11 +1,11 @@
 """The sink interface: create or match a person, look a person up by the deterministic external
 key, read the onboarding status, revoke; declared capabilities.
 
-Exactly once in effect (HRIS.md): no target offers an idempotency header, so the dispatcher looks
-a person up by ``external_key`` before creating (``Capability.LOOKUP``), and resolves a create
-whose outcome is unknown by a lookup, never by a blind retry. A sink without lookup (a plain
-webhook) relies on the receiver deduplicating by ``delivery_id`` (the Standard Webhooks
-``webhook-id``), which is the same on every retry.
+Exactly once in effect (docs/push.md, "Delivery"): no target offers an idempotency header, so the
+dispatcher looks a person up by ``external_key`` before creating (``Capability.LOOKUP``), and
+resolves a create whose outcome is unknown by a lookup, never by a blind retry. A sink without
+lookup (a plain webhook) relies on the receiver deduplicating by ``delivery_id`` (the Standard
+Webhooks ``webhook-id``), which is the same on every retry.
 """
 
 from __future__ import annotations
@@ -108,6 +108,10 @@ class Sink(ABC):
     fields: ClassVar[frozenset[str] | None] = None
     # The mapping used when ``[sinks.NAME]`` names none (an HRIS needs its own field names).
     default_mapping: ClassVar[Path | None] = None
+    # The secret must be visible ASCII: it travels in an HTTP header (BambooHR's Basic auth) or
+    # is base64 (the webhook's whsec_ key). A control or non-ASCII character left in the file
+    # (after the BOM and surrounding blanks are dropped) is then refused when the sink is built.
+    ascii_secret: ClassVar[bool] = False
 
     def __init__(self, name: str, settings: SinkSettings, secret: SecretStr | None) -> None:
         self.name = name

@@ -2,12 +2,12 @@
 the environment, a status map, and the classification of a vendor's answer into an
 :class:`~syncd.sinks.base.Outcome`.
 
-No HRIS offers an idempotency header (../shared/HRIS.md), so each HRIS sink's
-``create_or_match`` looks the person up by the fields it stores (employee number, work email)
-before creating, and a create whose answer was lost is matched by the same lookup on the next
-attempt: never a second employee.
+No HRIS offers an idempotency header (BambooHR's and Personio's API documentation), so each
+HRIS sink's ``create_or_match`` looks the person up by the fields it stores (employee number,
+work email) before creating, and a create whose answer was lost is matched by the same lookup on
+the next attempt: never a second employee.
 
-Answers (HRIS.md, "Onboarding status policy"): 401/403 ``auth`` (alerted, retried, never
+Answers (docs/push.md, "Delivery"): 401/403 ``auth`` (alerted, retried, never
 ONBOARDING_FAILED); 408, 429, 5xx, timeouts and connection errors ``retry`` (``Retry-After``
 honoured by the dispatcher); every other 4xx ``rejected`` with the vendor's own message.
 """
@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 from pydantic import Field, SecretStr, field_validator
 
+from syncd.secret_file import SecretFileError, clean_secret, read_secret_file
 from syncd.sinks.base import (
     Outcome,
     SinkError,
@@ -63,39 +64,37 @@ def secret_from(
     common: SecretStr | None,
     file: Path | None,
     value: SecretStr | None,
+    ascii: bool = False,
 ) -> SecretStr:
     """The sink's secret from exactly one place: ``KEY_file`` (a file), the common
     ``secret_file``, or ``KEY`` itself, which is meant for the environment
-    (``SYNCD_SINKS__<NAME>__<KEY>``, or ``…_FILE`` naming a file). Raises SinkError naming the
-    setting; the secret itself is never part of a message."""
+    (``SYNCD_SINKS__<NAME>__<KEY>``, or ``…_FILE`` naming a file). ``build_sink`` has already
+    let the environment win over the TOML file; two left come from one place. A file is read,
+    and a value cleaned, by ``syncd.secret_file`` (BOM and surrounding blanks dropped; with
+    ``ascii``, a control or non-ASCII character refused). Raises SinkError naming the setting;
+    the secret itself is never part of a message."""
     given = [n for n, v in ((f"{key}_file", file), ("secret_file", common), (key, value)) if v]
     env = f"SYNCD_SINKS__{sink.upper()}__{key.upper()}"
+    what = key.replace("_", " ")
     if not given:
         raise SinkError(
-            f"{key}_file: required; point it at a file holding the {key.replace('_', ' ')} "
+            f"{key}_file: required; point it at a file holding the {what} "
             f"(or set {env} in the environment)"
         )
     if len(given) > 1:
-        raise SinkError(f"{' and '.join(given)}: give the {key.replace('_', ' ')} once")
-    if value is not None:
-        if not value.get_secret_value().strip():
-            raise SinkError(f"{key}: empty; set {env} to the {key.replace('_', ' ')}")
-        return SecretStr(value.get_secret_value().strip())
-    if common is not None:
-        return common
-    assert file is not None
+        raise SinkError(f"{' and '.join(given)}: give the {what} once")
     try:
-        text = file.read_text().strip()
-    except OSError as exc:
-        raise SinkError(
-            f"{key}_file: cannot read {str(file)!r} ({exc.strerror}); point it at a readable "
-            f"file holding the {key.replace('_', ' ')}"
-        ) from None
-    if not text:
-        raise SinkError(
-            f"{key}_file: {str(file)!r} is empty; put the {key.replace('_', ' ')} in it"
-        )
-    return SecretStr(text)
+        if value is not None:
+            text = clean_secret(value.get_secret_value(), key, header=ascii)
+            if not text:
+                raise SinkError(f"{key}: empty; set {env} to the {what}")
+            return SecretStr(text)
+        if common is not None:
+            return common
+        assert file is not None
+        return SecretStr(read_secret_file(file, f"{key}_file", header=ascii, what=what))
+    except SecretFileError as exc:
+        raise SinkError(str(exc)) from None
 
 
 def refused(response: httpx.Response, message: str) -> Outcome:

@@ -116,6 +116,7 @@ class PersonioSink(Sink):
             common=secret,
             file=self.settings.client_secret_file,
             value=self.settings.client_secret,
+            ascii=self.ascii_secret,
         )
         self._client = httpx.AsyncClient(
             base_url=self.settings.base_url,

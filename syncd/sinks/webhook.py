@@ -104,6 +104,7 @@ class WebhookSink(Sink):
     )
     settings_model = WebhookSettings
     settings: WebhookSettings
+    ascii_secret = True
 
     def __init__(self, name: str, settings: Any, secret: Any) -> None:
         super().__init__(name, settings, secret)

@@ -353,7 +353,21 @@ def test_sinks_check_tells_key_host_and_permission_apart(
     missing = check(table)
     assert missing.returncode == 2
     assert f"sinks.hr: {key}: required" in missing.stderr and env_key in missing.stderr
-    for run in (ok, bad_key, nowhere, elsewhere, denied, from_env, missing):
+    # The TOML file names a stale key file; the environment gives the key once: it wins, as for
+    # the SmartRecruiters credential. Both spellings in the environment are refused, naming both.
+    stale = hris_sink(hris, tmp_path, **{key: str(wrong)})
+    env_wins = check(stale, **{env_key: API_KEY if bamboo else CLIENT_SECRET})
+    assert env_wins.returncode == 0, env_wins.stderr
+    assert "hr: reachable" in env_wins.stdout
+    twice = check(
+        table, **{env_key: API_KEY if bamboo else CLIENT_SECRET, f"{env_key}_FILE": str(wrong)}
+    )
+    assert twice.returncode == 2
+    assert twice.stderr.strip().splitlines() == [
+        f"syncd: sinks.hr: {env_key} and {env_key}_FILE both give the "
+        f"{'api key' if bamboo else 'client secret'}; unset one of them"
+    ]
+    for run in (ok, bad_key, nowhere, elsewhere, denied, from_env, missing, env_wins, twice):
         for secret in (API_KEY, CLIENT_SECRET, "not-the-secret", "reader-secret"):
             assert secret not in run.stdout + run.stderr
 
@@ -484,3 +498,104 @@ def test_a_create_answered_too_late_is_matched_and_a_timed_out_one_made_once(
     assert sorted(str(e["id"]) for e in emps) == sorted(
         [slow_again.target_id, timeout_again.target_id]
     )
+
+
+@pytest.mark.parametrize("hris", VENDORS, indirect=True)
+def test_a_hire_revoked_then_made_again_is_delivered_again(
+    tenant: ThreadServer, hris: HrisThreadServer, db: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """A rehire is a hire of its own (hire round 2): refused the first time (a bad email, then
+    the hire revoked and the email fixed), it becomes an employee; delivered the first time, it
+    matches the employee already there (BambooHR and Personio have no revoke, so the person
+    stayed). Exactly once per hire event: passes and pushes after it change nothing."""
+    st, env, apps = started(tenant, db, db_url, tmp_path, hris_sink(hris, tmp_path), 2)
+    refused_first, delivered_first = apps
+    control(tenant, f"candidates/{refused_first['candidateId']}/update", {"email": "no-at-sign"})
+    do_hires(tenant, apps)
+    run_pass(st, db, "incremental")
+    out = syncd_run(env, "push", "--once")
+    assert "delivered 1, rejected 1, dead 0" in out.stdout, out.stdout + out.stderr
+    first_employee = new_employees(hris)
+    assert len(first_employee) == 1
+
+    # Both hires revoked in SmartRecruiters (back to OFFERED); the email fixed; both hired again.
+    for a in apps:
+        control(tenant, "status", {"candidateId": a["candidateId"], "jobId": a["jobId"],
+                                   "status": "OFFERED"})  # fmt: skip
+    fixed = f"rehired-{refused_first['candidateId'][:8]}@example.org"
+    control(tenant, f"candidates/{refused_first['candidateId']}/update", {"email": fixed})
+    run_pass(st, db, "incremental")
+    out = syncd_run(env, "push", "--once")
+    assert out.returncode == 0, out.stderr
+    do_hires(tenant, apps)
+    run_pass(st, db, "incremental")
+    out = syncd_run(env, "push", "--once")
+    assert out.returncode == 0, out.stderr
+    assert "delivered 2, rejected 0, dead 0" in out.stdout, out.stdout
+
+    emps = new_employees(hris)
+    assert len(emps) == 2  # the refused hire now created; the delivered one matched, not doubled
+    created = [e for e in emps if e["id"] != first_employee[0]["id"]]
+    assert [email_of(hris, e) for e in created] == [fixed]
+    key_of = {a["candidateId"]: f"sr-{a['id']}" for a in apps}
+    rows = [
+        (key_of[r["candidate_id"]], r["event_type"], r["hire_round"], r["state"], r["target_id"])
+        for r in delivery_rows(db)
+        if r["candidate_id"] in key_of
+    ]
+    hired, revoked = "application.hired", "application.hire_revoked"
+    key_r, key_d = f"sr-{refused_first['id']}", f"sr-{delivered_first['id']}"
+    first_id, new_id = str(first_employee[0]["id"]), str(created[0]["id"])
+    assert sorted(rows, key=lambda r: (r[0], r[2], r[1] != hired)) == sorted(
+        [
+            (key_r, hired, 1, "rejected", None),
+            (key_r, revoked, 1, "skipped", None),
+            (key_r, hired, 2, "delivered", new_id),
+            (key_d, hired, 1, "delivered", first_id),
+            (key_d, revoked, 1, "skipped", None),
+            (key_d, hired, 2, "delivered", first_id),
+        ],
+        key=lambda r: (r[0], r[2], r[1] != hired),
+    )
+    assert onboarding_writes(tenant, refused_first["id"]) == [
+        "ONBOARDING_FAILED",
+        "ONBOARDING_SUCCESSFUL",
+    ]
+    assert onboarding_writes(tenant, delivered_first["id"]) == [
+        "READY_TO_ONBOARD",
+        "ONBOARDING_SUCCESSFUL",
+    ]
+
+    # The same hires seen again (a complete sweep) are the same round: nothing more is sent.
+    run_pass(st, db, "backfill")
+    again = syncd_run(env, "push", "--once")
+    assert again.returncode == 0, again.stderr
+    assert "delivered 0," in again.stdout, again.stdout
+    assert len(delivery_rows(db)) == len(rows) and len(new_employees(hris)) == 2
+
+
+@pytest.mark.parametrize("hris", ["bamboohr"], indirect=True)
+def test_a_hire_revoked_and_made_again_before_any_push_is_sent_once(
+    tenant: ThreadServer, hris: HrisThreadServer, db: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """Hired, revoked and hired again between two pushes: the first round, never sent, is
+    skipped with its revocation; the second is the one employee."""
+    st, env, apps = started(tenant, db, db_url, tmp_path, hris_sink(hris, tmp_path), 1)
+    a = apps[0]
+    do_hires(tenant, apps)
+    run_pass(st, db, "incremental")
+    control(tenant, "status", {"candidateId": a["candidateId"], "jobId": a["jobId"],
+                               "status": "OFFERED"})  # fmt: skip
+    run_pass(st, db, "incremental")
+    do_hires(tenant, apps)
+    run_pass(st, db, "incremental")
+    out = syncd_run(env, "push", "--once")
+    assert "delivered 1, rejected 0, dead 0" in out.stdout, out.stdout + out.stderr
+    emps = new_employees(hris)
+    assert len(emps) == 1 and emps[0]["employeeNumber"] == f"sr-{a['id']}"
+    rows = [(r["event_type"], r["hire_round"], r["state"]) for r in delivery_rows(db)]
+    assert sorted(rows) == [
+        ("application.hire_revoked", 1, "skipped"),
+        ("application.hired", 1, "skipped"),
+        ("application.hired", 2, "delivered"),
+    ]

@@ -327,3 +327,49 @@ def test_syncd_changes_prints_missing_values_readably_and_refuses_unknown_names(
     assert nope.stderr.strip() == (
         "syncd: --sink: unknown value 'nope'; no sink is configured ([sinks.NAME] in SYNCD_CONFIG)"
     )
+
+
+def test_migration_0008_numbers_existing_deliveries_round_1_and_keys_them_by_round(
+    db: Engine,
+) -> None:
+    """A mirror migrated before rehires were delivered keeps its deliveries (hire round 1) and its
+    report_deliveries view; the new key takes a second round of a hire, never the same twice."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy.exc import IntegrityError
+
+    from syncd.mirror.db import MIGRATIONS, migrate
+    from syncd.mirror.deliveries import enqueue
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with db.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0007")
+    now = utcnow()
+    with db.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO deliveries (tenant, sink, delivery_id, event_type, candidate_id, "
+                "job_id, state, attempts, created_at, updated_at) VALUES ('t', 'hr', 'msg_1', "
+                "'application.hired', 'c1', 'j1', 'delivered', 1, :now, :now)"
+            ),
+            {"now": now},
+        )
+    assert migrate(db) == ("0007", "0008")
+    with db.begin() as conn:
+        rows = conn.execute(select(s.deliveries.c.delivery_id, s.deliveries.c.hire_round)).all()
+        assert [tuple(r) for r in rows] == [("msg_1", 1)]
+        viewed = conn.execute(text("SELECT sink, state FROM report_deliveries")).all()
+        assert [tuple(r) for r in viewed] == [("hr", "delivered")]
+        hire = {"candidate_id": "c1", "job_id": "j1", "event_type": "application.hired"}
+        assert enqueue(conn, "t", "hr", [{**hire, "sequence": 9}], now=now) == 0  # round 1: kept
+        assert enqueue(conn, "t", "hr", [{**hire, "sequence": 9, "hire_round": 2}], now=now) == 1
+    with pytest.raises(IntegrityError), db.begin() as conn:
+        conn.execute(
+            s.deliveries.insert().values(
+                tenant="t", sink="hr", delivery_id="msg_x", event_type="application.hired",
+                candidate_id="c1", job_id="j1", state="pending", attempts=0, hire_round=2,
+                created_at=now, updated_at=now,
+            )
+        )  # fmt: skip

@@ -1,0 +1,1 @@
+whsec_MfKQ9r8GKYq​rTwjUPD8ILPZIo2LaLaSw
