@@ -145,7 +145,14 @@ def _tenant_status(conn: Connection, url: str, tenant: str) -> dict[str, Any]:
 def _print_status(tenant: str, st: dict[str, Any]) -> None:
     _print_daemon_view(st)
     if not st["resources"]:
-        click.echo(f"tenant {tenant}: no pass has run yet; run `syncd backfill`")
+        lead = st["daemon"]["leader"]
+        if lead:  # a leading daemon (or a backfill) is on it: advising one more would be wrong
+            click.echo(
+                f"tenant {tenant}: no pass has run yet; the writer holding the lock (pid "
+                f"{lead['pid']} on {lead['host']}) runs the first one"
+            )
+        else:
+            click.echo(f"tenant {tenant}: no pass has run yet; run `syncd backfill`")
         return
     rows = []
     for name, r in st["resources"].items():
@@ -222,10 +229,14 @@ def _daemon_view(tenant: str, url: str) -> dict[str, Any]:
 
 def _print_daemon_view(st: dict[str, Any]) -> None:
     d = st["daemon"]
-    lead = d["leader"]
+    lead, push = d["leader"], d["pusher"]
     click.echo(
         "writer (leading daemon or command): "
         + (f"pid {lead['pid']} on {lead['host']}, since {lead['since']}" if lead else "none")
+    )
+    click.echo(
+        "pusher (leading daemon or `syncd push`): "
+        + (f"pid {push['pid']} on {push['host']}, since {push['since']}" if push else "none")
     )
     box = st.get("webhook_inbox") or {}
     if box.get("waiting"):

@@ -15,9 +15,20 @@ import click
 if TYPE_CHECKING:  # read by the command, not at import (syncd --help stays quick)
     from syncd.config import Settings
 
-# Of ``schedule.stop_grace_seconds``, what the end of a stop keeps after the jobs: releasing the
-# locks, closing the client, the database and the HTTP server (they take well under a second).
+# Of the stop bound, what the end of a stop keeps after the jobs: releasing the locks, closing
+# the client, the database and the HTTP server (they take well under a second).
 STOP_RESERVE_SECONDS = 5.0
+# How long before ``schedule.stop_grace_seconds`` (the supervisor's grace: systemd's
+# TimeoutStopSec, Kubernetes' terminationGracePeriodSeconds, the same figure) the daemon has
+# ended, or force-exits: its own exit never races the supervisor's SIGKILL.
+STOP_MARGIN_SECONDS = 5.0
+
+
+def stop_bound(grace: float) -> float:
+    """Seconds after SIGTERM/SIGINT by which ``syncd run`` has exited: 0 once its jobs ended,
+    else forced (143/130) at this bound. ``grace`` (s, > 0) minus a margin of 5 s (a sixth of
+    the grace when that is shorter): 30 -> 25. docs/daemon.md (SIGTERM or SIGINT)."""
+    return grace - min(STOP_MARGIN_SECONDS, grace / 6)
 
 
 def _settings(all_tenants: bool = False) -> Settings:
@@ -101,6 +112,7 @@ async def serve(settings: Settings, sock: socket.socket) -> int:
         structlog.contextvars.bind_contextvars(tenant=settings.tenant)
     log = get_logger()
     grace = settings.schedule.stop_grace_seconds
+    bound = stop_bound(grace)
     notify = Notifier()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -108,11 +120,14 @@ async def serve(settings: Settings, sock: socket.socket) -> int:
     def on_signal(signum: int) -> None:
         if stop.is_set():
             os._exit(128 + signum)  # a second signal: now
-        log.warning("stopping", signal=signal.Signals(signum).name, grace_seconds=grace)
-        # Past the grace the process exits anyway; the database rolls back what is open. The
-        # whole stop fits in the grace, so Kubernetes' terminationGracePeriodSeconds and
-        # systemd's TimeoutStopSec can be the same figure (deploy/).
-        timer = threading.Timer(grace, os._exit, args=(128 + signum,))
+        log.warning(
+            "stopping", signal=signal.Signals(signum).name, grace_seconds=grace, bound=bound
+        )
+        # Past the bound the process exits anyway; the database rolls back what is open. The
+        # bound ends a margin before the grace, so Kubernetes' terminationGracePeriodSeconds and
+        # systemd's TimeoutStopSec can be the grace itself (deploy/) without the forced exit
+        # racing their SIGKILL.
+        timer = threading.Timer(bound, os._exit, args=(128 + signum,))
         timer.daemon = True
         timer.start()
         stop.set()
@@ -150,10 +165,10 @@ async def serve(settings: Settings, sock: socket.socket) -> int:
     notify.ready()
     await stop.wait()
     notify.stopping()
-    # The running jobs get the grace but for a reserve kept for the locks, the client and the
+    # The running jobs get the bound but for a reserve kept for the locks, the client and the
     # HTTP server.
-    reserve = min(STOP_RESERVE_SECONDS, grace / 3)
-    await fleet.close(grace - reserve)
+    reserve = min(STOP_RESERVE_SECONDS, bound / 3)
+    await fleet.close(bound - reserve)
     server.should_exit = True
     await asyncio.wait([server_task, *helpers], timeout=reserve / 2)
     log.info("daemon_stopped")

@@ -45,11 +45,18 @@ def _resources(ctx: click.Context, param: click.Parameter, value: tuple[str, ...
     return names
 
 
+# How long `syncd migrate` waits for another migrate holding the migrate lock (several hosts'
+# units starting together, each with ExecStartPre=syncd migrate), and how often it asks again.
+# A migration of the shipped revisions takes seconds; 120 s leaves room for a slow database.
+MIGRATE_WAIT_SECONDS = 120.0
+MIGRATE_POLL_SECONDS = 0.25
+
+
 @click.command("migrate")
 def migrate_cmd() -> None:
-    """Create or upgrade the mirror's tables (Alembic) in SYNCD_DATABASE_URL."""
-    from syncd.mirror.db import make_engine, migrate
-    from syncd.mirror.lock import writer_lock
+    """Create or upgrade the mirror's tables (Alembic) in SYNCD_DATABASE_URL; another migrate
+    already at it is waited for (up to 120 s)."""
+    from syncd.mirror.db import make_engine
 
     # The schema is shared by every tenant: migrate needs no SYNCD_TENANT, and its lock
     # conflicts with every tenant's writer and pusher (syncd.mirror.lock, "migrate").
@@ -64,14 +71,47 @@ def migrate_cmd() -> None:
         click.echo(f"{where}: schema already at {head}")
         return
     try:
-        with writer_lock(settings.database_url, settings.tenant, role="migrate"):
-            before, after = migrate(engine)
+        before, after = _migrate_after_any_other(settings.database_url, settings.tenant, engine)
     finally:
         engine.dispose()
     if before == after:
         click.echo(f"{where}: schema already at {after}")
     else:
         click.echo(f"{where}: schema {before or 'empty'} -> {after}")
+
+
+def _migrate_after_any_other(url: str, tenant: str, engine: Any) -> tuple[str | None, str | None]:
+    """Migrate under the migrate lock; (revision before, after). Another migrate holding the
+    lock (hosts whose units run ``syncd migrate`` as they start together) is waited for, up to
+    ``MIGRATE_WAIT_SECONDS``, polled every ``MIGRATE_POLL_SECONDS``: once it is done the schema
+    is at head and this one changes nothing. A writer or pusher of any tenant holding it raises
+    ``MirrorBusyError`` at once (exit 5), as does another migrate past the wait."""
+    from syncd.mirror.db import current_revision, migrate
+    from syncd.mirror.lock import MirrorBusyError, writer_lock
+
+    deadline = time.monotonic() + MIGRATE_WAIT_SECONDS
+    told = False
+    while True:
+        try:
+            with writer_lock(url, tenant, role="migrate"):
+                return migrate(engine)
+        except MirrorBusyError as exc:
+            # No holder named: it took the lock an instant ago (not written yet) or let it go
+            # between the attempt and the read; either way, asking again settles it.
+            other_migrate = exc.holder is None or exc.role == "migrate"
+            if not other_migrate or time.monotonic() >= deadline:
+                raise
+            if not told and exc.holder is not None:
+                told = True
+                click.echo(
+                    f"syncd: another syncd is migrating the mirror ({exc.holder}); waiting "
+                    f"up to {MIGRATE_WAIT_SECONDS:.0f} s for it to end",
+                    err=True,
+                )
+        time.sleep(MIGRATE_POLL_SECONDS)
+        if _already_at_head(url) is not None:  # the other migrate brought it to head
+            head = current_revision(engine)
+            return head, head
 
 
 def _already_at_head(url: str) -> str | None:

@@ -116,6 +116,12 @@ class PrometheusObserver:
             "syncd_quarantined_records", "Records in quarantine, by resource", ["resource"],
             registry=r,
         )  # fmt: skip
+        self.running_records = Gauge(
+            "syncd_pass_running_records",
+            "Records the pass in progress has committed so far, by resource and outcome (the "
+            "sync_runs row's counts, updated with each write group); no series while none runs",
+            ["resource", "outcome"], registry=r,
+        )  # fmt: skip
         self.cursor_lag = Gauge(
             "syncd_cursor_lag_seconds",
             "Now minus the resource's cursor (where its next incremental pass starts)",
@@ -199,11 +205,21 @@ class PrometheusObserver:
                 select(state.c.resource, state.c.cursor).where(state.c.tenant == tenant)
             ).all()
             waiting = inbox.backlog(conn, tenant)
+            runs = s.sync_runs
+            running = conn.execute(
+                select(runs.c.resource, *(runs.c[o] for o in OUTCOMES)).where(
+                    runs.c.tenant == tenant, runs.c.status == "running"
+                )
+            ).all()
         self.inbox_backlog.labels(tenant).set(waiting)
         now = time.time()
         for resource, cursor in cursors:
             if cursor is not None:
                 self.cursor_lag.labels(resource).set(now - cursor.replace(tzinfo=UTC).timestamp())
+        self.running_records.clear()
+        for resource, *counts in running:
+            for outcome, n in zip(OUTCOMES, counts, strict=True):
+                self.running_records.labels(resource, outcome).set(int(n))
         self.quarantined.clear()
         for resource, n in rows:
             self.quarantined.labels(resource).set(int(n))

@@ -74,6 +74,7 @@ class MirrorBusyError(Exception):
     def __init__(self, where: str, holder: Holder | None, role: str = "writer") -> None:
         self.where = where
         self.holder = holder
+        self.role = role  # the holder's role: writer, push or migrate
         who = str(holder) if holder else "holder not known yet"
         super().__init__(
             f"another syncd {ROLES[role]} the mirror {where} ({who}); wait for it to end or stop "
@@ -160,19 +161,24 @@ class _SqliteLock:
         except BlockingIOError:
             holder = self._read_holder(fd)
             os.close(fd)
-            # The holder of the writer's file may be a writer or a migrate: both write.
+            # The holder of the writer's file may be a writer or a migrate: both write. The
+            # file names which (a holder from before it did is a writer).
             role = "writer" if self.role == "migrate" else self.role
+            if holder is not None and holder.role in ROLES:
+                role = holder.role
             raise MirrorBusyError(str(self.db), holder, role) from None
         me = _me()
         os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps({"host": me.host, "pid": me.pid, "since": me.since}).encode(), 0)
+        who = {"host": me.host, "pid": me.pid, "since": me.since, "role": self.role}
+        os.pwrite(fd, json.dumps(who).encode(), 0)
         self.fd = fd
 
     @staticmethod
     def _read_holder(fd: int) -> Holder | None:
         try:
             data = json.loads(os.pread(fd, 4096, 0) or b"null")
-            return Holder(str(data["host"]), int(data["pid"]), str(data["since"]))
+            role = str(data.get("role") or "")
+            return Holder(str(data["host"]), int(data["pid"]), str(data["since"]), role)
         except (ValueError, TypeError, KeyError):
             return None  # the holder has not written itself yet
 
@@ -202,6 +208,10 @@ class _PostgresLock:
             me = _me()
             name = f"syncd {self.role} {me.pid}@{me.host}"[:63]  # NAMEDATALEN - 1
             schema = str(conn.execute(text("SELECT current_schema()")).scalar_one())
+            # Named before any lock is taken (and committed: a refusal rolls back), so a process
+            # refused by this one reads its role at once (a migrate waits for another migrate).
+            conn.execute(text("SELECT set_config('application_name', :n, false)"), {"n": name})
+            conn.commit()
             if self.role == "migrate":
                 # Exclusive on the schema lock: refused while any tenant's writer or pusher
                 # holds it shared.
@@ -214,7 +224,6 @@ class _PostgresLock:
                     # Shared with every other tenant's writers; refused while a migration runs
                     # (the session's end, below, frees the tenant's key taken above).
                     self._take(conn, "pg_try_advisory_lock_shared", schema_key(schema), "migrate")
-            conn.execute(text("SELECT set_config('application_name', :n, false)"), {"n": name})
             conn.commit()  # the session lock outlives the transaction; nothing stays open
             # A killed holder's statement may still be running on the server: end it before
             # this holder writes (syncd.mirror.sessions).

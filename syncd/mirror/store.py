@@ -445,6 +445,13 @@ class Mirror:
                 .values(status=status, ended_at=utcnow(), error_message=error, **counts)
             )
 
+    def run_progress(self, conn: Connection, row_id: int, **counts: int) -> None:
+        """The counts so far of the run ``row_id`` still ``running``, in the caller's write
+        transaction (one UPDATE per write group): a pass in progress, or one killed, shows what
+        it committed. ``counts``: RUN_COUNTS columns of ``sync_runs`` (rows, API calls)."""
+        t = s.sync_runs
+        conn.execute(update(t).where(t.c.id == row_id, t.c.status == "running").values(**counts))
+
     def mark_interrupted(self, resource: str) -> None:
         """Runs of ``resource`` still recorded ``running`` ended without recording it (a kill, a
         crash): they become ``interrupted``."""

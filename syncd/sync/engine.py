@@ -3,7 +3,8 @@
 Per page, in one transaction: the page's rows (hash-compared upserts), their outbox records, any
 quarantined records and the checkpoint (the paginator's position after the page, highest cursor
 value seen). A transaction holds up to the resource's ``write_group`` consecutive pages (each
-with its checkpoint); a killed run resumes at the last committed page of the same pass. A record the
+with its checkpoint, and the pass's counts so far on its ``sync_runs`` row); a killed run resumes at
+the last committed page of the same pass, and ``syncd status`` shows what it committed. A record the
 database refuses is quarantined alone (``syncd.mirror.isolate``); the rest of its page is written.
 
 When the walk ends the checkpoint becomes the follow-ups phase (``syncd.sync.checkpoints``), and
@@ -167,6 +168,7 @@ class Engine(
             report.note = f"resumed the interrupted {mode} pass at {where}"
         self.m.mark_interrupted(res.name)
         run_row = self.m.start_run(self.run_id, res.name, mode, cursor)
+        report.run_row, report.calls_at_start = run_row, calls0
         log.info("pass_started", resource=res.name, mode=mode, cursor=cursor, resumed=resumed)
         try:
             if not resumed:
@@ -225,9 +227,20 @@ class Engine(
         self._boundary(res, "ended")
         return report
 
+    def _progress(self, conn: Connection, report: PassReport) -> None:
+        """The pass's counts so far onto its sync_runs row, in the transaction ``conn`` is about
+        to commit (a write group, a finished follow-up): one UPDATE. API calls are the client's
+        since the pass began, as ``finish_run`` records them."""
+        if report.run_row is None:
+            return
+        c = dataclasses.asdict(report.counts)
+        c["api_calls"] = self.sr.calls - report.calls_at_start
+        self.m.run_progress(conn, report.run_row, **c)
+
     def _boundary(self, res: Resource, phase: str) -> None:
         """A phase boundary of ``res``'s pass: the test-only hook ``SYNCDTEST_KILL_AT`` kills
-        the process here when it names it."""
+        the process here when it names it (``jobs:page`` after the walk's first page is
+        written, ``jobs:page3`` after its third, ``jobs:walked`` ...)."""
         if self.kill_at is not None and self.kill_at == f"{res.name}:{phase}":
             log.warning("test_kill", at=self.kill_at)
             os.kill(os.getpid(), signal.SIGKILL)
@@ -252,7 +265,9 @@ class Engine(
         walk = Walk()
         params = {"limit": self.settings.page_size, **res.incremental.params(aware(cursor))}
         pages = res.list(self.sr, res, params, start, walk)
-        group = WriteGroup(self.m, pages=res.write_group)
+        group = WriteGroup(
+            self.m, pages=res.write_group, on_commit=lambda conn: self._progress(conn, report)
+        )
         next_stats = STATS_FIRST
         first = True
         try:
@@ -292,6 +307,7 @@ class Engine(
                 if first:
                     first = False
                     self._boundary(res, "page")
+                self._boundary(res, f"page{report.pages}")
         finally:
             # An API error ends the walk: what was written is consistent (rows and checkpoint
             # of the same pages) and is committed; a failed write rolls its group back.
@@ -439,6 +455,7 @@ class Engine(
             await self._followup(res, f, report, full=full)
             done.append(f.name)
             with self.m.begin() as conn:
+                self._progress(conn, report)
                 self.m.save_state(
                     conn,
                     res.name,

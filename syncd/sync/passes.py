@@ -32,8 +32,18 @@ class WriteGroup:
     checkpoint into it, so a commit makes both durable together; a SIGKILL loses only the
     uncommitted pages together with their checkpoint, and the rerun fetches them again."""
 
-    def __init__(self, mirror: Mirror, *, pages: int, seconds: float = GROUP_SECONDS) -> None:
+    def __init__(
+        self,
+        mirror: Mirror,
+        *,
+        pages: int,
+        seconds: float = GROUP_SECONDS,
+        on_commit: Callable[[Connection], None] | None = None,
+    ) -> None:
         self.m = mirror
+        # Written into the group's transaction just before each commit (the run row's counts):
+        # what `syncd status` and /metrics show is what is committed, also after a kill.
+        self.on_commit = on_commit
         self.max_pages = pages
         self.seconds = seconds
         self.conn: Connection | None = None
@@ -57,8 +67,13 @@ class WriteGroup:
     def page_written(self) -> None:
         self.pages += 1
         if self.pages >= self.max_pages or time.monotonic() - self.opened >= self.seconds:
-            self.txn.commit()
-            self.txn = None
+            self._commit()
+
+    def _commit(self) -> None:
+        if self.on_commit is not None and self.conn is not None:
+            self.on_commit(self.conn)
+        self.txn.commit()
+        self.txn = None
 
     def close(self) -> None:
         with self.lock:
@@ -67,7 +82,7 @@ class WriteGroup:
                     if self.broken:
                         self.txn.rollback()
                     else:
-                        self.txn.commit()
+                        self._commit()
             finally:
                 self.txn = None
                 if self.conn is not None:
@@ -112,6 +127,10 @@ class PassReport:
     incomplete: str | None = None
     # What this run did with a pass an earlier run left (resumed it, or found it finished).
     note: str | None = None
+    # Its sync_runs row and the client's call count when it began: the row's counts are
+    # updated with each committed write group (``Engine._progress``).
+    run_row: int | None = None
+    calls_at_start: int = 0
 
     @property
     def seconds(self) -> float:

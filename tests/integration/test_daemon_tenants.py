@@ -383,7 +383,8 @@ def test_migrate_waits_for_no_tenant_and_conflicts_with_every_tenants_writer(
             assert again.stdout.strip().endswith(f"schema already at {head}")
         # A migration holding its lock: no tenant's writer starts (the file's one writer on
         # SQLite; the schema lock, held exclusive, on PostgreSQL).
-        role = "is writing to" if db_url.startswith("sqlite") else "is migrating"
+        # (SQLite: the file's one lock, whose holder names its role.)
+        role = "is migrating"
         with holding(db_url, "default", "migrate") as mig:
             for n in ("acme", "beta"):
                 out = syncd_run({**env, "SYNCD_TENANT": n}, "backfill")
@@ -413,3 +414,55 @@ def test_a_tenant_label_outside_the_rule_exits_2_with_one_line(
             f"syncd: SYNCD_TENANT: {label!r} must be 1 to 64 lowercase letters, digits, "
             "'.', '_' or '-', starting with a letter or digit (e.g. default, acme_eu)"
         ]
+
+
+def test_migrates_started_together_on_an_empty_database_wait_for_the_one_migrating(
+    db_url: str,
+) -> None:
+    """Several `syncd migrate` at once on an empty database (hosts whose units run it as
+    ExecStartPre, starting together): those that find another migrate holding the lock wait for
+    it, then see the schema at head and exit 0. Here a process holds the migrate lock until all
+    three are waiting (they say so on stderr), so they overlap whatever the machine's speed;
+    once it lets go, one of them migrates and the other two find the schema at head."""
+    env = {**os.environ, "SYNCD_DATABASE_URL": db_url, "SYNCD_LOG_LEVEL": "warning"}
+    for name in ("SYNCD_TENANT", "SYNCD_CONFIG"):
+        env.pop(name, None)
+    host = socket.gethostname()
+    procs: list[subprocess.Popen[str]] = []
+    try:
+        with holding(db_url, "default", "migrate") as holder:
+            for _ in range(3):
+                procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "syncd", "migrate"],
+                        env=env,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE,
+                        text=True,
+                    )
+                )
+            for p in procs:
+                assert p.stderr is not None
+                line = p.stderr.readline()  # blocks until it waits (or ends, with its error)
+                assert line == (
+                    f"syncd: another syncd is migrating the mirror (pid {holder.pid} on {host}, "
+                    "since " + line.split("since ", 1)[-1]
+                ), line
+                assert line.endswith("); waiting up to 120 s for it to end\n"), line
+                assert p.poll() is None
+        outs = [p.communicate(timeout=180) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert [p.returncode for p in procs] == [0, 0, 0], outs
+    assert not any("Traceback" in err or err.strip() for _, err in outs), outs
+    eng = make_engine(db_url)
+    try:
+        head = head_revision(eng)
+        assert current_revision(eng) == head
+    finally:
+        eng.dispose()
+    ends = sorted(out.strip().rsplit(": ", 1)[-1] for out, _ in outs)
+    assert ends == sorted([f"schema empty -> {head}", *[f"schema already at {head}"] * 2]), outs

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from collections import Counter
 from typing import Any
 
@@ -17,6 +18,7 @@ from syncd.mirror.db import make_engine
 from syncd.mirror.store import utcnow
 from syncd.sandbox.runner import ThreadServer
 from tests.conftest import TOKEN
+from tests.integration.test_daemon_tenants import holding
 from tests.integration.test_mirror_sync import sandbox_view, snapshot
 
 TENANT = "inspect"
@@ -42,6 +44,22 @@ def test_status_quarantine_and_reports_after_a_backfill(
     assert "run `syncd migrate` first" in out
     cli(env, "migrate")
     assert "no pass has run yet; run `syncd backfill`" in cli(env, "status")
+    # A process holding the writer lock (a daemon leading the tenant) runs the first pass:
+    # status names it instead of advising a backfill; the push lock's holder is shown too.
+    host = socket.gethostname()
+    with holding(db_url, TENANT, "writer") as writer, holding(db_url, TENANT, "push") as pusher:
+        out = cli(env, "status")
+        assert f"writer (leading daemon or command): pid {writer.pid} on {host}, since 20" in out
+        assert f"pusher (leading daemon or `syncd push`): pid {pusher.pid} on {host}, since" in out
+        assert (
+            f"tenant {TENANT}: no pass has run yet; the writer holding the lock (pid {writer.pid} "
+            f"on {host}) runs the first one"
+        ) in out
+        assert "run `syncd backfill`" not in out
+        view = json.loads(cli(env, "status", "--json"))["daemon"]
+        assert (view["leader"]["pid"], view["pusher"]["pid"]) == (writer.pid, pusher.pid)
+    out = cli(env, "status")
+    assert "pusher (leading daemon or `syncd push`): none" in out
     assert "nothing in quarantine" in cli(env, "quarantine")
 
     # One job's positions carry an entry without an id: its children go to quarantine.

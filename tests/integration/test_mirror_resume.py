@@ -6,6 +6,7 @@ every record created once in the outbox. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -20,6 +21,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, select
 
+from syncd.daemon.metrics import PrometheusObserver
 from syncd.mirror import schema as s
 from syncd.mirror.db import make_engine
 from syncd.sandbox.limits import LimitConfig
@@ -30,7 +32,7 @@ from tests.conftest import TOKEN, sandbox_options
 from tests.integration.test_mirror_interviews_approvals import (
     assert_equal as assert_followups_equal,
 )
-from tests.integration.test_mirror_sync import TENANT, assert_equal, control
+from tests.integration.test_mirror_sync import TENANT, assert_equal, control, snapshot
 
 # Every phase boundary of every resource's pass, in the order a backfill reaches them.
 BOUNDARIES = [
@@ -323,3 +325,63 @@ def test_a_backfill_pass_finished_by_sync_once_counts_for_the_backfill(
     db = make_engine(db_url)
     assert_truth(db, tenant)
     db.dispose()
+
+
+def test_a_pass_killed_mid_walk_shows_the_counts_it_committed(
+    tenant: ThreadServer, db_url: str
+) -> None:
+    """The run row's counts are written with each write group: a backfill SIGKILLed after the
+    jobs walk's third page (one page per group: three groups committed) shows, in the run row
+    and in `syncd status`, the rows that are in the mirror, not zeros."""
+    env = env_for(tenant, db_url, SYNCD_SYNC__PAGE_SIZE="5")
+    finish(env, "migrate")
+    proc = syncd({**env, KILL_AT: "jobs:page3"}, "backfill")
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == -signal.SIGKILL, err
+    db = make_engine(db_url)
+    with db.connect() as conn:
+        ids = set(conn.execute(select(s.jobs.c.id)).scalars())
+        (run,) = conn.execute(select(s.sync_runs).where(s.sync_runs.c.resource == "jobs")).all()
+    # /metrics reads the same row: the pass recorded `running` shows what it committed.
+    observer = PrometheusObserver()
+    observer.refresh_from_mirror(db, TENANT, [])
+    gauge = {
+        (sample.labels["resource"], sample.labels["outcome"]): sample.value
+        for metric in observer.registry.collect()
+        if metric.name == "syncd_pass_running_records"
+        for sample in metric.samples
+    }
+    db.dispose()
+    listed = set(snapshot(tenant)["jobs"])
+    jobs = len(ids)
+    # Three pages of five, of the sandbox's jobs, more left to walk.
+    assert jobs == 15 and ids < listed
+    assert (run.status, run.fetched, run.inserted, run.updated, run.deleted) == (
+        "running",
+        jobs,
+        jobs,
+        0,
+        0,
+    )
+    assert run.api_calls >= 3  # a listing call per page, and the children of its jobs
+    assert gauge[("jobs", "inserted")] == jobs and gauge[("jobs", "updated")] == 0
+    assert {r for r, _ in gauge} == {"jobs"}
+    out = subprocess.run(
+        [sys.executable, "-m", "syncd", "status", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    shown = json.loads(out.stdout)["resources"]["jobs"]["last_run"]
+    assert (shown["status"], shown["process_gone"]) == ("interrupted", True)
+    assert (shown["fetched"], shown["inserted"], shown["api_calls"]) == (
+        jobs,
+        jobs,
+        run.api_calls,
+    )
+    text_out = subprocess.run(
+        [sys.executable, "-m", "syncd", "status"], env=env, capture_output=True, text=True
+    )
+    assert "interrupted (process gone)" in text_out.stdout, text_out.stdout
