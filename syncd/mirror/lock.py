@@ -177,6 +177,8 @@ class _SqliteLock:
     def _read_holder(fd: int) -> Holder | None:
         try:
             data = json.loads(os.pread(fd, 4096, 0) or b"null")
+            if not isinstance(data, dict):
+                return None  # empty: the holder truncated the file and has not written itself yet
             role = str(data.get("role") or "")
             return Holder(str(data["host"]), int(data["pid"]), str(data["since"]), role)
         except (ValueError, TypeError, KeyError):
