@@ -321,6 +321,16 @@ class Settings(BaseSettings):
         base = "/webhooks/smartrecruiters"
         return f"{base}/{self.tenant}" if self._from_tenants else base
 
+    def credential_variables(self) -> str:
+        """The variable(s) holding this tenant's credential, as one phrase:
+        ``SYNCD_TENANTS__NAME__SMARTRECRUITERS__API_KEY`` (or ``…__CLIENT_ID and
+        …__CLIENT_SECRET`` for OAuth2), ``SYNCD_SMARTRECRUITERS__…`` without ``[tenants]``."""
+        sr = f"SMARTRECRUITERS{NESTED}"
+        if self.smartrecruiters.client_id is not None:
+            cid, secret = self.variable(sr + "CLIENT_ID"), self.variable(sr + "CLIENT_SECRET")
+            return f"{cid} and {secret}"
+        return self.variable(sr + "API_KEY")
+
     def missing_credentials(self) -> str:
         """The one line saying this tenant has no SmartRecruiters credential, naming its
         variables."""
