@@ -92,7 +92,7 @@ def _parse_faults(ctx: click.Context, param: click.Parameter, value: str) -> str
     "--token-ttl",
     default=3600,
     show_default=True,
-    type=click.IntRange(1),
+    type=click.IntRange(1, 10 * 366 * 86400),  # ten years: more overflows the clock
     help="Lifetime of issued OAuth bearers, in seconds.",
 )
 @click.option(

@@ -38,6 +38,11 @@ INTERRUPTED_TERM = 128 + signal.SIGTERM  # 143: stopped by SIGTERM; the run is `
 # (they die of SIGPIPE); syncd ignores SIGPIPE, as Python does, and exits with the same code.
 PIPE_CLOSED = 128 + signal.SIGPIPE
 
+# The largest integer the mirror's columns and SQL LIMIT take on both databases (SQLite's
+# INTEGER, PostgreSQL's BIGINT): sequences, delivery ids and --limit values are bounded by it,
+# so that a larger one is a usage error (exit 2) and never reaches the driver (OverflowError).
+BIGINT_MAX = 2**63 - 1
+
 EXIT_CODES: dict[int, str] = {
     OK: "done",
     FAILED: "a pass or an API request failed, or an unexpected error (logged); rerun to resume",

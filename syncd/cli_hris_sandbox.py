@@ -64,7 +64,7 @@ def hris_sandbox() -> None:
     "--token-ttl",
     default=86400,
     show_default=True,
-    type=click.IntRange(1),
+    type=click.IntRange(1, 10 * 366 * 86400),  # ten years: more overflows the clock
     help="Personio: lifetime of issued bearers, seconds.",
 )
 @click.option("--no-limits", is_flag=True, help="Turn the vendor's rate limits off (benchmarks).")
