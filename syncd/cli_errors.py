@@ -275,15 +275,44 @@ def fail(exc: BaseException) -> NoReturn:
     sys.exit(code)
 
 
+def finish_stdout() -> None:
+    """Flush stdout and raise BrokenPipeError when its reader went away (exit 141 through
+    ``fail``). The flush meets a reader gone away inside the boundary rather than at the
+    interpreter's exit (exit 120). It is not enough: a large write the reader stopped reading
+    half-way returns the part written and the rest is dropped without an error (CPython, one
+    ``write`` into a pipe), so a pipe whose reader has closed it (``POLLERR`` on the write end)
+    is checked too: ``syncd api get /candidates --all | head -c 10`` exits 141 as ``syncd
+    changes | head`` does."""
+    import errno
+    import select
+    import stat
+
+    sys.stdout.flush()
+    try:
+        fd = sys.stdout.fileno()
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        events = poller.poll(0)
+    except (OSError, ValueError, AttributeError):  # no real stdout (tests' CliRunner, closed)
+        return
+    if any(ev & select.POLLERR for _, ev in events):
+        raise BrokenPipeError(errno.EPIPE, "the reader of stdout went away")
+
+
 class SyncdGroup(click.Group):
     """A click group whose commands (and sub-groups) all end through ``fail``."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            out = super().invoke(ctx)
-            # stdout is block-buffered into a pipe: flush here, so that a reader gone away is
-            # met inside the boundary rather than at the interpreter's exit (exit 120).
-            sys.stdout.flush()
+            try:
+                out = super().invoke(ctx)
+            except SystemExit as exc:
+                if exc.code in (0, None):  # a command that ends itself "done" wrote all too
+                    finish_stdout()
+                raise
+            finish_stdout()
             return out
         except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
             raise
