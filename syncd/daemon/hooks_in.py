@@ -51,7 +51,7 @@ from syncd.config import HEADER_SAFE_RULE, header_safe
 from syncd.mirror import inbox
 from syncd.mirror.db import describe_db_error
 from syncd.mirror.schema import ID as ID_PART_MAX
-from syncd.sandbox.signature import verify_request
+from syncd.sandbox.signature import parse_timestamp, verify_request
 
 log = structlog.get_logger("syncd.daemon")
 
@@ -284,11 +284,14 @@ class HookIntake:
             )
         if not verdict.ok:
             return self._refuse(401, "bad_signature", verdict.reason)
-        stamp = request.headers.get("smartrecruiters-timestamp", "")
-        try:
-            age = abs(time.time() - float(stamp))
-        except ValueError:
-            return self._refuse(401, "stale", "smartrecruiters-timestamp is not a number")
+        stamp = parse_timestamp(request.headers.get("smartrecruiters-timestamp", ""))
+        if stamp is None:  # nan, inf, 1e20, a fraction: none can be compared with now
+            return self._refuse(
+                400,
+                "bad_timestamp",
+                "smartrecruiters-timestamp must be whole seconds since the epoch",
+            )
+        age = abs(time.time() - stamp)
         if age > self.tolerance:
             return self._refuse(
                 401, "stale", f"smartrecruiters-timestamp is {age:.0f}s away from now"

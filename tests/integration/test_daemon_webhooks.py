@@ -491,6 +491,29 @@ def test_unsigned_requests_cannot_spend_the_api_budget_and_a_bad_id_is_refused(
             assert "CANDIDATE_ID" in bad.json()["error"] or "64" in bad.json()["error"]
             assert ident not in bad.text
         assert d.metric("syncd_webhook_callbacks_total", outcome="rejected", reason="bad_id") == 2
+        # A timestamp that is not whole seconds, signed as it is: `nan` compares as never stale.
+        body = orjson.dumps({"id": app["candidateId"]})
+        for n, stamp in enumerate(("nan", "inf", "1e20", "1795900602.5", "-1")):
+            headers = {
+                **_signed(key, f"ts-{n}", "candidate.updated", body),
+                "smartrecruiters-timestamp": stamp,
+                "smartrecruiters-signature": signature_header(
+                    [key],
+                    timestamp=stamp,
+                    body=body,
+                    event_id=f"ts-{n}",
+                    event_name="candidate.updated",
+                ),
+            }
+            odd = httpx.post(callback, headers=headers, content=body)
+            assert odd.status_code == 400, (stamp, odd.text)
+            assert odd.json()["error"] == (
+                "smartrecruiters-timestamp must be whole seconds since the epoch"
+            )
+        refused = d.metric(
+            "syncd_webhook_callbacks_total", outcome="rejected", reason="bad_timestamp"
+        )
+        assert refused == 5
         control(tenant, "hire", {"candidateId": app["candidateId"], "jobId": app["jobId"]})
         body = orjson.dumps({"candidate_id": app["candidateId"], "job_id": app["jobId"]})
         good = httpx.post(
