@@ -43,6 +43,20 @@ PIPE_CLOSED = 128 + signal.SIGPIPE
 # so that a larger one is a usage error (exit 2) and never reaches the driver (OverflowError).
 BIGINT_MAX = 2**63 - 1
 
+
+class FiniteRange(click.FloatRange):
+    """``click.FloatRange`` that also refuses ``nan`` (which passes every comparison with the
+    bounds, so FloatRange lets it through): a usage error, exit 2."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        out = super().convert(value, param, ctx)
+        if out != out:  # nan
+            self.fail(
+                f"{value!r} is not a number in the range {self._describe_range()}.", param, ctx
+            )
+        return out
+
+
 EXIT_CODES: dict[int, str] = {
     OK: "done",
     FAILED: "a pass or an API request failed, or an unexpected error (logged); rerun to resume",

@@ -10,6 +10,8 @@ import sys
 
 import click
 
+from syncd.cli_errors import FiniteRange
+
 VENDORS = ("bamboohr", "personio")
 
 
@@ -78,7 +80,7 @@ def hris_sandbox() -> None:
     "--fault-timeout",
     default=30.0,
     show_default=True,
-    type=click.FloatRange(0),
+    type=FiniteRange(0, 86400),
     help="How long 'timeout' and 'slow' faults hold a request, seconds.",
 )
 @click.option(

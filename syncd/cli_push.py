@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from syncd.cli_errors import BIGINT_MAX, FAILED, OK, REFUSED, USAGE, CommandError
+from syncd.cli_errors import BIGINT_MAX, FAILED, OK, REFUSED, USAGE, CommandError, FiniteRange
 from syncd.cli_inspect import _mirror, _table
 
 
@@ -209,7 +209,7 @@ def sinks_check(name: str) -> None:
     "--interval",
     default=30.0,
     show_default=True,
-    type=click.FloatRange(1),
+    type=FiniteRange(1, 30 * 86400),  # as SYNCD_SCHEDULE__PUSH_INTERVAL_SECONDS
     help="Seconds between passes without --once.",
 )
 def push_cmd(once: bool, only: str | None, interval: float) -> None:
