@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from syncd.cli_api import api as api_command
-from syncd.cli_errors import SyncdGroup, exit_codes_help
+from syncd.cli_errors import FiniteRange, SyncdGroup, exit_codes_help
 from syncd.cli_hris_sandbox import hris_sandbox as hris_sandbox_command
 from syncd.cli_inspect import quarantine_cmd, report_cmd, status_cmd
 from syncd.cli_push import changes_cmd, deliveries_cmd, push_cmd, sinks_cmd
@@ -92,7 +92,7 @@ def _parse_faults(ctx: click.Context, param: click.Parameter, value: str) -> str
     "--token-ttl",
     default=3600,
     show_default=True,
-    type=click.IntRange(1),
+    type=click.IntRange(1, 10 * 366 * 86400),  # ten years: more overflows the clock
     help="Lifetime of issued OAuth bearers, in seconds.",
 )
 @click.option(
@@ -108,14 +108,14 @@ def _parse_faults(ctx: click.Context, param: click.Parameter, value: str) -> str
     "--fault-timeout",
     default=30.0,
     show_default=True,
-    type=click.FloatRange(0),
+    type=FiniteRange(0, 86400),
     help="How long a 'timeout' fault holds the answer back, in seconds.",
 )
 @click.option(
     "--activity",
     default=0.0,
     show_default=True,
-    type=click.FloatRange(0),
+    type=FiniteRange(0, 1000),
     help="Background changes per second (new candidates, moves, offers, hires, deletions).",
 )
 @click.option(
@@ -185,7 +185,7 @@ def sandbox_serve(
     "--run-seconds",
     default=60.0,
     show_default=True,
-    type=click.FloatRange(0),
+    type=FiniteRange(0, 30 * 86400),
     help="How long `syncd run` works at the end (0: skip that part).",
 )
 def demo(run_seconds: float) -> None:

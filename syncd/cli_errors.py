@@ -38,6 +38,25 @@ INTERRUPTED_TERM = 128 + signal.SIGTERM  # 143: stopped by SIGTERM; the run is `
 # (they die of SIGPIPE); syncd ignores SIGPIPE, as Python does, and exits with the same code.
 PIPE_CLOSED = 128 + signal.SIGPIPE
 
+# The largest integer the mirror's columns and SQL LIMIT take on both databases (SQLite's
+# INTEGER, PostgreSQL's BIGINT): sequences, delivery ids and --limit values are bounded by it,
+# so that a larger one is a usage error (exit 2) and never reaches the driver (OverflowError).
+BIGINT_MAX = 2**63 - 1
+
+
+class FiniteRange(click.FloatRange):
+    """``click.FloatRange`` that also refuses ``nan`` (which passes every comparison with the
+    bounds, so FloatRange lets it through): a usage error, exit 2."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        out = super().convert(value, param, ctx)
+        if out != out:  # nan
+            self.fail(
+                f"{value!r} is not a number in the range {self._describe_range()}.", param, ctx
+            )
+        return out
+
+
 EXIT_CODES: dict[int, str] = {
     OK: "done",
     FAILED: "a pass or an API request failed, or an unexpected error (logged); rerun to resume",
@@ -270,15 +289,44 @@ def fail(exc: BaseException) -> NoReturn:
     sys.exit(code)
 
 
+def finish_stdout() -> None:
+    """Flush stdout and raise BrokenPipeError when its reader went away (exit 141 through
+    ``fail``). The flush meets a reader gone away inside the boundary rather than at the
+    interpreter's exit (exit 120). It is not enough: a large write the reader stopped reading
+    half-way returns the part written and the rest is dropped without an error (CPython, one
+    ``write`` into a pipe), so a pipe whose reader has closed it (``POLLERR`` on the write end)
+    is checked too: ``syncd api get /candidates --all | head -c 10`` exits 141 as ``syncd
+    changes | head`` does."""
+    import errno
+    import select
+    import stat
+
+    sys.stdout.flush()
+    try:
+        fd = sys.stdout.fileno()
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        events = poller.poll(0)
+    except (OSError, ValueError, AttributeError):  # no real stdout (tests' CliRunner, closed)
+        return
+    if any(ev & select.POLLERR for _, ev in events):
+        raise BrokenPipeError(errno.EPIPE, "the reader of stdout went away")
+
+
 class SyncdGroup(click.Group):
     """A click group whose commands (and sub-groups) all end through ``fail``."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            out = super().invoke(ctx)
-            # stdout is block-buffered into a pipe: flush here, so that a reader gone away is
-            # met inside the boundary rather than at the interpreter's exit (exit 120).
-            sys.stdout.flush()
+            try:
+                out = super().invoke(ctx)
+            except SystemExit as exc:
+                if exc.code in (0, None):  # a command that ends itself "done" wrote all too
+                    finish_stdout()
+                raise
+            finish_stdout()
             return out
         except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
             raise

@@ -10,6 +10,8 @@ import sys
 
 import click
 
+from syncd.cli_errors import FiniteRange
+
 VENDORS = ("bamboohr", "personio")
 
 
@@ -64,7 +66,7 @@ def hris_sandbox() -> None:
     "--token-ttl",
     default=86400,
     show_default=True,
-    type=click.IntRange(1),
+    type=click.IntRange(1, 10 * 366 * 86400),  # ten years: more overflows the clock
     help="Personio: lifetime of issued bearers, seconds.",
 )
 @click.option("--no-limits", is_flag=True, help="Turn the vendor's rate limits off (benchmarks).")
@@ -78,7 +80,7 @@ def hris_sandbox() -> None:
     "--fault-timeout",
     default=30.0,
     show_default=True,
-    type=click.FloatRange(0),
+    type=FiniteRange(0, 86400),
     help="How long 'timeout' and 'slow' faults hold a request, seconds.",
 )
 @click.option(

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from syncd.cli_errors import FAILED, OK, REFUSED, USAGE, CommandError
+from syncd.cli_errors import BIGINT_MAX, FAILED, OK, REFUSED, USAGE, CommandError, FiniteRange
 from syncd.cli_inspect import _mirror, _table
 
 
@@ -46,12 +46,14 @@ def _unknown(option: str, given: str, valid: set[str], none: str) -> CommandErro
 
 @click.command("changes")
 @click.option("--type", "types", multiple=True, help="Only this event type (repeatable).")
-@click.option("--since", default=0, type=click.IntRange(0), help="Events after this sequence.")
+@click.option(
+    "--since", default=0, type=click.IntRange(0, BIGINT_MAX), help="Events after this sequence."
+)
 @click.option("--follow", is_flag=True, help="Keep printing new events (Ctrl-C stops).")
 @click.option(
     "--limit",
     default=100,
-    type=click.IntRange(1),
+    type=click.IntRange(1, BIGINT_MAX),
     show_default=True,
     help="Events to print (without --follow).",
 )
@@ -207,7 +209,7 @@ def sinks_check(name: str) -> None:
     "--interval",
     default=30.0,
     show_default=True,
-    type=click.FloatRange(1),
+    type=FiniteRange(1, 30 * 86400),  # as SYNCD_SCHEDULE__PUSH_INTERVAL_SECONDS
     help="Seconds between passes without --once.",
 )
 def push_cmd(once: bool, only: str | None, interval: float) -> None:
@@ -291,7 +293,7 @@ def deliveries_cmd() -> None:
     ),
     help="Only this state (dead-letters: rejected and dead).",
 )
-@click.option("--limit", default=200, type=click.IntRange(1), show_default=True)
+@click.option("--limit", default=200, type=click.IntRange(1, BIGINT_MAX), show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def deliveries_list(sink: str | None, state: str | None, limit: int, as_json: bool) -> None:
     """Deliveries, oldest first: state, attempts, the target's answer and reason."""
@@ -319,7 +321,7 @@ def deliveries_list(sink: str | None, state: str | None, limit: int, as_json: bo
 
 
 @deliveries_cmd.command("retry")
-@click.argument("ids", nargs=-1, type=int)
+@click.argument("ids", nargs=-1, type=click.IntRange(1, BIGINT_MAX))
 @click.option("--dead", is_flag=True, help="Every dead letter (rejected and dead).")
 def deliveries_retry(ids: tuple[int, ...], dead: bool) -> None:
     """Dead letters back to pending (attempts reset); the next push sends them."""
@@ -339,7 +341,7 @@ def deliveries_retry(ids: tuple[int, ...], dead: bool) -> None:
 
 
 @deliveries_cmd.command("skip")
-@click.argument("delivery", type=int)
+@click.argument("delivery", type=click.IntRange(1, BIGINT_MAX))
 @click.option("--reason", required=True, help="Why (kept with the delivery).")
 def deliveries_skip(delivery: int, reason: str) -> None:
     """Never send this delivery (e.g. the person was entered in the HRIS by hand)."""

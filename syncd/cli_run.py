@@ -37,6 +37,27 @@ def _settings(all_tenants: bool = False) -> Settings:
     return settings_or_exit(all_tenants=all_tenants)
 
 
+def _run_settings() -> Settings:
+    """The settings ``syncd run`` serves: every tenant of ``[tenants]``. ``SYNCD_TENANT`` set
+    with ``[tenants]``: one not configured is refused as the one-shot commands refuse it; one of
+    several configured is refused too (a replica serving one tenant while others serve all would
+    upset the share rule on PostgreSQL, docs/daemon.md "Several tenants"), naming the fix;
+    the only one configured is what is served anyway. Raises ConfigError (exit 2)."""
+    from syncd.config import ConfigError
+
+    settings = _settings(all_tenants=True)
+    if settings.tenants and "tenant" in settings.model_fields_set:
+        settings.select_tenant()  # not configured: the one-shot commands' line
+        if len(settings.tenants) > 1:
+            names = ", ".join(sorted(settings.tenants))
+            raise ConfigError(
+                f"SYNCD_TENANT: syncd run serves every configured tenant ({names}) and does "
+                f"not take SYNCD_TENANT ({settings.tenant!r}); unset it for the daemon, or give "
+                f"it a configuration whose [tenants] has only {settings.tenant!r}"
+            )
+    return settings
+
+
 def _preflight(settings: Settings) -> socket.socket:
     """Everything that can be checked before the daemon starts: credentials, sinks, the mirror's
     schema, the HTTP port. Raises what the error boundary reports (exit 2 or 6)."""
@@ -85,7 +106,7 @@ def run_cmd() -> None:
 
     from syncd.logging import configure_logging
 
-    settings = _settings(all_tenants=True)
+    settings = _run_settings()
     sock = _preflight(settings)
     from syncd.daemon.service import route_library_logs
 

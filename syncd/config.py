@@ -124,20 +124,27 @@ class SyncSettings(BaseModel):
     approvals: bool = True
 
 
+MAX_INTERVAL_SECONDS = 30 * 86400
+
+
 class ScheduleSettings(BaseModel):
     """``syncd run``'s timetable (docs/daemon.md): the incremental pull of every resource, the
     dispatcher's push pass, the complete sweep, and how long a stop may take."""
 
-    poll_interval_seconds: float = Field(default=300.0, gt=0)
-    push_interval_seconds: float = Field(default=30.0, gt=0)
-    sweep_interval_hours: float = Field(default=24.0, gt=0)
+    # At least a second: a smaller interval only makes the jobs skip their own runs (a run is
+    # still going at the next time: one "skipped" warning each), thousands a second. At most 30
+    # days (a year for the sweep): an hour away is how tests and benchmarks keep a job quiet,
+    # and more than the scheduler's clock can add overflows it.
+    poll_interval_seconds: float = Field(default=300.0, ge=1, le=MAX_INTERVAL_SECONDS)
+    push_interval_seconds: float = Field(default=30.0, ge=1, le=MAX_INTERVAL_SECONDS)
+    sweep_interval_hours: float = Field(default=24.0, ge=1 / 3600, le=366 * 24)
     # After SIGTERM/SIGINT: the time the whole stop may take (the current write group commits or
     # rolls back, locks released, exit 0); past it the process exits anyway (143 or 130). The
     # shipped terminationGracePeriodSeconds (Kubernetes) and TimeoutStopSec (systemd) are the
     # same figure: change them together.
-    stop_grace_seconds: float = Field(default=30.0, gt=0)
+    stop_grace_seconds: float = Field(default=30.0, gt=0, le=MAX_INTERVAL_SECONDS)
     # PostgreSQL: how often a standby tries to take the lead, and a leader checks it still holds it.
-    leader_check_seconds: float = Field(default=5.0, gt=0)
+    leader_check_seconds: float = Field(default=5.0, ge=1, le=MAX_INTERVAL_SECONDS)
 
 
 class HttpSettings(BaseModel):
@@ -345,6 +352,16 @@ class Settings(BaseSettings):
         """The daemon's callback path for this tenant (docs/daemon.md)."""
         base = "/webhooks/smartrecruiters"
         return f"{base}/{self.tenant}" if self._from_tenants else base
+
+    def credential_variables(self) -> str:
+        """The variable(s) holding this tenant's credential, as one phrase:
+        ``SYNCD_TENANTS__NAME__SMARTRECRUITERS__API_KEY`` (or ``…__CLIENT_ID and
+        …__CLIENT_SECRET`` for OAuth2), ``SYNCD_SMARTRECRUITERS__…`` without ``[tenants]``."""
+        sr = f"SMARTRECRUITERS{NESTED}"
+        if self.smartrecruiters.client_id is not None:
+            cid, secret = self.variable(sr + "CLIENT_ID"), self.variable(sr + "CLIENT_SECRET")
+            return f"{cid} and {secret}"
+        return self.variable(sr + "API_KEY")
 
     def missing_credentials(self) -> str:
         """The one line saying this tenant has no SmartRecruiters credential, naming its

@@ -67,6 +67,54 @@ def render_times(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mutab
     return event_dict
 
 
+# Libraries whose own log lines can quote SQL, its parameters or row values (a statement, a
+# connection's state, a driver message): only the message's format string is kept, never what
+# fills it (psycopg's "error ignored terminating %r", without the pipeline's repr).
+_TEMPLATE_ONLY = ("psycopg", "psycopg_pool", "sqlalchemy")
+
+
+class StdlibToStructlog(logging.Handler):
+    """Other libraries' log lines (stdlib ``logging``: psycopg, SQLAlchemy, APScheduler,
+    uvicorn, …) as structlog events, so stderr stays one format (JSON lines when not a
+    terminal): ``{"event": "library_log", "logger": NAME, "message": …, "error": TYPE}``. A
+    traceback could quote values: only its exception's type is kept. Database libraries keep
+    the message's format string alone (``_TEMPLATE_ONLY``)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            exc = record.exc_info[1] if record.exc_info else None
+            if record.name.split(".")[0] in _TEMPLATE_ONLY:
+                message = str(record.msg)
+            else:
+                message = record.getMessage()
+            structlog.get_logger(record.name).log(
+                record.levelno,
+                "library_log",
+                logger=record.name,
+                message=message,
+                error=type(exc).__name__ if exc is not None else None,
+            )
+        except Exception:
+            self.handleError(record)
+
+
+def route_stdlib_logging(level: str = "info") -> None:
+    """Every stdlib logger through ``StdlibToStructlog``: the root logger gets it (replacing a
+    previous one of ours; other handlers, such as pytest's, stay) at WARNING, so a library's
+    warnings and errors are JSON lines instead of Python's raw last-resort line. SQLAlchemy's
+    loggers are held at WARNING whatever ``level`` is: at INFO they would log every statement
+    with its parameters."""
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        if isinstance(h, StdlibToStructlog):
+            root.removeHandler(h)
+    root.addHandler(StdlibToStructlog())
+    wanted = logging.getLevelNamesMapping()[level.upper()]
+    root.setLevel(max(wanted, logging.WARNING))
+    for name in ("sqlalchemy", "sqlalchemy.engine", "sqlalchemy.pool"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def configure_logging(level: str = "info", fmt: str = "auto") -> None:
     out = sys.stderr
     use_json = fmt == "json" or (fmt == "auto" and not out.isatty())
@@ -91,6 +139,7 @@ def configure_logging(level: str = "info", fmt: str = "auto") -> None:
         logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
+    route_stdlib_logging(level)
 
 
 def get_logger(**bind: Any) -> Any:

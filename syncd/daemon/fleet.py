@@ -27,6 +27,8 @@ from typing import Any
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from syncd.ats.errors import AuthenticationError, PermissionDeniedError
+from syncd.cli_errors import REFUSED, CommandError
 from syncd.config import Settings
 from syncd.daemon.metrics import PrometheusObserver
 from syncd.daemon.service import Daemon
@@ -85,8 +87,17 @@ class Fleet:
     async def start(self) -> None:
         """Open every tenant's client and check its credential, take the file's locks (SQLite)
         or join the replicas and take a first share (PostgreSQL), start the scheduler."""
-        for d in self.daemons.values():
-            await d.open()
+        for name, d in self.daemons.items():
+            try:
+                await d.open()
+            except (AuthenticationError, PermissionDeniedError) as exc:
+                if not self.multi:
+                    raise  # one tenant: the error boundary's line says it all
+                raise CommandError(
+                    f"tenant {name}: SmartRecruiters refused the credentials or their role: "
+                    f"{exc}; fix {d.settings.credential_variables()}",
+                    REFUSED,
+                ) from None
         self.scheduler.start()
         if not self.elect:
             taken: list[MirrorLock] = []

@@ -14,8 +14,11 @@
   Polling stays the safety net: a callback lost or refused is caught by the next pass.
 - **Keys**: ``webhooks.secret_keys`` when set; else the daemon reads the signing key of every
   subscription to ``webhooks.callback_url`` from the Webhooks API (at start, and again when a
-  callback fails verification, at most every ``KEY_RELOAD_SECONDS``): ``syncd webhooks
-  subscribe`` then needs no key to be copied anywhere.
+  callback fails verification): ``syncd webhooks subscribe`` then needs no key to be copied
+  anywhere. Those reads are rate-limited whatever asks for them (``KeyReloads``: a burst of
+  ``KEY_RELOAD_BURST``, then one every ``KEY_RELOAD_SECONDS``): an unsigned request or a
+  handshake, which anyone reaching the endpoint can send, never spends more of the tenant's API
+  budget than that. Nothing else an unauthenticated request can do calls the API.
 - **Webhook inbox** (PostgreSQL, several replicas): a replica that does not lead the callback's
   tenant verifies it as the leader would and stores what to refresh in ``webhook_inbox``
   (``syncd.mirror.inbox``), answering ``202``; the leader, woken by ``NOTIFY`` (and looking
@@ -47,12 +50,17 @@ from syncd.ats import absent_ok
 from syncd.config import HEADER_SAFE_RULE, header_safe
 from syncd.mirror import inbox
 from syncd.mirror.db import describe_db_error
-from syncd.sandbox.signature import verify_request
+from syncd.mirror.schema import ID as ID_PART_MAX
+from syncd.sandbox.signature import parse_timestamp, verify_request
 
 log = structlog.get_logger("syncd.daemon")
 
 PATH = "/webhooks/smartrecruiters"
 KEY_RELOAD_SECONDS = 10.0
+# Reads allowed at once before the rate applies: the read at start plus one more, so a
+# subscription made right after start (``syncd webhooks subscribe``) has its key read at its
+# first callback instead of that callback being refused for up to KEY_RELOAD_SECONDS.
+KEY_RELOAD_BURST = 2
 # Callback bodies hold ids only (docs/webhooks.md, "Deliveries"): anything larger is refused
 # before it is read whole.
 MAX_BODY_BYTES = 64 * 1024
@@ -94,6 +102,27 @@ def target_of(event_name: str, body: Any) -> tuple[str, str] | None:
     return None
 
 
+def id_problem(resource: str, ident: str) -> str | None:
+    """None when ``ident`` can name a ``resource`` record (the form of its get-by-id,
+    ``syncd.sync.catalogue.GetById.check_id``, each part at most the mirror's id column,
+    ``schema.ID`` characters), else what is wrong, without the id itself (a refusal never echoes
+    what it refused)."""
+    from syncd.sync.catalogue import refreshable
+
+    get = refreshable()[resource][2]
+    if get.check_id(ident) is not None:
+        return f"the body's id for {resource} is not of the form {get.id_form}"
+    if any(len(part) > ID_PART_MAX for part in ident.split("/")):
+        return f"the body's id for {resource} has a part over {ID_PART_MAX} characters"
+    return None
+
+
+def _refreshable_names() -> set[str]:
+    from syncd.sync.catalogue import refreshable
+
+    return set(refreshable())
+
+
 class SeenEvents:
     """event-ids accepted in the last ``keep`` seconds (a replay older than that fails the
     timestamp check anyway)."""
@@ -112,6 +141,27 @@ class SeenEvents:
         self.ids[event_id] = time.monotonic()
 
 
+class KeyReloads:
+    """A token bucket over the key reads: ``burst`` at once, then one per ``every`` seconds
+    (monotonic clock). Nothing resets it: not a handshake, not a failed read."""
+
+    def __init__(self, every: float = KEY_RELOAD_SECONDS, burst: int = KEY_RELOAD_BURST) -> None:
+        self.every = every
+        self.burst = float(burst)
+        self.tokens = float(burst)
+        self.at = time.monotonic()
+
+    def take(self) -> bool:
+        """True (and one read spent) when a read is allowed now."""
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) / self.every)
+        self.at = now
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
+
+
 class HookIntake:
     """The endpoint and its worker. ``daemon`` is a ``syncd.daemon.service.Daemon``."""
 
@@ -123,6 +173,7 @@ class HookIntake:
         self.callback_url = hooks.callback_url
         self.keys_loaded_at = 0.0
         self.keys_lock = asyncio.Lock()
+        self.reloads = KeyReloads()
         self.tolerance = hooks.tolerance_seconds
         self.seen = SeenEvents(keep=2 * self.tolerance)
         self.queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
@@ -136,12 +187,16 @@ class HookIntake:
         self.pruned_at = 0.0
 
     async def load_keys(self) -> None:
-        """The signing keys of the subscriptions to ``callback_url`` (newest key of each)."""
+        """The signing keys of the subscriptions to ``callback_url`` (newest key of each), when
+        ``self.reloads`` allows a read now; else the keys stay as they are."""
         if self.fixed_keys or self.callback_url is None:
             return
+        asked_at = time.monotonic()
         async with self.keys_lock:
-            if time.monotonic() - self.keys_loaded_at < KEY_RELOAD_SECONDS:
-                return  # another callback just read them
+            if self.keys_loaded_at > asked_at:
+                return  # another callback read them while this one waited
+            if not self.reloads.take():
+                return
             await self._read_keys(self.callback_url)
 
     async def _read_keys(self, callback_url: str) -> None:
@@ -202,8 +257,9 @@ class HookIntake:
             return self._refuse(400, "bad_handshake", f"X-Hook-Secret {HEADER_SAFE_RULE}")
         if secret is not None:
             self.daemon.observer.webhook(True, "handshake")
+            # Anyone can send one: it must not make the keys be read (the subscription's first
+            # callback does, within the reads' rate limit).
             log.info("webhook_handshake")
-            self.keys_loaded_at = 0.0  # a new subscription: its key is read with its first call
             return Response(status_code=200, headers={"X-Hook-Secret": secret})
         if self.daemon.stopping or (self.daemon.role != "leader" and not self.shared):
             # Nothing is read: SmartRecruiters delivers again later (to another replica, or to
@@ -228,11 +284,14 @@ class HookIntake:
             )
         if not verdict.ok:
             return self._refuse(401, "bad_signature", verdict.reason)
-        stamp = request.headers.get("smartrecruiters-timestamp", "")
-        try:
-            age = abs(time.time() - float(stamp))
-        except ValueError:
-            return self._refuse(401, "stale", "smartrecruiters-timestamp is not a number")
+        stamp = parse_timestamp(request.headers.get("smartrecruiters-timestamp", ""))
+        if stamp is None:  # nan, inf, 1e20, a fraction: none can be compared with now
+            return self._refuse(
+                400,
+                "bad_timestamp",
+                "smartrecruiters-timestamp must be whole seconds since the epoch",
+            )
+        age = abs(time.time() - stamp)
         if age > self.tolerance:
             return self._refuse(
                 401, "stale", f"smartrecruiters-timestamp is {age:.0f}s away from now"
@@ -246,6 +305,12 @@ class HookIntake:
         except orjson.JSONDecodeError:
             parsed = None
         target = target_of(event_name, parsed)
+        if target is not None:
+            # Refused before it is recorded or queued: one malformed id must not reach a refresh
+            # batch (SmartRecruiters' ids never have this form, so a redelivery cannot help).
+            problem = id_problem(*target)
+            if problem is not None:
+                return self._refuse(400, "bad_id", problem)
         # Read once: the answer below follows what was recorded, even if the lead moves meanwhile.
         leading = self.daemon.role == "leader"
         if len(event_id) > inbox.EVENT_ID_MAX:  # the inbox's column; UUIDs in practice
@@ -289,7 +354,8 @@ class HookIntake:
 
     async def _work(self) -> None:
         """Refresh what the callbacks named: everything queued at once, by resource (one
-        refresh run per resource and batch)."""
+        refresh run per resource and batch; ``_refresh_isolated`` keeps one bad record from
+        stopping the others)."""
         while True:
             first = await self.queue.get()
             batch = [first]
@@ -302,18 +368,60 @@ class HookIntake:
                 if self.daemon.role != "leader" or self.daemon.stopping:
                     break  # the next pass of the leader reads them
                 try:
-                    await self.daemon.refresh(resource, ids)
-                    self.refreshed += len(ids)
+                    await self._refresh_isolated(resource, ids)
                 except asyncio.CancelledError:
                     me = asyncio.current_task()
                     if me is not None and me.cancelling():
                         raise  # the worker itself is stopping
                     log.info("webhook_refresh_stopped", resource=resource)  # lead lost
-                except Exception as exc:
-                    self.daemon.observer.job_failed("webhook_refresh")
-                    log.error(
-                        "webhook_refresh_failed", resource=resource, error=describe_db_error(exc)
-                    )
+
+    def _refresh_failed(self, resource: str, exc: BaseException, records: int) -> None:
+        self.daemon.observer.job_failed("webhook_refresh")
+        log.error(
+            "webhook_refresh_failed",
+            resource=resource,
+            records=records,
+            error=describe_db_error(exc) if not isinstance(exc, ValueError) else "ValueError",
+        )
+
+    async def _refresh_isolated(self, resource: str, ids: list[str]) -> None:
+        """Refresh ``ids`` of ``resource`` in one run; when that run fails, each id in a run of
+        its own, so a record that cannot be refreshed (an id of the wrong form, a body the
+        mapping refuses) never drops the others queued with it. Each failure is logged
+        (``webhook_refresh_failed``, without the id) and counted in
+        ``syncd_job_failures_total{job="webhook_refresh"}``; polling is the safety net.
+        Raises CancelledError only."""
+        good = [i for i in ids if id_problem(resource, i) is None]
+        if len(good) < len(ids):  # refused at intake since; kept for safety
+            self._refresh_failed(resource, ValueError(), len(ids) - len(good))
+        if not good:
+            return
+        try:
+            await self.daemon.refresh(resource, good)
+            self.refreshed += len(good)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if len(good) == 1:
+                self._refresh_failed(resource, exc, 1)
+                return
+            log.warning(
+                "webhook_refresh_batch_failed",
+                resource=resource,
+                records=len(good),
+                error=describe_db_error(exc),
+            )
+        for ident in good:
+            if self.daemon.role != "leader" or self.daemon.stopping:
+                return
+            try:
+                await self.daemon.refresh(resource, [ident])
+                self.refreshed += 1
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._refresh_failed(resource, exc, 1)
 
     async def _drain_loop(self) -> None:
         """The leader's side of the inbox: drain at each wake-up (a NOTIFY, the lead just
@@ -350,27 +458,56 @@ class HookIntake:
 
     async def drain(self) -> bool:
         """Refresh what waits in the inbox, one refresh per resource; each marks its callbacks
-        done in the transaction that writes the records. Returns True when a full batch was
-        read (more may wait). Raises what a refresh raises but an id of the wrong form (that
-        callback can never refresh: marked done, logged)."""
+        done in the transaction that writes the records. A callback whose id has the wrong form
+        (it can never refresh) is marked done and logged; when a resource's refresh fails, its
+        records are refreshed one at a time, so one bad record does not hold the others back.
+        Returns True when a full batch was read (more may wait). Raises the first failure after
+        the rest was done (those callbacks stay waiting)."""
         d = self.daemon
         waiting = await asyncio.to_thread(inbox.pending, d.db, d.tenant, INBOX_BATCH)
-        by_resource: dict[str, tuple[list[str], list[str]]] = {}
+        by_resource: dict[str, dict[str, list[str]]] = {}  # resource -> id -> event ids
+        refused: list[str] = []
         for w in waiting:
-            ids, events = by_resource.setdefault(w.resource, ([], []))
-            ids.append(w.record_id)
-            events.append(w.event_id)
-        for resource, (ids, events) in by_resource.items():
+            if w.resource not in _refreshable_names() or id_problem(w.resource, w.record_id):
+                refused.append(w.event_id)
+                continue
+            by_resource.setdefault(w.resource, {}).setdefault(w.record_id, []).append(w.event_id)
+        if refused:
+            await asyncio.to_thread(self._give_up, refused)
+            log.warning("webhook_inbox_refused", callbacks=len(refused), error="ValueError")
+        failure: Exception | None = None
+        for resource, events_of in by_resource.items():
             if d.role != "leader" or d.stopping:
                 return False
+            ids = list(events_of)
+            events = [e for es in events_of.values() for e in es]
             try:
                 await d.refresh(resource, ids, also=inbox.marker(d.tenant, events))
-            except ValueError as exc:
-                await asyncio.to_thread(self._give_up, events)
-                log.warning("webhook_inbox_refused", resource=resource, error=type(exc).__name__)
+            except Exception as exc:
+                if len(ids) == 1:
+                    failure = failure or exc
+                    continue
+                for ident in ids:  # one at a time: the bad one alone stays waiting
+                    if d.role != "leader" or d.stopping:
+                        return False
+                    try:
+                        await d.refresh(
+                            resource, [ident], also=inbox.marker(d.tenant, events_of[ident])
+                        )
+                    except Exception as one:
+                        failure = failure or one
+                        log.warning(
+                            "webhook_inbox_record_failed",
+                            resource=resource,
+                            error=describe_db_error(one),
+                        )
+                    else:
+                        self.refreshed += 1
                 continue
             self.refreshed += len(ids)
             log.info("webhook_inbox_drained", resource=resource, callbacks=len(events))
+        if failure is not None:
+            raise failure
         return len(waiting) == INBOX_BATCH
 
     def _give_up(self, events: list[str]) -> None:

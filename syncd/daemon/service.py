@@ -49,19 +49,12 @@ from syncd.mirror.store import Mirror
 log = structlog.get_logger("syncd.daemon")
 
 
-class StdlibToStructlog(logging.Handler):
-    """APScheduler's and uvicorn's own log lines (stdlib logging) as structlog events, so the
-    daemon's stderr stays one format (JSON lines when not a terminal)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        # The message only: a traceback could quote values; its exception's type is kept.
-        error = type(record.exc_info[1]).__name__ if record.exc_info else None
-        structlog.get_logger(record.name).log(
-            record.levelno, "library_log", message=record.getMessage(), error=error
-        )
-
-
 def route_library_logs(level: str) -> None:
+    """APScheduler's and uvicorn's loggers through ``syncd.logging.StdlibToStructlog`` at the
+    daemon's level (the root logger, which every other library reaches, is routed by
+    ``configure_logging`` at WARNING)."""
+    from syncd.logging import StdlibToStructlog
+
     handler = StdlibToStructlog()
     for name in ("apscheduler", "uvicorn", "uvicorn.error"):
         lg = logging.getLogger(name)

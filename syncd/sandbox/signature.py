@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -137,6 +138,17 @@ def verify(
     return ok
 
 
+_SECONDS = re.compile(r"^[0-9]{1,12}$")
+
+
+def parse_timestamp(value: str) -> int | None:
+    """``smartrecruiters-timestamp`` as whole seconds since the epoch (what SmartRecruiters
+    sends), or None for anything else: ``nan``, ``inf``, ``1e20``, a fraction, a sign, or more
+    than 12 digits. A float parse would let ``nan`` through every staleness comparison."""
+    value = value.strip()
+    return int(value) if _SECONDS.fullmatch(value) else None
+
+
 @dataclass(frozen=True)
 class Verdict:
     ok: bool
@@ -163,10 +175,9 @@ def verify_request(
         return Verdict(False, f"missing {SIGNATURE_HEADER} header")
     timestamp = lower.get(TIMESTAMP_HEADER, "")
     if tolerance_seconds is not None:
-        try:
-            ts = float(timestamp)
-        except ValueError:
-            return Verdict(False, f"{TIMESTAMP_HEADER} header is missing or not a number")
+        ts = parse_timestamp(timestamp)
+        if ts is None:
+            return Verdict(False, f"{TIMESTAMP_HEADER} header is missing or not whole seconds")
         current = time.time() if now is None else now
         if abs(current - ts) > tolerance_seconds:
             return Verdict(

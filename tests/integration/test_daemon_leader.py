@@ -102,3 +102,54 @@ def _host() -> str:
     import socket
 
     return socket.gethostname()
+
+
+def test_every_session_terminated_leaves_only_json_lines_in_the_log(
+    tenant: ThreadServer, pg: tuple[str, Engine], tmp_path: Path
+) -> None:
+    """Every PostgreSQL session of a running daemon terminated (its locks, its membership, its
+    pooled data connections, mid-pass with polling every second): it leads again, and every
+    line it wrote is JSON (psycopg's and SQLAlchemy's own warnings included, through
+    ``syncd.logging.StdlibToStructlog``) with no row value of the mirror in it."""
+    import json
+
+    db_url, db = pg
+    env = daemon_env(
+        push_env(tenant, db_url, write_config(tmp_path, {})),
+        poll_interval_seconds=1,
+        leader_check_seconds=1,
+    )
+    env["SYNCD_LOG_LEVEL"] = "info"
+    d = start_daemon(env, tmp_path)
+    try:
+        wait_for("a first pull", lambda: any(s == "ok" for _, _, s in runs(db_url, TENANT)))
+        mine = rf"^syncd [a-z]+ {d.proc.pid}[ @]"
+        for _ in range(3):
+            with db.connect() as conn:
+                n = conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE application_name ~ :re"
+                    ),
+                    {"re": mine},
+                ).all()
+                conn.commit()
+            assert n  # its sessions were there to terminate
+            wait_for(
+                "the lost lock noticed",
+                lambda: '"event": "leadership_lost"' in d.output(),
+                timeout=30,
+            )
+            wait_for("leading again", lambda: _role(d) == "leader", timeout=90)
+        done = len(runs(db_url, TENANT))
+        wait_for("passes again", lambda: len(runs(db_url, TENANT)) > done + 2, log=d.output)
+        assert d.stop() == 0, d.output()[-3000:]
+    finally:
+        d.kill()
+    lines = [x for x in d.output().splitlines() if x.strip()]
+    assert lines
+    for line in lines:
+        assert isinstance(json.loads(line), dict), line
+    with db.connect() as conn:
+        emails = [r[0] for r in conn.execute(text("SELECT email FROM candidates")).all() if r[0]]
+    assert emails and not any(e in d.output() for e in emails)

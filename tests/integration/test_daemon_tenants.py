@@ -225,6 +225,39 @@ def test_sqlite_one_daemon_serves_several_tenants_and_refuses_a_second(
         db.dispose()
 
 
+def test_run_names_the_tenant_whose_key_is_refused_and_takes_no_syncd_tenant(
+    sandboxes: dict[str, ThreadServer], tmp_path: Path
+) -> None:
+    """`syncd run` over two tenants, beta's key wrong: exit 3 naming beta and its variable
+    (never the key). SYNCD_TENANT not configured: the one-shot commands' line, exit 2; one of
+    the configured tenants: exit 2 saying the daemon serves them all and what to do."""
+    db_url = f"sqlite:///{tmp_path / 'mirror.db'}"
+    db = make_engine(db_url)
+    migrate(db)
+    db.dispose()
+    env = tenants_env(sandboxes, db_url, tmp_path, only=["acme", "beta"])
+    variable = "SYNCD_TENANTS__BETA__SMARTRECRUITERS__API_KEY"
+    refused = syncd_run({**env, variable: "wrong-key-s3cr3t"}, "run", timeout=60)
+    assert refused.returncode == 3, refused.stderr
+    line = refused.stderr.strip().splitlines()[-1]
+    assert line.startswith("syncd: tenant beta: SmartRecruiters refused the credentials")
+    assert line.endswith(f"; fix {variable}") and "s3cr3t" not in refused.stderr
+
+    zeta = syncd_run({**env, "SYNCD_TENANT": "zeta"}, "run", timeout=60)
+    assert zeta.returncode == 2, zeta.stderr
+    assert zeta.stderr.strip().splitlines()[-1] == (
+        "syncd: SYNCD_TENANT: 'zeta' is not one of the configured tenants (acme, beta); "
+        "set SYNCD_TENANT to one of them"
+    )
+    beta = syncd_run({**env, "SYNCD_TENANT": "beta"}, "run", timeout=60)
+    assert beta.returncode == 2, beta.stderr
+    assert beta.stderr.strip().splitlines()[-1] == (
+        "syncd: SYNCD_TENANT: syncd run serves every configured tenant (acme, beta) and does "
+        "not take SYNCD_TENANT ('beta'); unset it for the daemon, or give it a configuration "
+        "whose [tenants] has only 'beta'"
+    )
+
+
 # ---- one-shot commands over every tenant -------------------------------------------------------
 def test_backfill_sync_and_status_act_on_every_tenant_in_turn(
     sandboxes: dict[str, ThreadServer], db: Engine, db_url: str, tmp_path: Path

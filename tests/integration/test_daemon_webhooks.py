@@ -311,8 +311,9 @@ def test_a_callback_to_the_standby_reaches_the_mirror_and_the_hris_through_the_i
         headers, body = dict(sent["headers"]), sent["body"].encode()
         unsigned = {k: v for k, v in headers.items() if k != "smartrecruiters-signature"}
         # The handshake went to the standby only; the leader read the keys at its start, before
-        # the subscription existed. A handshake makes it read them again at its next callback
-        # (else at most every 10 s: hooks_in.KEY_RELOAD_SECONDS).
+        # the subscription existed, and reads them again at the first callback that fails
+        # verification (within the reads' rate limit, hooks_in.KeyReloads; a handshake changes
+        # nothing there).
         shake = httpx.post(f"{leader.url}/webhooks/smartrecruiters", headers={"X-Hook-Secret": "s"})
         assert shake.status_code == 200
         for d in (standby, leader):
@@ -422,3 +423,107 @@ def test_webhook_keys_outside_visible_ascii_are_refused_without_showing_them(
             "(comma-separated, one per line, or a JSON list)",
         ]
         assert "sCmG4vzY" not in out.stderr and "Tk8j" not in out.stderr
+
+
+def test_unsigned_requests_cannot_spend_the_api_budget_and_a_bad_id_is_refused(
+    tenant: ThreadServer, db: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """Anyone reaching the endpoint: 30 handshakes each followed by an unsigned callback make
+    the daemon read the signing keys at most as often as the reads' rate limit allows (a burst
+    of 2, then one per 10 s; each read is 2 calls here: the subscriptions' list and the key),
+    counted alike by the daemon's /metrics and the sandbox. The key made after the daemon's
+    start is still read at the first callback. A signed callback whose id cannot name a record is
+    refused with 400 (reason ``bad_id``) and does not hold back the valid one sent with it."""
+    sock = listening_socket()
+    callback = f"http://127.0.0.1:{sock.getsockname()[1]}/webhooks/smartrecruiters"
+    env = daemon_env(
+        {**push_env(tenant, db_url, write_config(tmp_path, {})),
+         "SYNCD_WEBHOOKS__CALLBACK_URL": callback},
+        poll_interval_seconds=3600,
+        push_interval_seconds=3600,
+    )  # fmt: skip
+    env["SYNCD_LOG_LEVEL"] = "info"
+    d = start_daemon(env, tmp_path, sock=sock)
+    try:
+        wait_for(
+            "the first pull",
+            lambda: {r for r, _, s in runs(db_url, TENANT) if s == "ok"} >= {"candidates"},
+            log=d.output,
+        )
+        wait_for("the API calls counted alike", lambda: _calls(d) == _sandbox_calls(tenant))
+        assert _calls(d).get("webhooks", 0.0) >= 1  # the read at start (no subscription yet)
+        sub = syncd_run(env, "webhooks", "subscribe")  # its own calls: the sandbox's count only
+        assert sub.returncode == 0, sub.stderr
+        before = _calls(d).get("webhooks", 0.0)
+        before_sandbox = _sandbox_calls(tenant)["webhooks"]
+
+        started = time.monotonic()
+        for i in range(30):
+            shake = httpx.post(callback, headers={"X-Hook-Secret": f"s-{i}"}, timeout=10)
+            assert shake.status_code == 200
+            unsigned = httpx.post(
+                callback,
+                headers={"content-type": "application/json", "event-id": f"u-{i}"},
+                content=b"{}",
+                timeout=10,
+            )
+            assert unsigned.status_code == 401
+        elapsed = time.monotonic() - started
+        spent = _calls(d)["webhooks"] - before
+        assert _sandbox_calls(tenant)["webhooks"] - before_sandbox == spent
+        # At most the burst plus what the elapsed time refilled, 2 calls per read; at least one
+        # read (the subscription's key, made after the start).
+        assert 2 <= spent <= 2 * (2 + int(elapsed / 10))
+        shakes = d.metric("syncd_webhook_callbacks_total", outcome="accepted", reason="handshake")
+        assert shakes == 31  # the subscription's own and the 30
+
+        with _sr(tenant) as sr:
+            subs = sr.get(f"{WEBHOOKS}/subscriptions").json()
+            sid = next(s["id"] for s in subs if s["callbackUrl"] == callback)
+            key = sr.get(f"{WEBHOOKS}/subscriptions/{sid}/secret-key").json()["secretKey"]
+        app = candidates_to_hire(tenant, 1)[0]
+        for event_id, ident in (("bad-1", "bad/id"), ("bad-2", "x" * 65)):
+            body = orjson.dumps({"id": ident})
+            bad = httpx.post(
+                callback, headers=_signed(key, event_id, "candidate.updated", body), content=body
+            )
+            assert bad.status_code == 400, bad.text
+            assert "CANDIDATE_ID" in bad.json()["error"] or "64" in bad.json()["error"]
+            assert ident not in bad.text
+        assert d.metric("syncd_webhook_callbacks_total", outcome="rejected", reason="bad_id") == 2
+        # A timestamp that is not whole seconds, signed as it is: `nan` compares as never stale.
+        body = orjson.dumps({"id": app["candidateId"]})
+        for n, stamp in enumerate(("nan", "inf", "1e20", "1795900602.5", "-1")):
+            headers = {
+                **_signed(key, f"ts-{n}", "candidate.updated", body),
+                "smartrecruiters-timestamp": stamp,
+                "smartrecruiters-signature": signature_header(
+                    [key],
+                    timestamp=stamp,
+                    body=body,
+                    event_id=f"ts-{n}",
+                    event_name="candidate.updated",
+                ),
+            }
+            odd = httpx.post(callback, headers=headers, content=body)
+            assert odd.status_code == 400, (stamp, odd.text)
+            assert odd.json()["error"] == (
+                "smartrecruiters-timestamp must be whole seconds since the epoch"
+            )
+        refused = d.metric(
+            "syncd_webhook_callbacks_total", outcome="rejected", reason="bad_timestamp"
+        )
+        assert refused == 5
+        control(tenant, "hire", {"candidateId": app["candidateId"], "jobId": app["jobId"]})
+        body = orjson.dumps({"candidate_id": app["candidateId"], "job_id": app["jobId"]})
+        good = httpx.post(
+            callback,
+            headers=_signed(key, "good-1", "application.status.updated", body),
+            content=body,
+        )
+        assert good.status_code == 202, good.text
+        wait_for("the hire refreshed", lambda: _status(db, app) == "HIRED", log=d.output)
+        assert d.metric("syncd_job_failures_total", job="webhook_refresh") == 0
+        assert d.stop() == 0, d.output()[-3000:]
+    finally:
+        d.kill()

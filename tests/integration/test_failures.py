@@ -321,6 +321,46 @@ def test_row10_tables_fit_80_columns_and_logs_stay_on_stderr(
     assert pipe.stderr.decode() == ""
 
 
+def test_one_large_document_into_a_pipe_closed_early_is_141_too(tmp_path: Path) -> None:
+    """Commands that print one large document (JSON of ``api get --all``, ``report --format
+    json|csv``, ``changes --json``) into a real pipe whose reader reads 10 bytes and closes it
+    (``| head -c 10``): exit 141 and nothing on stderr, as a command printing line by line.
+    (One large write the reader stopped reading returns the part written and drops the rest
+    without an error: ``cli_errors.finish_stdout`` checks the pipe at the end.)"""
+    srv = serve_in_thread(
+        sandbox_options(candidates=300, jobs=20, limits=LimitConfig(enabled=False))
+    )
+    try:
+        env = env_for(srv, sqlite_url(tmp_path))
+        assert syncd(env, "migrate").code == OK
+        synced = syncd(env, "sync", "--once")
+        assert synced.code == OK, synced.err
+        for args in (
+            ["api", "get", "/candidates", "--all"],
+            ["report", "report_applications", "--format", "json"],
+            ["report", "report_applications", "--format", "csv"],
+            ["changes", "--json", "--limit", "100000"],
+        ):
+            whole = syncd(env, *args)
+            assert whole.code == OK, args
+            assert len(whole.out) > 100_000, (args, len(whole.out))  # more than a pipe holds
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "syncd", *args],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            assert proc.stdout is not None and proc.stderr is not None
+            head = os.read(proc.stdout.fileno(), 10)  # as `head -c 10` does
+            proc.stdout.close()
+            err = proc.stderr.read().decode()
+            assert proc.wait(timeout=120) == PIPE_CLOSED, (args, err)
+            assert head and whole.out.encode().startswith(head), args
+            assert err == ""
+    finally:
+        srv.stop()
+
+
 # ---- 11. retries are logged and counted --------------------------------------------------------
 def test_row11_retries_logged_with_reason_and_wait_and_counted(tmp_path: Path) -> None:
     srv = serve_in_thread(

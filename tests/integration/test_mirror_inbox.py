@@ -57,3 +57,50 @@ def test_accept_replay_drain_and_prune(db: Engine) -> None:
     with db.connect() as conn:
         left = conn.execute(select(s.webhook_inbox.c.tenant, s.webhook_inbox.c.event_id)).all()
     assert [tuple(r) for r in left] == [("other", "e-1")]  # waiting rows are never pruned
+
+
+def test_drain_refreshes_the_rest_when_one_record_fails(db: Engine) -> None:
+    """The leader's drain over the real inbox: a malformed id (stored before intake refused
+    them) is marked done without a refresh; a resource whose batch fails is refreshed one record
+    at a time, so the good records' callbacks are marked done in their own writes and only the
+    failing one stays waiting; the first failure is raised afterwards (the drain loop counts it
+    and retries). The refresh is a stand-in that refuses one record, as the mapping may, and
+    marks the callbacks done in its transaction as ``Daemon.refresh`` does."""
+    import asyncio
+    from types import SimpleNamespace
+    from typing import Any
+
+    from syncd.config import WebhooksSettings
+    from syncd.daemon.hooks_in import HookIntake
+    from syncd.logging import configure_logging
+
+    configure_logging("warning", "json")  # this test's stderr (another test's may be closed)
+
+    good1, good2 = "00279b73-b774-4ae2-9a64-ded6ed81fe60", "1b35411b-7272-4b9c-af44-c0d53ee4da5a"
+    poison = "5d1b5a0e-4f7e-4b8e-9c8a-1d0c8f0e2b11"
+    waiting = [("e-1", good1), ("e-2", poison), ("e-3", "bad/id"), ("e-4", good2), ("e-5", good1)]
+    for event, ident in waiting:
+        assert inbox.accept(db, T, event, "candidate.updated", ("candidates", ident), waiting=True)
+    runs: list[list[str]] = []
+
+    async def refresh(name: str, ids: list[str], also: Any = None) -> None:
+        runs.append(list(ids))
+        if poison in ids:
+            raise Boom
+        with db.begin() as conn:
+            also(conn)
+
+    daemon = SimpleNamespace(
+        settings=SimpleNamespace(webhooks=WebhooksSettings()),
+        db=db,
+        tenant=T,
+        role="leader",
+        stopping=False,
+        refresh=refresh,
+    )
+    intake = HookIntake(daemon)
+    with pytest.raises(Boom):
+        asyncio.run(intake.drain())
+    assert runs == [[good1, poison, good2], [good1], [poison], [good2]]
+    assert inbox.pending(db, T, 10) == [inbox.Waiting("e-2", "candidates", poison)]
+    assert intake.refreshed == 2

@@ -373,3 +373,43 @@ def test_migration_0008_numbers_existing_deliveries_round_1_and_keys_them_by_rou
                 created_at=now, updated_at=now,
             )
         )  # fmt: skip
+
+
+def test_integer_arguments_past_the_databases_range_are_usage_errors(
+    db: Engine, db_url: str
+) -> None:
+    """Every integer argument of ``changes`` and ``deliveries`` is bounded by the largest
+    integer both databases take (``cli_errors.BIGINT_MAX``, 2**63 - 1): the maximum itself is
+    asked of the database as any value; one more is exit 2 naming the argument and its range,
+    never an OverflowError (exit 1)."""
+    env = {**os.environ, "SYNCD_DATABASE_URL": db_url, "SYNCD_TENANT": TENANT}
+    env.pop("SYNCD_CONFIG", None)
+    top = 2**63 - 1
+
+    def syncd(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "syncd", *args], env=env, capture_output=True, text=True,
+            timeout=60,
+        )  # fmt: skip
+
+    for args, name in [
+        (("deliveries", "retry", "{}"), "'[IDS]...'"),
+        (("deliveries", "skip", "{}", "--reason", "x"), "'DELIVERY'"),
+        (("deliveries", "list", "--limit", "{}"), "'--limit'"),
+        (("changes", "--since", "{}"), "'--since'"),
+        (("changes", "--limit", "{}"), "'--limit'"),
+    ]:
+        over = syncd(*(a.format(top + 1) for a in args))
+        assert (over.returncode, over.stdout) == (2, ""), over.stderr
+        assert f"Invalid value for {name}: {top + 1} is not in the range" in over.stderr
+        assert "Traceback" not in over.stderr and "OverflowError" not in over.stderr
+    assert syncd("changes", "--since", str(top)).returncode == 0
+    listed = syncd("deliveries", "list", "--limit", str(top), "--json")
+    assert (listed.returncode, json.loads(listed.stdout)) == (0, [])
+    retried = syncd("deliveries", "retry", str(top))
+    assert retried.returncode == 2 and "not dead letters" in retried.stderr
+    skipped = syncd("deliveries", "skip", str(top), "--reason", "x")
+    assert (skipped.returncode, skipped.stderr.strip()) == (
+        2,
+        f"syncd: delivery {top} does not exist or was delivered already",
+    )

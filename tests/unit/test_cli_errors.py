@@ -177,3 +177,28 @@ def test_optional_and_dict_settings_are_walked() -> None:
     assert _unknown_path(["sink", "ulr"], Root) == (1, "url")
     assert _unknown_path(["sinks", "bamboohr", "url"], Root) is None
     assert _unknown_path(["extra", "anything"], Root) is None
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["push", "--interval", "nan"], "--interval"),
+        (["push", "--interval", "inf"], "--interval"),
+        (["push", "--interval", "1e400"], "--interval"),
+        (["sandbox", "serve", "--activity", "nan"], "--activity"),
+        (["sandbox", "serve", "--fault-timeout", "inf"], "--fault-timeout"),
+        (["demo", "--run-seconds", "1e400"], "--run-seconds"),
+        (["sandbox", "serve", "--token-ttl", "99999999999999999999999"], "--token-ttl"),
+    ],
+)
+def test_number_options_outside_their_range_are_usage_errors(args: list[str], option: str) -> None:
+    """``nan``, ``inf`` and huge values: exit 2 naming the option and its range, before any
+    work (never an OverflowError, a busy loop or a sleep that never ends)."""
+    from click.testing import CliRunner
+
+    from syncd.cli import main
+
+    out = CliRunner().invoke(main, args)
+    assert out.exit_code == 2, out.output
+    assert f"Invalid value for '{option}'" in out.output and "is not" in out.output
+    assert "in the range" in out.output

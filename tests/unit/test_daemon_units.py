@@ -46,7 +46,27 @@ def test_bad_daemon_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("SYNCD_SCHEDULE__POLL_INTERVAL_SECONDS", "0")
     with pytest.raises(ConfigError, match="SYNCD_SCHEDULE__POLL_INTERVAL_SECONDS: Input should"):
         load_settings()
-    monkeypatch.delenv("SYNCD_SCHEDULE__POLL_INTERVAL_SECONDS")
+    # Below a second (a job would only skip its own runs) or past 30 days: one line naming the
+    # variable and the bound, under the settings' heading. A second is allowed (the daemon
+    # tests poll every second).
+    for variable, value, bound in [
+        ("SYNCD_SCHEDULE__POLL_INTERVAL_SECONDS", "0.001", "greater than or equal to 1"),
+        ("SYNCD_SCHEDULE__PUSH_INTERVAL_SECONDS", "0.001", "greater than or equal to 1"),
+        ("SYNCD_SCHEDULE__LEADER_CHECK_SECONDS", "0.5", "greater than or equal to 1"),
+        ("SYNCD_SCHEDULE__SWEEP_INTERVAL_HOURS", "0.0001", "greater than or equal to 0.000277"),
+        ("SYNCD_SCHEDULE__POLL_INTERVAL_SECONDS", "1e400", "less than or equal to 2592000"),
+        ("SYNCD_SCHEDULE__PUSH_INTERVAL_SECONDS", "nan", "less than or equal to 2592000"),
+    ]:
+        monkeypatch.setenv(variable, value)
+        with pytest.raises(ConfigError) as caught:
+            load_settings()
+        lines = str(caught.value).splitlines()
+        assert lines[0] == "invalid settings:" and len(lines) == 2
+        assert lines[1].startswith(f"  {variable}: Input should be {bound}")
+        monkeypatch.setenv(variable, "1" if "HOURS" not in variable else str(1 / 3600))
+        assert load_settings().schedule is not None
+        monkeypatch.delenv(variable)
+    monkeypatch.delenv("SYNCD_SCHEDULE__POLL_INTERVAL_SECONDS", raising=False)
     monkeypatch.setenv("SYNCD_SCHEDULE__POLL_INTERVAL", "5")
     with pytest.raises(ConfigError, match="did you mean SYNCD_SCHEDULE__POLL_INTERVAL_SECONDS"):
         load_settings()

@@ -56,3 +56,42 @@ def test_times_are_iso_8601_with_z(capsys: pytest.CaptureFixture[str]) -> None:
     assert line["cursor"] == "2026-11-29T10:27:55.750491Z"
     assert line["nested"]["at"] == "2026-01-02T03:04:05Z"
     assert line["timestamp"].endswith("Z")
+
+
+def test_stdlib_logging_of_libraries_is_json_without_sql_values(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """psycopg's own warning after its session was terminated (stdlib logging) is a JSON line
+    with the message's format string alone, never the object or values filling it; SQLAlchemy's
+    statement log stays off even at debug (it would carry parameters); another library's
+    warning keeps its message; a traceback keeps its exception's type only."""
+    import logging
+
+    class Pipeline:
+        def __repr__(self) -> str:
+            return "<psycopg.Pipeline [BAD] at 0x1 email=ada@example.com>"
+
+    configure_logging("debug", "json")
+    logging.getLogger("psycopg").warning("error ignored terminating %r", Pipeline())
+    logging.getLogger("sqlalchemy.engine.Engine").info(
+        "INSERT INTO candidates VALUES (%s)", "ada@example.com"
+    )
+    logging.getLogger("sqlalchemy.pool.impl.QueuePool").error(
+        "Exception during reset or similar", exc_info=ValueError("row ada@example.com")
+    )
+    logging.getLogger("httpx").warning("giving up on %s", "https://api.example.com")
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = [json.loads(x) for x in captured.err.splitlines()]
+    assert [(x["event"], x["logger"], x["level"], x["message"], x["error"]) for x in lines] == [
+        ("library_log", "psycopg", "warning", "error ignored terminating %r", None),
+        (
+            "library_log",
+            "sqlalchemy.pool.impl.QueuePool",
+            "error",
+            "Exception during reset or similar",
+            "ValueError",
+        ),
+        ("library_log", "httpx", "warning", "giving up on https://api.example.com", None),
+    ]
+    assert "ada@example.com" not in captured.err and "INSERT" not in captured.err

@@ -174,3 +174,30 @@ def test_verify_request_rejects_bad_timestamp(ts: str) -> None:
     assert isinstance(body, bytes)
     v = verify_request("k", h, body, now=1700000000)
     assert not v.ok and "smartrecruiters-timestamp" in v.reason
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("1795900602", 1795900602),
+        ("0", 0),
+        ("nan", None),
+        ("inf", None),
+        ("1e20", None),
+        ("1795900602.5", None),
+        ("-1", None),
+        ("", None),
+        ("1" * 13, None),
+    ],
+)
+def test_timestamps_are_whole_seconds_or_refused(value: str, seconds: int | None) -> None:
+    from syncd.sandbox.signature import parse_timestamp, signature_header, verify_request
+
+    assert parse_timestamp(value) == seconds
+    # Signed as it is: only a whole-seconds timestamp near now passes the staleness check.
+    headers = {
+        "smartrecruiters-timestamp": value,
+        "smartrecruiters-signature": signature_header(["k"], timestamp=value, body=b"{}"),
+    }
+    verdict = verify_request(["k"], headers, b"{}", now=float(seconds or 0))
+    assert verdict.ok is (seconds is not None)

@@ -66,3 +66,82 @@ def test_keys_read_from_the_api_outside_the_rule_are_left_out(
     refused = [e for e in events if e["event"] == "webhook_key_refused"]
     assert [e["subscription"] for e in refused] == ["sub-bad"]
     assert "sCmG4vzY" not in err and good not in err
+
+
+class FakeObserver:
+    def __init__(self) -> None:
+        self.failed: list[str] = []
+
+    def job_failed(self, job: str) -> None:
+        self.failed.append(job)
+
+
+class FakeDaemon:
+    """A leader whose refresh refuses any run that includes ``poison`` (as a record the mapping
+    cannot take would), recording the id lists it refreshed."""
+
+    def __init__(self, poison: str) -> None:
+        self.settings = SimpleNamespace(webhooks=WebhooksSettings())
+        self.db = SimpleNamespace(dialect=SimpleNamespace(name="sqlite"))
+        self.role, self.stopping = "leader", False
+        self.observer = FakeObserver()
+        self.poison = poison
+        self.done: list[list[str]] = []
+
+    async def refresh(self, name: str, ids: list[str], also: Any = None) -> None:
+        if self.poison in ids:
+            raise ValueError("refused")
+        self.done.append(list(ids))
+
+
+def test_one_bad_record_never_stops_the_rest_of_a_refresh_batch(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from syncd.logging import configure_logging
+
+    configure_logging("info", "json")
+    good = ["00279b73-b774-4ae2-9a64-ded6ed81fe60", "1b35411b-7272-4b9c-af44-c0d53ee4da5a"]
+    poison = "5d1b5a0e-4f7e-4b8e-9c8a-1d0c8f0e2b11"
+    daemon = FakeDaemon(poison)
+    intake = HookIntake(daemon)
+    ids = [good[0], "bad/id", poison, good[1]]
+    asyncio.run(intake._refresh_isolated("candidates", ids))
+    # The malformed id is left out before any run; the batch with the poison fails, then each
+    # record runs alone: both good ones are refreshed, two failures counted.
+    assert daemon.done == [[good[0]], [good[1]]]
+    assert intake.refreshed == 2
+    assert daemon.observer.failed == ["webhook_refresh", "webhook_refresh"]
+    err = capsys.readouterr().err
+    failed = [json.loads(x) for x in err.splitlines() if "webhook_refresh_failed" in x]
+    assert [e["records"] for e in failed] == [1, 1]
+    assert poison not in err and "bad/id" not in err
+
+
+def test_key_reads_are_rate_limited_whatever_asks(capsys: pytest.CaptureFixture[str]) -> None:
+    from syncd.daemon import hooks_in
+    from syncd.logging import configure_logging
+
+    configure_logging("info", "json")
+
+    daemon = SimpleNamespace(
+        settings=SimpleNamespace(webhooks=WebhooksSettings(callback_url=URL)),
+        sr=SimpleNamespace(webhooks=FakeWebhooks({"sub": "Tk8jDvVKH6JfWb2K4AR84-kmQkBISeLS"})),
+        db=SimpleNamespace(dialect=SimpleNamespace(name="sqlite")),
+    )
+    intake = HookIntake(daemon)
+    reads = 0
+    real = intake._read_keys
+
+    async def counted(url: str) -> None:
+        nonlocal reads
+        reads += 1
+        await real(url)
+
+    intake._read_keys = counted  # type: ignore[method-assign]
+
+    async def attack() -> None:
+        for _ in range(30):
+            await intake.load_keys()
+
+    asyncio.run(attack())
+    assert reads == hooks_in.KEY_RELOAD_BURST
