@@ -3,13 +3,15 @@ subprocess, killed so that a checkpoint holds a token, then the sandbox forgets 
 after a restart of its side: ``POST /_sandbox/page-tokens``). The next run restarts that walk from
 its first page and ends equal to the sandbox's truth; a sweep counts only what the restarted walk
 listed. A sandbox that refuses every token fails those resources with one line each and still
-pulls the others. SQLite and PostgreSQL."""
+pulls the others, in ``syncd backfill`` as in the daemon's pulls (whose hires still reach the
+HRIS receiver). SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import json
 import signal
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -21,11 +23,15 @@ from syncd.sandbox.limits import LimitConfig
 from syncd.sandbox.runner import ThreadServer, serve_in_thread
 from syncd.sync.engine import KILL_AT
 from tests.conftest import sandbox_options
+from tests.integration.daemon_env import daemon_env, runs, start_daemon, wait_for
+from tests.integration.push_env import SECRET, push_env, write_config
 from tests.integration.test_mirror_interviews_approvals import (
     assert_equal as assert_followups_equal,
 )
 from tests.integration.test_mirror_resume import assert_truth, env_for, finish, syncd
-from tests.integration.test_mirror_sync import assert_equal, control
+from tests.integration.test_mirror_sync import TENANT, assert_equal, control
+from tests.integration.test_push_webhook import candidates_to_hire, webhook_sink
+from tests.receiver import ReceiverServer, serve_receiver
 
 RESTARTED = (
     "candidates: the API refused the walk's page token (INVALID_PAGE_ID); the walk restarted "
@@ -155,3 +161,59 @@ def test_refused_tokens_fail_those_resources_and_the_others_are_pulled(
     finish(env, "sync", "--once")
     assert_truth(db, tenant)
     db.dispose()
+
+
+@pytest.fixture
+def small() -> Iterator[ThreadServer]:
+    srv = serve_in_thread(sandbox_options(candidates=30, jobs=5, limits=LimitConfig(enabled=False)))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[ReceiverServer]:
+    srv = serve_receiver(SECRET)
+    yield srv
+    srv.stop()
+
+
+def test_the_daemon_pulls_and_pushes_past_a_resource_whose_tokens_are_refused(
+    small: ThreadServer, receiver: ReceiverServer, db_url: str, tmp_path: Path
+) -> None:
+    """`syncd run` while every page token is refused: the audit feed (several pages) fails in
+    each pull, the resources after it are still pulled, and a hire still reaches the HRIS
+    receiver. /metrics counts the refusals and the failed passes; once tokens are taken again,
+    the audit pass ends ok."""
+    stats = httpx.get(f"{small.base_url}/_sandbox/stats", timeout=30).json()["counts"]
+    assert stats["auditEvents"] > 50 >= stats["candidates"]  # audit: several pages; others one
+    config = write_config(tmp_path, {"hr": webhook_sink(receiver)})
+    env = daemon_env({**push_env(small, db_url, config), "SYNCD_SYNC__PAGE_SIZE": "50"})
+    finish(env, "migrate")
+    control(small, "page-tokens", {"refuseAll": True})
+    d = start_daemon(env, tmp_path)
+    try:
+
+        def pulled_past_audit() -> bool:
+            done = runs(db_url, TENANT)
+            audit = [i for i, (r, _, st) in enumerate(done) if r == "audit" and st == "failed"]
+            return bool(audit) and ("offers", "incremental", "ok") in done[audit[0] :]
+
+        wait_for("a pull past the failed audit pass", pulled_past_audit, log=d.output)
+        app = candidates_to_hire(small, 1)[0]
+        control(small, "hire", {"candidateId": app["candidateId"], "jobId": app["jobId"]})
+        wait_for("the hire at the receiver", lambda: len(receiver.state.hires()) == 1, log=d.output)
+        assert set(receiver.state.hires()) == {f"sr-{app['id']}"}
+        assert d.metric("syncd_page_tokens_rejected_total", resource="audit") >= 2
+        assert d.metric("syncd_passes_total", resource="audit", mode="incremental", status="failed")
+        assert d.metric("syncd_job_failures_total", job="pull") >= 1
+        assert "PageTokensRefused: audit: SmartRecruiters refused" in d.output()
+        control(small, "page-tokens", {"refuseAll": False})
+        wait_for(
+            "an audit pass that ends ok",
+            lambda: ("audit", "incremental", "ok") in runs(db_url, TENANT),
+            log=d.output,
+        )
+        assert "Traceback" not in d.output()
+        assert d.stop() == 0
+    finally:
+        d.kill()
