@@ -183,7 +183,9 @@ def classify(exc: BaseException) -> tuple[int, str] | None:
     if isinstance(exc, PassesFailed):  # the worst of the failed passes' codes, each one's line
         known = [(name, classify(e) or (FAILED, safe_error(e))) for name, e in exc.failures]
         worst = max(code for _, (code, _) in known)
-        return worst, "; ".join(f"{name}: failed: {line}" for name, (_, line) in known)
+        return worst, "; ".join(
+            f"{name}: failed: {line.removeprefix(f'{name}: ')}" for name, (_, line) in known
+        )
     if isinstance(exc, MirrorBusyError):
         return BUSY, str(exc)
     if isinstance(exc, MirrorNotWritableError):

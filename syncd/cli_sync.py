@@ -194,9 +194,7 @@ def _failures(failed: PassesFailed, label: str) -> int:
                 "Please report it",
             )
         codes.append(known[0])
-        line = known[1]
-        if line.startswith(f"{name}: "):  # the error's own line names the resource already
-            line = line[len(name) + 2 :]
+        line = known[1].removeprefix(f"{name}: ")  # the error's own line may name it already
         click.echo(f"syncd: {label}{name}: failed: {line}", err=True)
     return max(codes)
 
