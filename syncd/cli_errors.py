@@ -182,7 +182,8 @@ def classify(exc: BaseException) -> tuple[int, str] | None:
     from syncd.config import ConfigError
     from syncd.mirror.db import SchemaError, describe_db_error, driver_error, sqlite_error_kind
     from syncd.mirror.lock import MirrorBusyError, MirrorNotWritableError
-    from syncd.sync.checkpoints import UnreadableCheckpoint
+    from syncd.sync.checkpoints import PageTokensRefused, UnreadableCheckpoint
+    from syncd.sync.passes import PassesFailed, safe_error
 
     if isinstance(exc, CommandError):
         return exc.code, exc.message
@@ -196,6 +197,14 @@ def classify(exc: BaseException) -> tuple[int, str] | None:
         return INTERRUPTED_INT, "stopped by SIGINT"
     if isinstance(exc, ConfigError | SchemaError | AtsConfigurationError | UnreadableCheckpoint):
         return USAGE, str(exc)
+    if isinstance(exc, PageTokensRefused):
+        return FAILED, str(exc)
+    if isinstance(exc, PassesFailed):  # the worst of the failed passes' codes, each one's line
+        known = [(name, classify(e) or (FAILED, safe_error(e))) for name, e in exc.failures]
+        worst = max(code for _, (code, _) in known)
+        return worst, "; ".join(
+            f"{name}: failed: {line.removeprefix(f'{name}: ')}" for name, (_, line) in known
+        )
     if isinstance(exc, MirrorBusyError):
         return BUSY, str(exc)
     if isinstance(exc, MirrorNotWritableError):

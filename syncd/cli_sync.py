@@ -12,6 +12,7 @@ import click
 
 if TYPE_CHECKING:  # read by the command, not at import (syncd --help stays quick)
     from syncd.config import Settings
+    from syncd.sync.passes import PassesFailed
 
 
 def _settings(*, all_tenants: bool = False) -> Settings:
@@ -151,6 +152,7 @@ def _run(
     from syncd.logging import configure_logging
     from syncd.mirror.db import make_engine, require_schema
     from syncd.mirror.lock import writer_lock
+    from syncd.sync.passes import PassesFailed
     from syncd.sync.runner import run_job
 
     if not settings.smartrecruiters.has_credentials:
@@ -191,10 +193,14 @@ def _run(
         rate = done / max(1e-6, time.perf_counter() - started[resource])
         progress.update(t, advance=n, pages=task.fields["pages"] + pages, rate=rate)
 
+    failed: PassesFailed | None = None
     with writer_lock(settings.database_url, settings.tenant), progress:
-        reports, calls = run_until_signal(
-            run_job(settings, mode, resources, since, progress=on_page)
-        )
+        try:
+            reports, calls = run_until_signal(
+                run_job(settings, mode, resources, since, progress=on_page)
+            )
+        except PassesFailed as exc:  # some resources failed, the others ran: all reported
+            reports, calls, failed = exc.reports, exc.calls, exc
     _summary(reports, calls, label)
     for r in reports:
         if r.note:
@@ -206,7 +212,31 @@ def _run(
             "cursor did not move: the next pass walks it again",
             err=True,
         )
+    if failed is not None:
+        return _failures(failed, label)
     return INCOMPLETE if incomplete else OK
+
+
+def _failures(failed: PassesFailed, label: str) -> int:
+    """One line per resource whose pass failed (``syncd: RESOURCE: failed: …``, the error
+    boundary's line for its error); returns the worst of their exit codes (README, exit codes):
+    a failure outranks another pass's incomplete walk."""
+    from syncd.cli_errors import FAILED, classify, log_unexpected
+
+    codes = []
+    for name, exc in failed.failures:
+        known = classify(exc)
+        if known is None:
+            log_unexpected(exc)
+            known = (
+                FAILED,
+                f"unexpected error ({type(exc).__name__}); the log line above says where. "
+                "Please report it",
+            )
+        codes.append(known[0])
+        line = known[1].removeprefix(f"{name}: ")  # the error's own line may name it already
+        click.echo(f"syncd: {label}{name}: failed: {line}", err=True)
+    return max(codes)
 
 
 SUMMARY_COLUMNS = (

@@ -11,6 +11,10 @@ A paginator owns its tokens, the position a walk resumes from (``CursorPosition`
 walk saw every record. A walk that cannot prove it did ends early with a reason in its ``Walk``
 (DESIGN invariant 10); the records it did receive are still good. Reasons are short lines that
 name counts and page numbers only, never a record.
+
+A page token the API refuses (400 ``INVALID_PAGE_ID``: a token it no longer knows, after a
+restart of its side or once it expired) is marked in the ``Walk`` (``token_rejected``) before the
+error is raised, so that a caller can tell it from any other 400 and restart the walk.
 """
 
 from __future__ import annotations
@@ -23,7 +27,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from syncd.ats.errors import BadRequestError
+
 MAX_PAGE = 100
+
+# The codes of a 400 that refuses a page token: the OpenAPI's INVALID_PAGE_ID ("pageId is
+# incorrect", "provided page id is invalid", on /candidates, /jobs and the audit feed alike) is the
+# only one SmartRecruiters documents (../shared/SMARTRECRUITERS.md, error bodies).
+PAGE_TOKEN_CODES = frozenset({"INVALID_PAGE_ID"})
 
 # (response, its decoded JSON body): the body is decoded once, where the answer is checked.
 Fetch = Callable[[str, dict[str, Any]], Awaitable[tuple[httpx.Response, Any]]]
@@ -78,6 +89,8 @@ class Walk:
 
     pages: int = 0
     incomplete: str | None = None
+    # The error code of a 400 that refused the page token the walk sent (None: none refused).
+    token_rejected: str | None = None
 
     @property
     def complete(self) -> bool:
@@ -113,6 +126,13 @@ def items_of(body: Any) -> list[dict[str, Any]]:
 def total_of(body: Any) -> int | None:
     if isinstance(body, dict) and isinstance(body.get("totalFound"), int):
         return int(body["totalFound"])
+    return None
+
+
+def rejected_token_code(exc: BaseException) -> str | None:
+    """The code (one of ``PAGE_TOKEN_CODES``) when ``exc`` is a 400 refusing a page token."""
+    if isinstance(exc, BadRequestError):
+        return next((c for c in exc.codes if c in PAGE_TOKEN_CODES), None)
     return None
 
 
@@ -175,7 +195,12 @@ class CursorPaginator:
         while True:
             if token is not None:
                 query[self.token_param] = token
-            response, body = await fetch(path, dict(query))
+            try:
+                response, body = await fetch(path, dict(query))
+            except BadRequestError as exc:
+                if token is not None:  # only a request that carried a token can have it refused
+                    walk.token_rejected = rejected_token_code(exc)
+                raise
             walk.pages += 1
             nxt = body.get("nextPageId") if isinstance(body, dict) else None
             nxt = nxt or next_from_link(response.headers.get("link"), self.token_param)

@@ -82,6 +82,12 @@ class PrometheusObserver:
             ["resource", "mode"], registry=r,
             buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600),
         )  # fmt: skip
+        self.tokens_rejected = Counter(
+            "syncd_page_tokens_rejected",
+            "Page tokens SmartRecruiters refused (400 INVALID_PAGE_ID) during passes, by "
+            "resource: the walk restarted from its first page (a second refusal in a run fails "
+            "the pass)", ["resource"], registry=r,
+        )  # fmt: skip
         self.last_success = Gauge(
             "syncd_last_success_timestamp_seconds",
             "Unix time of the last pass of the resource that ended ok", ["resource"], registry=r,
@@ -155,6 +161,8 @@ class PrometheusObserver:
             if n:
                 self.records.labels(report.resource, outcome).inc(n)
         self.passes.labels(report.resource, report.mode, report.status).inc()
+        if getattr(report, "tokens_rejected", 0):
+            self.tokens_rejected.labels(report.resource).inc(report.tokens_rejected)
         if report.ended_at is not None and report.started_at is not None:
             seconds = max(0.0, (report.ended_at - report.started_at).total_seconds())
             self.pass_seconds.labels(report.resource, report.mode).observe(seconds)

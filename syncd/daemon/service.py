@@ -304,8 +304,12 @@ class Daemon:
         await self._passes("sweep")
 
     async def _passes(self, mode: str) -> None:
-        from syncd.sync.engine import Engine
+        """One pass of every resource. A resource whose pass fails does not stop the others
+        (``Engine.run``): every pass is counted, what the others wrote is pushed, and then the
+        job fails (job_failed names each failed resource) and runs at its next time."""
+        from syncd.sync.engine import Engine, PassesFailed
 
+        failed: PassesFailed | None = None
         async with self.write_lock:
             engine = Engine(
                 self.mirror,
@@ -313,13 +317,18 @@ class Daemon:
                 self.settings.sync,
                 concurrency=self.settings.smartrecruiters.max_concurrency,
             )
-            reports = await engine.run(mode)  # a failed pass raises: job_failed counts it
+            try:
+                reports = await engine.run(mode)
+            except PassesFailed as exc:
+                reports, failed = exc.reports, exc
             for r in reports:
                 self.observer.pass_ended(r)
                 if r.status == "incomplete":
                     log.warning("pass_incomplete", resource=r.resource, reason=r.error)
         if any(r.counts.inserted or r.counts.updated or r.counts.deleted for r in reports):
             self.request_push()
+        if failed is not None:
+            raise failed  # job_failed counts and logs it
 
     async def push(self) -> None:
         """Dispatcher passes: one, and another while ``request_push`` asked during the last."""

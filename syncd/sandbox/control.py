@@ -15,6 +15,7 @@ from syncd.sandbox.auth import ALL_SCOPES
 from syncd.sandbox.errors import bad_request, not_found
 from syncd.sandbox.faults import FaultInjector, FaultPlan, FaultSpecError
 from syncd.sandbox.jsonresp import json_response
+from syncd.sandbox.paging import TokenPolicy
 from syncd.sandbox.server import sandbox_of, tenant_of
 from syncd.sandbox.state import APPLICATION_STATUSES, OFFER_STATUSES, Tenant
 from syncd.sandbox.timefmt import normalize, parse_iso
@@ -171,6 +172,19 @@ async def post_faults(request: Request) -> Response:
     )
 
 
+async def post_page_tokens(request: Request) -> Response:
+    """``{"forget": true}``: every page token issued so far is refused (400 INVALID_PAGE_ID), as
+    after a restart of the API's side; ``{"refuseAll": bool}``: refuse every page token (or stop
+    refusing). Answers the policy in force."""
+    body = check(await _body(request), {"forget": Field(bool), "refuseAll": Field(bool)})
+    sb = sandbox_of(request)
+    p = sb.page_tokens
+    sb.page_tokens = TokenPolicy(
+        p.epoch + 1 if body.get("forget") else p.epoch, body.get("refuseAll", p.refuse_all)
+    )
+    return json_response({"epoch": sb.page_tokens.epoch, "refuseAll": sb.page_tokens.refuse_all})
+
+
 async def post_limits(request: Request) -> Response:
     body = check(
         await _body(request),
@@ -319,6 +333,7 @@ ROUTES = [
     Route(f"{P}/activity", post_activity, methods=["POST"]),
     Route(f"{P}/faults", post_faults, methods=["POST"]),
     Route(f"{P}/limits", post_limits, methods=["POST"]),
+    Route(f"{P}/page-tokens", post_page_tokens, methods=["POST"]),
     Route(f"{P}/offers", post_offer, methods=["POST"]),
     Route(f"{P}/offers/{{offerId}}/accept", post_offer_accept, methods=["POST"]),
     Route(f"{P}/hire", post_hire, methods=["POST"]),

@@ -3,7 +3,12 @@
 Cursor paging walks an append-only creation order: a new record lands after every cursor, an
 updated record keeps its place, and a deleted one is skipped. The page token carries the position,
 the total counted on the first page (so a page costs the same at the end of a crawl as at the
-start) and a fingerprint of the filters it was issued for.
+start) and a fingerprint of the filters it was issued for and of the sandbox's token epoch.
+
+``POST /_sandbox/page-tokens`` moves the epoch (every token issued before is refused with 400
+``INVALID_PAGE_ID``, as after a restart of the API's side or once a token expired) or makes the
+sandbox refuse every token it is sent. The gate hands each request the sandbox's policy
+(``TOKENS``), so the routes' own token checks apply it.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from __future__ import annotations
 import base64
 import zlib
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlencode
 
@@ -59,8 +66,26 @@ def query_int(request: Request, name: str, default: int, lo: int, hi: int) -> in
     return value
 
 
+@dataclass(frozen=True)
+class TokenPolicy:
+    """``epoch``: tokens of another epoch are refused; ``refuse_all``: every token is."""
+
+    epoch: int = 0
+    refuse_all: bool = False
+
+
+# The policy of the sandbox serving the current request (set by the gate, per request).
+TOKENS: ContextVar[TokenPolicy] = ContextVar("sandbox_page_tokens")
+NO_POLICY = TokenPolicy()  # outside a request (unit tests of the routes' helpers)
+
+
+def _policy() -> TokenPolicy:
+    return TOKENS.get(NO_POLICY)
+
+
 def _fingerprint(filters: str) -> int:
-    return zlib.crc32(filters.encode())
+    epoch = _policy().epoch  # 0: the tokens of a sandbox that never forgot any, as before
+    return zlib.crc32((f"{epoch}|{filters}" if epoch else filters).encode())
 
 
 def encode_token(position: int, total: int, filters: str) -> str:
@@ -69,6 +94,8 @@ def encode_token(position: int, total: int, filters: str) -> str:
 
 
 def decode_token(token: str, filters: str) -> tuple[int, int]:
+    if _policy().refuse_all:
+        raise invalid_page_id()
     try:
         padded = token + "=" * (-len(token) % 4)
         pos_s, total_s, fp_s = base64.urlsafe_b64decode(padded).decode().split(".")

@@ -24,6 +24,7 @@ from syncd.sandbox.faults import FaultInjector, FaultPlan
 from syncd.sandbox.generator import generate
 from syncd.sandbox.jsonresp import dumps, json_response
 from syncd.sandbox.limits import LimitConfig, Limiter
+from syncd.sandbox.paging import TOKENS, TokenPolicy
 from syncd.sandbox.state import Tenant
 
 log = logging.getLogger("syncd.sandbox")
@@ -68,6 +69,7 @@ class Sandbox:
         # A copy: POST /_sandbox/limits changes the live config, and reset restores the options.
         self.limiter = Limiter(dataclasses.replace(o.limits))
         self.faults = FaultInjector(FaultPlan.parse(o.faults, o.fault_timeout_seconds), o.seed)
+        self.page_tokens = TokenPolicy()  # POST /_sandbox/page-tokens changes it
         self.stats.clear()
         for hook in self.reset_hooks:
             hook(self)
@@ -174,6 +176,7 @@ class Gate:
                 )
                 raise _DropConnection()
             scope.setdefault("state", {})["credential"] = cred
+            TOKENS.set(sb.page_tokens)  # this request's task only: the routes' token checks
             limit_headers = sb.limiter.headers(lim)
             if fault in ("truncate", "timeout"):
                 start: Message = {}

@@ -36,6 +36,10 @@ class EngineBase:
         self.details_statuses = frozenset(settings.application_details_statuses)
         self.audit_enabled = True
         self.backfill: Any = None  # the backfill this run belongs to (sync.backfills.Plan)
+        # Resources whose walk restarted in this run after a refused page token: a second
+        # refusal fails the resource instead of restarting again (syncd.sync.engine).
+        self.tokens_restarted: set[str] = set()
+        self.last_report: PassReport | None = None  # the pass run last (its report if it fails)
 
     async def _gather(self, coros: Iterable[Awaitable[Any]]) -> list[Any]:
         return list(await asyncio.gather(*coros))

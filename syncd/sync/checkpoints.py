@@ -7,6 +7,11 @@
 - ``FollowUpsCheckpoint``: the walk is over (complete, or incomplete with its reason); the
   follow-ups named in ``done`` are finished, the others are owed.
 
+Either phase may carry ``seen_from``: when the API refused the walk's page token and the walk
+restarted from its first page (``syncd.sync.engine``), the time of that restart. A record counts
+as listed by the pass only if the walk touched it at or after that time (its sweep deletes what
+the restarted walk did not list, whatever the abandoned walk had listed); absent, the pass's start.
+
 A pass with no checkpoint yet (``pass_page`` NULL) starts its walk at the first page. Anything
 else (not JSON, another version, another paging style) is a ``CheckpointError`` whose message
 names the resource and the fix (``syncd backfill --restart --resources NAME``).
@@ -15,6 +20,7 @@ names the resource and the fix (``syncd backfill --restart --resources NAME``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -27,12 +33,14 @@ VERSION = 1
 @dataclass(frozen=True)
 class WalkCheckpoint:
     position: Position
+    seen_from: datetime | None = None  # the walk restarted at this time (naive UTC)
 
 
 @dataclass(frozen=True)
 class FollowUpsCheckpoint:
     done: tuple[str, ...] = ()
     incomplete: str | None = None  # why the walk could not prove it saw every record
+    seen_from: datetime | None = None  # the walk restarted at this time (naive UTC)
 
 
 Checkpoint = WalkCheckpoint | FollowUpsCheckpoint
@@ -51,6 +59,23 @@ class UnreadableCheckpoint(Exception):
         )
 
 
+class PageTokensRefused(Exception):
+    """The API refused a resource's page token twice in one run, the second time on a walk that
+    had restarted from its first page: its pass fails, the job's other resources still run.
+    ``str()`` is one line naming the resource, the code and what to do (never a token)."""
+
+    def __init__(self, resource: str, code: str) -> None:
+        self.resource = resource
+        self.code = code
+        super().__init__(
+            f"{resource}: SmartRecruiters refused the walk's page token again ({code}) after the "
+            "walk had restarted from the first page in this run: the pass stopped, the next run "
+            "restarts its walk. If every run ends so, something between "
+            "syncd and SmartRecruiters changes the page tokens (a proxy rewriting query strings) "
+            "or the API is failing: check those, then run `syncd sync --once`"
+        )
+
+
 def dump(paginator: Paginator, ckpt: Checkpoint) -> str:
     if isinstance(ckpt, WalkCheckpoint):
         body: dict[str, Any] = {"v": VERSION, "phase": "walk", **paginator.dump(ckpt.position)}
@@ -61,7 +86,22 @@ def dump(paginator: Paginator, ckpt: Checkpoint) -> str:
             "done": list(ckpt.done),
             "incomplete": ckpt.incomplete,
         }
+    if ckpt.seen_from is not None:  # absent otherwise: the checkpoints of earlier versions
+        body["seen_from"] = ckpt.seen_from.isoformat()
     return orjson.dumps(body).decode()
+
+
+def _seen_from(body: dict[str, Any]) -> datetime | None:
+    raw = body.get("seen_from")
+    if raw is None:
+        return None
+    try:
+        when = datetime.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is not None:
+        raise CheckpointError("'seen_from' is not a time")
+    return when
 
 
 def load(resource: str, paginator: Paginator, text: str | None) -> Checkpoint | None:
@@ -79,7 +119,7 @@ def load(resource: str, paginator: Paginator, text: str | None) -> Checkpoint | 
     phase = body.get("phase")
     try:
         if phase == "walk":
-            return WalkCheckpoint(paginator.load(body))
+            return WalkCheckpoint(paginator.load(body), _seen_from(body))
         if phase == "followups":
             done = body.get("done")
             why = body.get("incomplete")
@@ -87,7 +127,7 @@ def load(resource: str, paginator: Paginator, text: str | None) -> Checkpoint | 
                 raise CheckpointError("'done' is not a list of follow-up names")
             if why is not None and not isinstance(why, str):
                 raise CheckpointError("'incomplete' is not a reason")
-            return FollowUpsCheckpoint(tuple(done), why)
+            return FollowUpsCheckpoint(tuple(done), why, _seen_from(body))
     except CheckpointError as exc:
         raise UnreadableCheckpoint(resource, str(exc)) from None
     raise UnreadableCheckpoint(resource, f"unknown phase {phase!r}")

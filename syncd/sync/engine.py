@@ -17,6 +17,15 @@ A pass without a cursor (backfill, sweep, or first run) is complete when its wal
 ``last_seen_at`` of every record it lists and, when it ends, tombstones the records it did not
 see. A backfill remembers which resources it finished (``syncd.sync.backfills``): a backfill run
 after a kill resumes the pass it was in and gives the finished ones an incremental pass only.
+
+A page token the API refuses (400 ``INVALID_PAGE_ID``: a checkpoint's token the server no longer
+knows after a restart of its side, or one that expired) does not stall the pass: the walk
+restarts from its first page with the pass's cursor (a full pass: from the beginning), once per
+resource and run, and only what the restarted walk lists counts as seen by a sweep
+(``checkpoints.WalkCheckpoint.seen_from``). Refused again in the same run, the resource fails
+(``checkpoints.PageTokensRefused``). A resource whose pass fails is recorded ``failed`` and the
+job's other resources still run; ``run`` then raises ``PassesFailed`` with every report.
+Failures that are not one resource's (a refused credential, the mirror database) end the job.
 """
 
 from __future__ import annotations
@@ -31,9 +40,11 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
-from syncd.ats.paging import Walk
-from syncd.mirror.db import describe_db_error, transient_db_error
+from syncd.ats.errors import AuthenticationError, BadRequestError
+from syncd.ats.paging import Position, Walk
+from syncd.mirror.db import describe_db_error, driver_error, transient_db_error
 from syncd.mirror.isolate import in_savepoint, keep_seen, quarantined_keys, write_isolated
 from syncd.mirror.records import Invalid, Row
 from syncd.mirror.store import utcnow
@@ -49,6 +60,7 @@ from syncd.sync.interviews import InterviewsMixin
 from syncd.sync.offers import OffersMixin
 from syncd.sync.passes import (
     Counts,
+    PassesFailed,
     PassReport,
     ProgressFn,
     WriteGroup,
@@ -99,23 +111,57 @@ class Engine(
             else:  # a backfill pass this run resumes still counts for its backfill
                 plan = backfills.current(self.m, conn)
         self.backfill = plan
-        reports = []
+        reports: list[PassReport] = []
+        failures: list[tuple[str, Exception]] = []
         for res in chosen:
-            if mode == "backfill" and plan is not None and res.name in plan.done:
-                # Finished earlier in the backfill this run resumes: only what changed since.
-                report = await self._pass(res, "incremental")
-                report.note = "backfill finished before the interruption; incremental pass"
-            else:
-                report = await self._pass(res, mode, since)
-            reports.append(report)
-            if report.resumed and report.status == "ok":
-                # The resumed pass shows the tenant as it was when that pass began (records
-                # changed since, behind its checkpoint, were not walked again): one more pass
-                # from its new cursor brings the resource up to this run's start.
-                catch_up = await self._pass(res, "incremental")
-                catch_up.note = "changes since the resumed pass began"
-                reports.append(catch_up)
+            try:
+                await self._resource(res, mode, since, plan, reports)
+            except Exception as exc:
+                if job_wide(exc):
+                    raise
+                # One resource's failure (an API error, its page tokens refused): recorded
+                # `failed` by its pass; the next resources still run.
+                reports.append(self._failed_report(res, mode, exc))
+                failures.append((res.name, exc))
+        if failures:
+            raise PassesFailed(reports, failures)
         return reports
+
+    async def _resource(
+        self,
+        res: Resource,
+        mode: str,
+        since: datetime | None,
+        plan: backfills.Plan | None,
+        reports: list[PassReport],
+    ) -> None:
+        """The passes of one resource in this run, appended to ``reports`` as they end."""
+        if mode == "backfill" and plan is not None and res.name in plan.done:
+            # Finished earlier in the backfill this run resumes: only what changed since.
+            report = await self._pass(res, "incremental")
+            report.note = "backfill finished before the interruption; incremental pass"
+        else:
+            report = await self._pass(res, mode, since)
+        reports.append(report)
+        if report.resumed and report.status == "ok":
+            # The resumed pass shows the tenant as it was when that pass began (records
+            # changed since, behind its checkpoint, were not walked again): one more pass
+            # from its new cursor brings the resource up to this run's start.
+            catch_up = await self._pass(res, "incremental")
+            catch_up.note = "changes since the resumed pass began"
+            reports.append(catch_up)
+
+    def _failed_report(self, res: Resource, mode: str, exc: Exception) -> PassReport:
+        """The report of ``res``'s pass that raised ``exc`` (recorded ``failed`` by
+        ``run_resource``), or one made here when it failed before it had a report."""
+        last = self.last_report
+        if last is not None and last.resource == res.name and last.status == "failed":
+            return last
+        now = utcnow()
+        report = PassReport(res.name, mode, "failed", None, now, ended_at=now)
+        report.error = describe_db_error(exc)
+        report.counts.errors = 1
+        return report
 
     async def _pass(self, res: Resource, mode: str, since: datetime | None = None) -> PassReport:
         """``run_resource``, run again from its checkpoint (up to ``TRANSIENT_TRIES`` times in
@@ -163,6 +209,7 @@ class Engine(
         report = PassReport(
             res.name, mode, "running", cursor, started, resumed=resumed and ckpt is not None
         )
+        self.last_report = report
         if report.resumed:
             where = "its walk" if not isinstance(ckpt, ck.FollowUpsCheckpoint) else "follow-ups"
             report.note = f"resumed the interrupted {mode} pass at {where}"
@@ -187,8 +234,8 @@ class Engine(
             if isinstance(ckpt, ck.FollowUpsCheckpoint):
                 after = ckpt
             else:
-                walk = await self._pages(res, report, cursor, ckpt, st)
-                after = ck.FollowUpsCheckpoint((), walk.incomplete)
+                walk, seen_from = await self._walk(res, report, cursor, ckpt, st)
+                after = ck.FollowUpsCheckpoint((), walk.incomplete, seen_from)
                 with self.m.begin() as conn:
                     self.m.save_state(conn, res.name, pass_page=ck.dump(res.paginator, after))
                 self._boundary(res, "walked")
@@ -250,19 +297,72 @@ class Engine(
         return os.environ.get(KILL_AT) or None
 
     # ---- the paged walk ---------------------------------------------------------------------
-    async def _pages(
+    async def _walk(
         self,
         res: Resource,
         report: PassReport,
         cursor: datetime | None,
         ckpt: ck.Checkpoint | None,
         resume: Row,
-    ) -> Walk:
-        """Walk the listing from the checkpoint; returns the walk's outcome (complete or not)."""
-        full = cursor is None
+    ) -> tuple[Walk, datetime | None]:
+        """Walk the listing from the checkpoint; returns the walk's outcome (complete or not)
+        and when it restarted (``WalkCheckpoint.seen_from``; None: never). A page token the API
+        refuses restarts the walk at the first page, once per resource and run; refused again,
+        raises ``checkpoints.PageTokensRefused``."""
         start = ckpt.position if isinstance(ckpt, ck.WalkCheckpoint) else None
+        seen_from = ckpt.seen_from if isinstance(ckpt, ck.WalkCheckpoint) else None
         max_seen: datetime | None = resume["pass_max_seen"] if start is not None else None
-        walk = Walk()
+        while True:
+            walk = Walk()
+            try:
+                await self._pages(res, report, cursor, start, max_seen, seen_from, walk)
+                return walk, seen_from
+            except BadRequestError:
+                code = walk.token_rejected
+                if code is None:
+                    raise
+                report.tokens_rejected += 1
+                if res.name in self.tokens_restarted:
+                    raise ck.PageTokensRefused(res.name, code) from None
+                self.tokens_restarted.add(res.name)
+            # The token is gone for good: what the walk wrote stays (upserted again by the
+            # restarted walk), its position is discarded. The cursor stays the pass's (its last
+            # committed one): the restarted walk lists everything since, or, without one,
+            # everything. Never the token itself in a log: it encodes a position in the tenant.
+            log.warning(
+                "page_token_rejected",
+                resource=res.name,
+                code=code,
+                after_pages=walk.pages,
+                action="walk restarted from the first page",
+            )
+            seen_from, start, max_seen = utcnow(), res.paginator.start(), None
+            restarted = ck.WalkCheckpoint(start, seen_from)
+            with self.m.begin() as conn:
+                self.m.save_state(
+                    conn,
+                    res.name,
+                    pass_page=ck.dump(res.paginator, restarted),
+                    pass_max_seen=None,
+                )
+            report.note = (
+                f"the API refused the walk's page token ({code}); the walk restarted from the "
+                "first page"
+            )
+
+    async def _pages(
+        self,
+        res: Resource,
+        report: PassReport,
+        cursor: datetime | None,
+        start: Position | None,
+        max_seen: datetime | None,
+        seen_from: datetime | None,
+        walk: Walk,
+    ) -> None:
+        """Walk the listing from ``start``; ``walk`` receives the outcome (complete or not).
+        Every page's checkpoint carries ``seen_from``."""
+        full = cursor is None
         params = {"limit": self.settings.page_size, **res.incremental.params(aware(cursor))}
         pages = res.list(self.sr, res, params, start, walk)
         group = WriteGroup(
@@ -277,7 +377,7 @@ class Engine(
                 report.pages += 1
                 report.counts.fetched += len(items)
                 assert page.position is not None  # set by every paginator's walk
-                token = ck.dump(res.paginator, ck.WalkCheckpoint(page.position))
+                token = ck.dump(res.paginator, ck.WalkCheckpoint(page.position, seen_from))
                 # Children read with the page cost API calls: on the event loop, before the write.
                 prepared = await self._prepare_children(res, items) if page_children(res) else None
                 # Mapping and the write run in a worker thread while the next page is in flight
@@ -312,7 +412,6 @@ class Engine(
             # An API error ends the walk: what was written is consistent (rows and checkpoint
             # of the same pages) and is committed; a failed write rolls its group back.
             await asyncio.to_thread(group.close)
-        return walk
 
     def _write_page(
         self,
@@ -469,8 +568,11 @@ class Engine(
                 # next pass walks again from the same cursor.
                 self.m.save_state(conn, res.name, **_NO_PASS)
                 return
-            if full and res.sweep_deletes and self._sweep_safe(conn, res, started, report, now):
-                self._sweep(conn, res, started, report, now=now)
+            # A walk restarted after a refused page token lists again what the abandoned walk
+            # had listed: only the restarted walk's touches count as seen.
+            seen = ckpt.seen_from or started
+            if full and res.sweep_deletes and self._sweep_safe(conn, res, seen, report, now):
+                self._sweep(conn, res, seen, report, now=now)
             st = self.m.state(conn, res.name)
             # Start of this pass minus the lag window: the window absorbs late commits and a
             # server clock behind ours (up to the lag), and a quiet tenant costs one call.
@@ -503,6 +605,12 @@ class Engine(
         return True
 
 
+def job_wide(exc: BaseException) -> bool:
+    """A failure that is not one resource's: the credential refused (every call would be), or
+    the mirror database (every pass writes to it). It ends the job at once."""
+    return isinstance(exc, AuthenticationError | SQLAlchemyError) or driver_error(exc) is not None
+
+
 # sync_state columns of a pass in progress, cleared when it ends.
 _NO_PASS: dict[str, Any] = dict.fromkeys(
     (
@@ -516,4 +624,4 @@ _NO_PASS: dict[str, Any] = dict.fromkeys(
 )
 
 
-__all__ = ["Counts", "Engine", "PassReport", "ProgressFn"]
+__all__ = ["Counts", "Engine", "PassReport", "PassesFailed", "ProgressFn"]

@@ -131,11 +131,40 @@ class PassReport:
     # updated with each committed write group (``Engine._progress``).
     run_row: int | None = None
     calls_at_start: int = 0
+    # Page tokens the API refused during this run of the pass (400 INVALID_PAGE_ID).
+    tokens_rejected: int = 0
 
     @property
     def seconds(self) -> float:
         end = self.ended_at or utcnow()
         return (end - self.run_started_at).total_seconds()
+
+
+class PassesFailed(Exception):
+    """Passes of one job that failed while its other passes still ran (``Engine.run``).
+    ``reports``: every pass of the job in order, the failed ones with status ``failed``;
+    ``failures``: (resource, the exception its pass raised), in order; ``calls``: API calls the
+    job spent (set by ``syncd.sync.runner.run_job``). ``str()`` names each failed resource with
+    its error (API errors in full: method, path, status and codes; any other error by its type
+    only, since its message may quote a value)."""
+
+    def __init__(self, reports: list[PassReport], failures: list[tuple[str, Exception]]) -> None:
+        self.reports = reports
+        self.failures = failures
+        self.calls = 0
+        each = "; ".join(f"{name}: {safe_error(exc)}" for name, exc in failures)
+        super().__init__(f"{len(failures)} of {len(reports)} passes failed ({each})")
+
+
+def safe_error(exc: BaseException) -> str:
+    """``exc`` for a log or a message: the SmartRecruiters client's errors and syncd's own
+    checkpoint errors in full (they name requests and codes, never a record), others by type."""
+    from syncd.ats.errors import AtsError
+    from syncd.sync.checkpoints import PageTokensRefused
+
+    if isinstance(exc, AtsError | PageTokensRefused):
+        return f"{type(exc).__name__}: {exc}"
+    return type(exc).__name__
 
 
 def aware(dt: datetime | None) -> datetime | None:

@@ -10,7 +10,7 @@ from syncd.config import Settings
 from syncd.mirror.db import make_engine, require_schema
 from syncd.mirror.store import Mirror
 from syncd.sync.catalogue import BY_NAME, CATALOGUE
-from syncd.sync.engine import Engine, PassReport, ProgressFn
+from syncd.sync.engine import Engine, PassesFailed, PassReport, ProgressFn
 
 
 async def check_credential(sr: Any, resources: Sequence[str] | None) -> None:
@@ -30,7 +30,9 @@ async def run_job(
     progress: ProgressFn | None = None,
 ) -> tuple[list[PassReport], int]:
     """Run the passes; returns the reports and the API calls spent. Raises SchemaError before any
-    call when the mirror is not migrated, and the client's errors (auth, config) as they come."""
+    call when the mirror is not migrated, the client's errors (auth, config) and the mirror's as
+    they come, and ``PassesFailed`` (with every report and the calls spent) when some resources'
+    passes failed while the others ran."""
     from syncd.ats import SmartRecruitersClient
 
     db = make_engine(settings.database_url)
@@ -46,7 +48,11 @@ async def run_job(
                 progress=progress,
                 concurrency=settings.smartrecruiters.max_concurrency,
             )
-            reports = await engine.run(mode, resources, since)
+            try:
+                reports = await engine.run(mode, resources, since)
+            except PassesFailed as exc:
+                exc.calls = sr.calls
+                raise
             return reports, sr.calls
     finally:
         db.dispose()

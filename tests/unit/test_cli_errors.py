@@ -202,3 +202,30 @@ def test_number_options_outside_their_range_are_usage_errors(args: list[str], op
     assert out.exit_code == 2, out.output
     assert f"Invalid value for '{option}'" in out.output and "is not" in out.output
     assert "in the range" in out.output
+
+
+def test_passes_that_failed_while_others_ran_exit_with_the_worst_code() -> None:
+    """``PassesFailed``: each failed resource's line, the worst of their codes; an error syncd
+    does not know is named by its type only (its message may quote a value)."""
+    from syncd.ats import BadRequestError
+    from syncd.mirror.store import utcnow
+    from syncd.sync.checkpoints import PageTokensRefused
+    from syncd.sync.passes import PassesFailed, PassReport
+
+    reports = [PassReport(n, "incremental", "failed", None, utcnow()) for n in ("a", "b", "c")]
+    refused = PageTokensRefused("audit", "INVALID_PAGE_ID")
+    denied = PermissionDeniedError("no", method="GET", path="/offers", status=403)
+    odd = ValueError("Jane Doe")
+    known = classify(PassesFailed(reports, [("audit", refused), ("offers", denied)]))
+    assert known is not None and known[0] == REFUSED
+    assert known[1].startswith(
+        "audit: failed: SmartRecruiters refused the walk's page token again (INVALID_PAGE_ID)"
+    )
+    assert "; offers: failed: SmartRecruiters refused the credentials or their role" in known[1]
+    bad = BadRequestError("x", method="GET", path="/jobs", status=400)
+    known = classify(PassesFailed(reports, [("jobs", bad), ("offers", odd)]))
+    assert known is not None and known[0] == FAILED
+    assert known[1].endswith("; offers: failed: ValueError") and "Jane" not in known[1]
+    assert (
+        str(PassesFailed(reports, [("offers", odd)])) == "1 of 3 passes failed (offers: ValueError)"
+    )

@@ -141,6 +141,55 @@ def test_checkpoints_are_typed_per_phase() -> None:
             ck.load("offers", offset, text)
 
 
+def test_a_restarted_walk_keeps_when_it_restarted_in_both_phases() -> None:
+    cursor = CANDIDATES.paginator
+    at = datetime(2026, 11, 29, 19, 26, 17, 697545)  # naive UTC, as the engine's clock
+    walk = ck.WalkCheckpoint(CursorPosition(None, 0, None), at)
+    assert '"seen_from":"2026-11-29T19:26:17.697545"' in ck.dump(cursor, walk)
+    assert ck.load("candidates", cursor, ck.dump(cursor, walk)) == walk
+    after = ck.FollowUpsCheckpoint(("details",), None, at)
+    assert ck.load("candidates", cursor, ck.dump(cursor, after)) == after
+    # Without a restart the key is absent: the checkpoints of earlier versions read the same.
+    assert "seen_from" not in ck.dump(cursor, ck.WalkCheckpoint(CursorPosition("T", 1, 2)))
+    for bad in ('"yesterday"', "7", '"2026-11-29T19:26:17+00:00"'):
+        text = f'{{"v": 1, "phase": "followups", "done": [], "seen_from": {bad}}}'
+        with pytest.raises(ck.UnreadableCheckpoint, match="'seen_from' is not a time"):
+            ck.load("candidates", cursor, text)
+
+
+def test_a_refused_token_is_marked_only_on_a_request_that_carried_one() -> None:
+    """400 INVALID_PAGE_ID on a request with a token marks the walk (the engine restarts it);
+    on the first page (no token) it is an ordinary error; another 400 code marks nothing."""
+    from syncd.ats.errors import BadRequestError
+
+    def refuse(code: str) -> BadRequestError:
+        return BadRequestError(
+            "bad", method="GET", path="/x", status=400, errors=[{"code": code, "message": "m"}]
+        )
+
+    def walk_until(fail_on: str, code: str, start: CursorPosition | None) -> Walk:
+        async def fetch(path: str, query: dict[str, Any]) -> tuple[httpx.Response, Any]:
+            token = query.get("pageId", "")
+            if token == fail_on:
+                raise refuse(code)
+            return httpx.Response(200), body(2, "A", 4)
+
+        async def go() -> None:
+            async for _ in CursorPaginator().pages(fetch, "/x", {}, start=start, walk=w):
+                pass
+
+        w = Walk()
+        with pytest.raises(BadRequestError):
+            asyncio.run(go())
+        return w
+
+    assert walk_until("A", "INVALID_PAGE_ID", None).token_rejected == "INVALID_PAGE_ID"
+    resumed = walk_until("A", "INVALID_PAGE_ID", CursorPosition("A", 2, 4))
+    assert (resumed.token_rejected, resumed.pages) == ("INVALID_PAGE_ID", 0)
+    assert walk_until("", "INVALID_PAGE_ID", None).token_rejected is None
+    assert walk_until("A", "INVALID_PARAMETER", None).token_rejected is None
+
+
 def test_the_incremental_spec_is_applied_as_declared() -> None:
     cur = datetime(2024, 5, 1, tzinfo=UTC)
     assert CANDIDATES.incremental.params(cur) == {"updatedAfter": cur - timedelta(milliseconds=1)}
