@@ -246,6 +246,8 @@ def push_cmd(once: bool, only: str | None, interval: float) -> None:
                 f"{r.delivered}, rejected {r.rejected}, dead {r.dead}, waiting {r.waiting}, "
                 f"skipped {r.skipped}, status read {r.read_back}"
                 + (f", parked {r.parked} (Retry-After)" if r.parked else "")
+                + (f", retrying {r.retrying} later" if r.retrying else "")
+                + (f", held {r.held} (target unavailable)" if r.held else "")
             )
             for e in r.errors:
                 failed = True
