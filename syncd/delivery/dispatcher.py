@@ -440,6 +440,8 @@ class Dispatcher:
                 "attempts": row["attempts"],
                 "next_attempt_at": None,
             }
+            if o.kind == "auth":
+                log.error("sink_auth_refused", sink=cs.name, status=o.status_code)
             if o.kind == "accepted":
                 values |= {
                     "state": "delivered",
@@ -466,8 +468,6 @@ class Dispatcher:
                     "delivery_dead", sink=cs.name, delivery=row["delivery_id"], status=o.status_code
                 )
             else:
-                if o.kind == "auth":
-                    log.error("sink_auth_refused", sink=cs.name, status=o.status_code)
                 wait = retry_delay(row["attempts"], cfg, o.retry_after)
                 reason = f"{o.reason or o.kind}; next attempt in {wait:.0f} s"
                 if (o.retry_after or 0.0) > max(cfg.retry_max_seconds, 1.0):
