@@ -125,7 +125,7 @@ class Dispatcher:
     async def run_sink(self, cs: ConfiguredSink) -> SinkReport:
         report = SinkReport(cs.name)
         # People not to hand out again in this pass: their hire's details are still owed, or
-        # their delivery was tried (and failed) in this pass.
+        # their delivery failed (or was held back) in this pass.
         self._waiting: set[str] = set()
         self._down = False  # an attempt found the target unavailable: no more sends this pass
         self._since = utcnow()
@@ -370,8 +370,6 @@ class Dispatcher:
     ) -> None:
         """One attempt of each delivery (none after the target was found unavailable), then the
         outcomes recorded."""
-        for row, _ in batch:
-            self._waiting.add(row["candidate_id"])  # one attempt per person and pass
         if Capability.BATCH in cs.sink.capabilities_now():
             outcomes = await _guarded(cs.sink.deliver)([d for _, d in batch])
             report.sent += len(batch)
@@ -428,6 +426,8 @@ class Dispatcher:
         cfg = cs.config
         changes: list[dict[str, Any]] = []
         for row, o in results:
+            if o is None or o.kind in ("retry", "auth"):
+                self._waiting.add(row["candidate_id"])  # at most one attempt per pass
             if o is None:
                 changes.append(
                     {"id": row["id"], "state": "pending", "attempts": row["attempts"] - 1}
