@@ -356,6 +356,15 @@ class Daemon:
         gate = (lambda: self.write_lock) if self.db.dialect.name == "sqlite" else None
         wb = sr_write_back(self.db, self.tenant, self.sr, notices, write_gate=gate)
         reports = await push_once(self.db, self.tenant, sinks, write_back=wb, write_gate=gate)
+        # A pass that ended on a throttled or unavailable target: the next one when the target
+        # asked (Retry-After) or the failed delivery is due, if sooner than the interval, so a
+        # first load into a rate-limited HRIS goes on at the target's pace. Nothing sleeps here.
+        waits = [r.resume_after for r in reports if r.resume_after is not None]
+        if waits and min(waits) < self.settings.schedule.push_interval_seconds:
+            job = self.scheduler.get_job(self.job_id("push"))
+            if job is not None and not self.stopping and self.role == "leader":
+                at = datetime.now(UTC) + timedelta(seconds=max(min(waits), 1.0))
+                job.modify(next_run_time=at)
         self.observer.push_ended(reports)
         for r in reports:
             log.info(

@@ -95,6 +95,9 @@ class SinkReport:
     parked: int = 0  # Retry-After longer than retry_max_seconds: scheduled as the target asked
     retrying: int = 0  # failed for now: scheduled for a later pass (next_attempt_at)
     held: int = 0  # not sent: the target was found unavailable earlier in the pass
+    # The pass ended on an unavailable target: seconds until it is worth asking again (the
+    # target's Retry-After, else the failed delivery's scheduled wait). None: it did not.
+    resume_after: float | None = None
     read_back: int = 0
     cursor: int = 0
     errors: list[str] = field(default_factory=list)
@@ -483,6 +486,9 @@ class Dispatcher:
                     "reason": reason,
                     "next_attempt_at": now + timedelta(seconds=wait),
                 }
+                if self._down:
+                    again = min(o.retry_after, wait) if o.retry_after else wait
+                    report.resume_after = min(report.resume_after or again, again)
             changes.append(values)
         async with self._tx() as conn:
             q.update_deliveries(conn, changes, now=now)
