@@ -418,7 +418,7 @@ deliveries = Table(
     Column("updated_at", DateTime, nullable=False),
     Column("delivered_at", DateTime),
     # After a failed attempt (429/5xx/timeout/401/403): when the delivery is due again (a later
-    # push pass takes it; NULL: due now). Migration 0008.
+    # push pass takes it; NULL: due now). Migration 0009.
     Column("next_attempt_at", DateTime),
     UniqueConstraint(
         "tenant", "sink", "candidate_id", "job_id", "event_type", name="uq_deliveries_key"
