@@ -35,6 +35,7 @@ def sink_table(vendor: str, base_url: str, secret: Path, concurrency: int) -> di
         "concurrency": concurrency,
         "batch_size": 500,
         "max_attempts": 100,  # a throttled try counts as an attempt
+        "retry_initial_seconds": 1,  # the throttled one again soon (Retry-After wins if longer)
     }
     if vendor == "bamboohr":
         secret.write_text(KEY)

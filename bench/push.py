@@ -112,8 +112,24 @@ def seed(url: str, n: int) -> None:
 
 
 async def dispatch(eng: Any, cs: Any) -> Any:
+    """Passes until nothing is open (a pass ends at a throttled or unavailable target and
+    schedules its retries: the next pass comes when the target asked, as the daemon does). The
+    last pass's report with ``delivered`` summed over the passes."""
+    from sqlalchemy import text
+
+    delivered = 0
     async with cs.sink:
-        return await Dispatcher(eng, TENANT, write_back=None).run_sink(cs)
+        while True:
+            report = await Dispatcher(eng, TENANT, write_back=None).run_sink(cs)
+            delivered += report.delivered
+            with eng.connect() as conn:
+                open_ = conn.execute(
+                    text("SELECT COUNT(*) FROM deliveries WHERE state IN ('pending', 'in_flight')")
+                ).scalar_one()
+            if not open_:
+                report.delivered = delivered
+                return report
+            await asyncio.sleep(report.resume_after or 0.05)
 
 
 def queue(eng: Any, cs: Any) -> float:
@@ -122,7 +138,7 @@ def queue(eng: Any, cs: Any) -> float:
     from syncd.delivery.dispatcher import SinkReport
 
     t0 = time.perf_counter()
-    Dispatcher(eng, TENANT, write_back=None)._start(cs, SinkReport(cs.name))
+    asyncio.run(Dispatcher(eng, TENANT, write_back=None)._start(cs, SinkReport(cs.name)))
     return time.perf_counter() - t0
 
 

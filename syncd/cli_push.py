@@ -248,6 +248,8 @@ def push_cmd(once: bool, only: str | None, interval: float) -> None:
                 f"{r.delivered}, rejected {r.rejected}, dead {r.dead}, waiting {r.waiting}, "
                 f"skipped {r.skipped}, status read {r.read_back}"
                 + (f", parked {r.parked} (Retry-After)" if r.parked else "")
+                + (f", retrying {r.retrying} later" if r.retrying else "")
+                + (f", held {r.held} (target unavailable)" if r.held else "")
             )
             for e in r.errors:
                 failed = True
@@ -296,12 +298,13 @@ def deliveries_cmd() -> None:
 @click.option("--limit", default=200, type=click.IntRange(1, BIGINT_MAX), show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def deliveries_list(sink: str | None, state: str | None, limit: int, as_json: bool) -> None:
-    """Deliveries, oldest first: state, attempts, the target's answer and reason."""
+    """Deliveries, oldest first: state, attempts, the target's answer and reason, and when a
+    failed one is tried again (``next_attempt_at``)."""
     from syncd.mirror import deliveries as q
 
     cols = [
         "id", "sink", "delivery_id", "external_key", "event_type", "state", "attempts",
-        "status_code", "target_id", "sink_status", "reason", "updated_at",
+        "status_code", "target_id", "sink_status", "reason", "next_attempt_at", "updated_at",
     ]  # fmt: skip
     from syncd.cli import settings_or_exit
 

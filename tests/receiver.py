@@ -9,6 +9,7 @@ In a thread: ``serve_receiver(secret)``; in its own process:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import threading
 import time
@@ -41,6 +42,9 @@ class ReceiverState:
     fail_status: int = 503
     retry_after: str | None = None  # the Retry-After header of those answers
     times: list[float] = field(default_factory=list)  # time.monotonic() of every POST
+    # Seconds every POST is held before it is answered (a slow target); set to 0 to let the
+    # requests held go on at once.
+    hold: float = 0.0
     reject: dict[str, tuple[int, str]] = field(default_factory=dict)  # external_key -> answer
     status: dict[str, str] = field(default_factory=dict)  # external_key -> status (readback)
     default_status: str = "active"
@@ -69,6 +73,10 @@ def create_receiver(state: ReceiverState) -> Starlette:
         key = data.get("external_key") or data.get("employeeNumber")
         with state.lock:
             state.times.append(time.monotonic())
+        held = time.monotonic() + state.hold
+        while state.hold and time.monotonic() < held:
+            await asyncio.sleep(0.02)
+        with state.lock:
             if state.fail_next > 0:
                 state.fail_next -= 1
                 headers = {"retry-after": state.retry_after} if state.retry_after else None

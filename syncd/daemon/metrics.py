@@ -27,7 +27,7 @@ from prometheus_client import (
 from sqlalchemy import Engine, func, select
 
 OUTCOMES = ("inserted", "updated", "unchanged", "deleted", "quarantined")
-DELIVERY_OUTCOMES = ("sent", "delivered", "rejected", "dead", "skipped", "parked")
+DELIVERY_OUTCOMES = ("sent", "delivered", "rejected", "dead", "skipped", "parked", "retrying")
 
 
 def api_group(path: str) -> str:
@@ -94,7 +94,7 @@ class PrometheusObserver:
         )  # fmt: skip
         self.deliveries = Counter(
             "syncd_deliveries", "Dispatcher outcomes by sink (sent, delivered, rejected, dead, "
-            "skipped, parked)", ["sink", "outcome"], registry=r,
+            "skipped, parked, retrying)", ["sink", "outcome"], registry=r,
         )  # fmt: skip
         self.job_failures = Counter(
             "syncd_job_failures", "Scheduled jobs that raised (retried at their next run)",

@@ -349,14 +349,24 @@ class Daemon:
 
         notices: list[str] = []
         sinks = configure(self.settings.sinks, origin=self.settings.sink_origin)
-        wb = sr_write_back(self.db, self.tenant, self.sr, notices)
-        # SQLite has one writer at a time: a pass keeps its write group's transaction open
-        # while it awaits the next page, and a push writing then would block the event loop on
-        # the file's lock until the busy timeout (60 s: /healthz stale, the watchdog firing).
-        # There a push waits for the pass instead; PostgreSQL writes side by side.
-        one_writer = self.db.dialect.name == "sqlite"
-        async with self.write_lock if one_writer else contextlib.nullcontext():
-            reports = await push_once(self.db, self.tenant, sinks, write_back=wb)
+        # SQLite has one writer at a time: a pull keeps its write group's transaction open while
+        # it awaits the next page, and a push writing then would block the event loop on the
+        # file's lock until the busy timeout (60 s: /healthz stale, the watchdog firing). There
+        # each of the push's write transactions takes the write lock, and only for that write:
+        # never while it waits for a target or SmartRecruiters, so an HRIS outage never holds up
+        # a pull or a webhook refresh. PostgreSQL writes side by side.
+        gate = (lambda: self.write_lock) if self.db.dialect.name == "sqlite" else None
+        wb = sr_write_back(self.db, self.tenant, self.sr, notices, write_gate=gate)
+        reports = await push_once(self.db, self.tenant, sinks, write_back=wb, write_gate=gate)
+        # A pass that ended on a throttled or unavailable target: the next one when the target
+        # asked (Retry-After) or the failed delivery is due, if sooner than the interval, so a
+        # first load into a rate-limited HRIS goes on at the target's pace. Nothing sleeps here.
+        waits = [r.resume_after for r in reports if r.resume_after is not None]
+        if waits and min(waits) < self.settings.schedule.push_interval_seconds:
+            job = self.scheduler.get_job(self.job_id("push"))
+            if job is not None and not self.stopping and self.role == "leader":
+                at = datetime.now(UTC) + timedelta(seconds=max(min(waits), 1.0))
+                job.modify(next_run_time=at)
         self.observer.push_ended(reports)
         for r in reports:
             log.info(
@@ -367,6 +377,8 @@ class Daemon:
                 delivered=r.delivered,
                 rejected=r.rejected,
                 dead=r.dead,
+                retrying=r.retrying + r.parked,
+                held=r.held,
                 read_back=r.read_back,
                 errors=len(r.errors),
             )

@@ -8,10 +8,20 @@ writes it to SmartRecruiters.
   external key fixed) and committed before it is sent. After a crash it is sent again with the
   same ``delivery_id``; a sink that can look people up is asked first (lookup before every
   create, and always for an outcome that is unknown), so a create is never retried blind.
-- **Retries**: tenacity, exponential backoff with full jitter between ``retry_initial_seconds``
-  and ``retry_max_seconds``, at least the target's ``Retry-After``; after ``max_attempts`` the
-  delivery is a dead letter (``dead``) with the target's last message. A permanent refusal is a
-  dead letter at once (``rejected``, the target's own message kept).
+- **Retries are scheduled, never slept**: a pass makes at most one attempt per delivery. A
+  failed one (429, 5xx, timeout, 401/403) goes back to ``pending`` with ``next_attempt_at``
+  (``retry_delay``: exponential from ``retry_initial_seconds`` to ``retry_max_seconds``, at
+  least the target's ``Retry-After``) and a later pass takes it; after ``max_attempts`` it is a
+  dead letter (``dead``) with the target's last message. A permanent refusal is a dead letter
+  at once (``rejected``, the target's own message kept).
+- **An outage ends the pass**: once an attempt finds the target unavailable, the pass starts no
+  other delivery of that sink (those not yet sent go back unchanged, no attempt counted), so a
+  pass lasts at most about one round of the sink's timeouts, and an outage uses up one attempt
+  per pass, not the whole budget. When the target answers again, deliveries put off by the
+  outage are due at once (``deliveries.due_sooner``).
+- **Writes through a gate**: every write transaction is taken under ``write_gate`` (the daemon's
+  write lock on SQLite, where the file has one writer); HTTP is never awaited inside one, so a
+  pull or a webhook refresh waits at most for one short write of the push, never for a target.
 - **Order**: only the oldest open delivery of each person is handed out, so one person's hire and
   revocation never overtake each other; other people and other sinks go on.
 """
@@ -20,22 +30,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    stop_any,
-    wait_random_exponential,
-)
-from tenacity.stop import stop_base
+from sqlalchemy import Connection, Engine
 
 from syncd.delivery.sinks import ConfiguredSink
 from syncd.mirror import deliveries as q
@@ -50,6 +53,7 @@ from syncd.sinks.base import (
     Outcome,
     TargetUnavailable,
 )
+from syncd.sinks.config import SinkConfig
 
 log = structlog.get_logger("syncd.delivery")
 
@@ -57,6 +61,25 @@ READY_TO_ONBOARD = "READY_TO_ONBOARD"
 AppKey = tuple[str, str]
 # (candidate_id, job_id, status) -> None; raises on failure. None: write-back off.
 WriteBack = Callable[[list[tuple[AppKey, str]]], Awaitable[None]]
+# A gate every write transaction of the push is taken under (None: none needed).
+WriteGate = Callable[[], AbstractAsyncContextManager[Any]]
+JITTER = 0.2  # a scheduled retry comes up to 20 % later than its base delay, never earlier
+
+
+def retry_delay(
+    attempts: int, cfg: SinkConfig, retry_after: float | None = None, *, rnd: float | None = None
+) -> float:
+    """Seconds from a failed attempt to the next one, after ``attempts`` attempts in all (>= 1):
+    ``min(retry_max_seconds, retry_initial_seconds * 2 ** (attempts - 1))``, plus up to 20 %
+    jitter (so a backlog that failed together does not come back in one burst), and never
+    shorter than the target's ``Retry-After`` up to ``retry_max_seconds``. ``rnd`` in [0, 1]
+    replaces the random draw (tests). The schedule is documented in docs/push.md ("Retries")."""
+    base = min(cfg.retry_max_seconds, cfg.retry_initial_seconds * 2.0 ** max(0, attempts - 1))
+    draw = random.random() if rnd is None else rnd
+    # A Retry-After is honoured up to retry_max_seconds: a target asking for hours (a daily
+    # quota) is asked again after retry_max_seconds rather than holding the hire that long.
+    asked = min(retry_after or 0.0, cfg.retry_max_seconds)
+    return max(base * (1.0 + JITTER * draw), asked)
 
 
 @dataclass
@@ -69,33 +92,51 @@ class SinkReport:
     dead: int = 0
     waiting: int = 0
     skipped: int = 0
-    parked: int = 0  # Retry-After longer than retry_max_seconds: left for the next pass
+    parked: int = 0  # Retry-After longer than retry_max_seconds: scheduled as the target asked
+    retrying: int = 0  # failed for now: scheduled for a later pass (next_attempt_at)
+    held: int = 0  # not sent: the target was found unavailable earlier in the pass
+    # The pass ended on an unavailable target: seconds until it is worth asking again (the
+    # target's Retry-After, else the failed delivery's scheduled wait). None: it did not.
+    resume_after: float | None = None
     read_back: int = 0
     cursor: int = 0
     errors: list[str] = field(default_factory=list)
 
 
-class _Again(Exception):
-    def __init__(self, outcome: Outcome) -> None:
-        super().__init__(outcome.reason or outcome.kind)
-        self.outcome = outcome
-
-
 class Dispatcher:
-    def __init__(self, engine: Engine, tenant: str, *, write_back: WriteBack | None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        tenant: str,
+        *,
+        write_back: WriteBack | None,
+        write_gate: WriteGate | None = None,
+    ) -> None:
         self.engine = engine
         self.tenant = tenant
         self.write_back = write_back
+        self.write_gate = write_gate
+
+    @contextlib.asynccontextmanager
+    async def _tx(self) -> AsyncIterator[Connection]:
+        """A write transaction under the gate; nothing awaited inside it."""
+        async with self.write_gate() if self.write_gate else contextlib.nullcontext():
+            with self.engine.begin() as conn:
+                yield conn
 
     # ---- one pass of one sink ---------------------------------------------------------------
     async def run_sink(self, cs: ConfiguredSink) -> SinkReport:
         report = SinkReport(cs.name)
-        self._waiting: set[str] = set()  # people whose hire's details are still owed
+        # People not to hand out again in this pass: their hire's details are still owed, or
+        # their delivery failed (or was held back) in this pass.
+        self._waiting: set[str] = set()
+        self._down = False  # an attempt found the target unavailable: no more sends this pass
+        self._since = utcnow()
         self._caps = cs.sink.capabilities_now()
         self._type = cs.sink.type
-        self._start(cs, report)
-        self._consume(cs, report)
-        while (batch := self._take(cs, report)) is not None:
+        await self._start(cs, report)
+        await self._consume(cs, report)
+        while not self._down and (batch := await self._take(cs, report)) is not None:
             if batch:
                 await self._send(cs, batch, report)
         if cs.config.status_policy == "on-activation" and (
@@ -106,11 +147,11 @@ class Dispatcher:
         return report
 
     # ---- the sink's cursor ------------------------------------------------------------------
-    def _start(self, cs: ConfiguredSink, report: SinkReport) -> None:
+    async def _start(self, cs: ConfiguredSink, report: SinkReport) -> None:
         """A new sink's cursor: the outbox head; with ``start = beginning`` or a date, every hire
         in the mirror (made on or after the date) queued first."""
         now = utcnow()
-        with self.engine.begin() as conn:
+        async with self._tx() as conn:
             cur = q.get_cursor(conn, self.tenant, cs.name)
             if cur is not None:
                 report.cursor = int(cur["sequence"])
@@ -134,11 +175,11 @@ class Dispatcher:
             report.cursor = head
             log.info("sink_started", sink=cs.name, start=cs.config.start, cursor=head)
 
-    def _consume(self, cs: ConfiguredSink, report: SinkReport) -> None:
+    async def _consume(self, cs: ConfiguredSink, report: SinkReport) -> None:
         """Outbox events after the cursor to deliveries, cursor moved in the same transaction."""
         while True:
             now = utcnow()
-            with self.engine.begin() as conn:
+            async with self._tx() as conn:
                 events, last = outbox.read(conn, self.tenant, after=report.cursor, limit=1000)
                 if last == report.cursor:
                     return
@@ -240,19 +281,22 @@ class Dispatcher:
         return n
 
     # ---- sending -----------------------------------------------------------------------------
-    def _take(self, cs: ConfiguredSink, report: SinkReport) -> list[tuple[Row, Delivery]] | None:
+    async def _take(
+        self, cs: ConfiguredSink, report: SinkReport
+    ) -> list[tuple[Row, Delivery]] | None:
         """The next deliveries whose turn it is and whose hire is ready; each marked in flight
         (attempt counted, payload fixed) and committed before anything is sent. None when no
         delivery is due."""
         now = utcnow()
         out: list[tuple[Row, Delivery]] = []
         marks: list[dict[str, Any]] = []
-        with self.engine.begin() as conn:
+        async with self._tx() as conn:
             rows = q.due(
                 conn,
                 self.tenant,
                 cs.name,
                 limit=cs.config.batch_size,
+                now=now,
                 skip=frozenset(self._waiting),
             )
             if not rows:
@@ -358,27 +402,31 @@ class Dispatcher:
     async def _send(
         self, cs: ConfiguredSink, batch: list[tuple[Row, Delivery]], report: SinkReport
     ) -> None:
-        report.sent += len(batch)
+        """One attempt of each delivery (none after the target was found unavailable), then the
+        outcomes recorded."""
         if Capability.BATCH in cs.sink.capabilities_now():
-            outcomes, made, parked = await self._with_retries(
-                cs, batch[0][0]["attempts"], _guarded(cs.sink.deliver), [d for _, d in batch]
-            )
-            rows = [r for r, _ in batch]
-            self._record(
-                cs, [(r, o, made, parked) for r, o in zip(rows, outcomes, strict=True)], report
+            outcomes = await _guarded(cs.sink.deliver)([d for _, d in batch])
+            report.sent += len(batch)
+            self._down = any(o.kind in ("retry", "auth") for o in outcomes)
+            await self._record(
+                cs, [(r, o) for (r, _), o in zip(batch, outcomes, strict=True)], report
             )
             return
         gate = asyncio.Semaphore(cs.config.concurrency)
+        attempt = self._attempt(cs)
 
-        async def one(row: Row, d: Delivery) -> tuple[Row, Outcome, int, bool]:
+        async def one(row: Row, d: Delivery) -> tuple[Row, Outcome | None]:
             async with gate:
-                outcomes, made, parked = await self._with_retries(
-                    cs, row["attempts"], self._attempt(cs), [d]
-                )
-                return row, outcomes[0], made, parked
+                if self._down:
+                    return row, None  # not sent: the target is unavailable right now
+                report.sent += 1
+                out = (await attempt([d]))[0]
+                if out.kind in ("retry", "auth"):
+                    self._down = True
+                return row, out
 
         results = await asyncio.gather(*(one(r, d) for r, d in batch))
-        self._record(cs, list(results), report)
+        await self._record(cs, list(results), report)
 
     def _attempt(self, cs: ConfiguredSink) -> Callable[[list[Delivery]], Awaitable[list[Outcome]]]:
         sink = cs.sink
@@ -399,112 +447,88 @@ class Dispatcher:
 
         return _guarded(attempt)
 
-    async def _with_retries(
+    async def _record(
         self,
         cs: ConfiguredSink,
-        attempts_before: int,
-        call: Callable[[list[Delivery]], Awaitable[list[Outcome]]],
-        ds: list[Delivery],
-    ) -> tuple[list[Outcome], int, bool]:
-        """``call`` with tenacity: retried while any outcome is ``retry``/``auth``, up to the
-        sink's ``max_attempts`` in all (the attempt already counted included). Returns the last
-        outcomes, the attempts made in all, and whether the delivery is parked: the target asked
-        (Retry-After) for a longer wait than ``retry_max_seconds``, so the next pass tries again
-        instead of this one sleeping."""
-        cfg = cs.config
-        remaining = max(1, cfg.max_attempts - attempts_before + 1)
-        jitter = wait_random_exponential(
-            multiplier=cfg.retry_initial_seconds, max=cfg.retry_max_seconds
-        )
-
-        def asked(state: RetryCallState) -> float | None:
-            exc = state.outcome.exception() if state.outcome else None
-            return exc.outcome.retry_after if isinstance(exc, _Again) else None
-
-        def wait(state: RetryCallState) -> float:
-            return max(jitter(state), asked(state) or 0.0)
-
-        class too_long(stop_base):
-            def __call__(self, state: RetryCallState) -> bool:
-                return (asked(state) or 0.0) > max(cfg.retry_max_seconds, 1.0)
-
-        last: list[Outcome] = []
-        made = 0
-        try:
-            async for attempt in AsyncRetrying(
-                stop=stop_any(stop_after_attempt(remaining), too_long()),
-                wait=wait,
-                retry=retry_if_exception_type(_Again),
-                reraise=True,
-            ):
-                with attempt:
-                    made += 1
-                    last = await call(ds)
-                    again = [o for o in last if o.kind in ("retry", "auth")]
-                    if again:
-                        if again[0].kind == "auth":
-                            log.error(
-                                "sink_auth_refused", sink=cs.name, status=again[0].status_code
-                            )
-                        raise _Again(again[0])
-        except _Again as exc:
-            total = attempts_before + made - 1
-            parked = (exc.outcome.retry_after or 0.0) > max(cfg.retry_max_seconds, 1.0)
-            return last, total, parked and total < cfg.max_attempts
-        return last, attempts_before + made - 1, False
-
-    def _record(
-        self,
-        cs: ConfiguredSink,
-        results: list[tuple[Row, Outcome, int, bool]],
+        results: list[tuple[Row, Outcome | None]],
         report: SinkReport,
     ) -> None:
+        """The outcomes in one transaction. ``None``: not sent (back to ``pending`` with the
+        attempt uncounted). ``retry``/``auth``: a dead letter once ``max_attempts`` are used,
+        else ``pending`` with ``next_attempt_at`` (``retry_delay``)."""
         now = utcnow()
+        cfg = cs.config
         changes: list[dict[str, Any]] = []
-        with self.engine.begin() as conn:
-            for row, o, made, parked in results:
-                values: dict[str, Any] = {
-                    "id": row["id"],
-                    "status_code": o.status_code,
-                    "attempts": made,
+        for row, o in results:
+            if o is None or o.kind in ("retry", "auth"):
+                self._waiting.add(row["candidate_id"])  # at most one attempt per pass
+            if o is None:
+                changes.append(
+                    {"id": row["id"], "state": "pending", "attempts": row["attempts"] - 1}
+                )
+                report.held += 1
+                continue
+            values: dict[str, Any] = {
+                "id": row["id"],
+                "status_code": o.status_code,
+                "attempts": row["attempts"],
+                "next_attempt_at": None,
+            }
+            if o.kind == "auth":
+                log.error("sink_auth_refused", sink=cs.name, status=o.status_code)
+            if o.kind == "accepted":
+                values |= {
+                    "state": "delivered",
+                    "target_id": o.target_id or row["target_id"],
+                    "delivered_at": now,
+                    "reason": None,
                 }
-                if parked:
-                    values |= {
-                        "state": "pending",
-                        "reason": f"{o.reason}; Retry-After {o.retry_after:.0f} s: next pass",
-                    }
+                if cfg.status_policy == "on-create" and row["event_type"] == q.HIRED:
+                    values["sink_status"] = ONBOARDING_SUCCESSFUL
+                report.delivered += 1
+            elif o.kind == "rejected":
+                values |= {"state": "rejected", "reason": o.reason}
+                report.rejected += 1
+                log.warning(
+                    "delivery_rejected",
+                    sink=cs.name,
+                    delivery=row["delivery_id"],
+                    status=o.status_code,
+                )
+            elif row["attempts"] >= cfg.max_attempts:
+                values |= {"state": "dead", "reason": o.reason}
+                report.dead += 1
+                log.warning(
+                    "delivery_dead", sink=cs.name, delivery=row["delivery_id"], status=o.status_code
+                )
+            else:
+                wait = retry_delay(row["attempts"], cfg, o.retry_after)
+                reason = f"{o.reason or o.kind}; next attempt in {wait:.0f} s"
+                if (o.retry_after or 0.0) > max(cfg.retry_max_seconds, 1.0):
+                    reason = (
+                        f"{o.reason or o.kind}; Retry-After {o.retry_after:.0f} s, longer than "
+                        f"retry_max_seconds: next attempt in {wait:.0f} s"
+                    )
                     report.parked += 1
-                    self._waiting.add(row["candidate_id"])  # not again in this pass
-                elif o.kind == "accepted":
-                    values |= {
-                        "state": "delivered",
-                        "target_id": o.target_id or row["target_id"],
-                        "delivered_at": now,
-                        "reason": None,
-                    }
-                    if cs.config.status_policy == "on-create" and row["event_type"] == q.HIRED:
-                        values["sink_status"] = ONBOARDING_SUCCESSFUL
-                    report.delivered += 1
-                elif o.kind == "rejected":
-                    values |= {"state": "rejected", "reason": o.reason}
-                    report.rejected += 1
-                    log.warning(
-                        "delivery_rejected",
-                        sink=cs.name,
-                        delivery=row["delivery_id"],
-                        status=o.status_code,
-                    )
                 else:
-                    values |= {"state": "dead", "reason": o.reason}
-                    report.dead += 1
-                    log.warning(
-                        "delivery_dead",
-                        sink=cs.name,
-                        delivery=row["delivery_id"],
-                        status=o.status_code,
-                    )
-                changes.append(values)
+                    report.retrying += 1
+                values |= {
+                    "state": "pending",
+                    "reason": reason,
+                    "next_attempt_at": now + timedelta(seconds=wait),
+                }
+                if self._down:
+                    again = min(o.retry_after, wait) if o.retry_after else wait
+                    report.resume_after = min(report.resume_after or again, again)
+            changes.append(values)
+        async with self._tx() as conn:
             q.update_deliveries(conn, changes, now=now)
+            if any(o is not None and o.kind == "accepted" for _, o in results):
+                # The target answers again: what an outage put off is due now, not at its
+                # scheduled time (up to retry_max_seconds away).
+                n = q.due_sooner(conn, self.tenant, cs.name, now=now, failed_before=self._since)
+                if n:
+                    log.info("sink_answers_again", sink=cs.name, due_now=n)
 
     # ---- status readback and write-back -------------------------------------------------------
     async def _read_back(self, cs: ConfiguredSink, report: SinkReport) -> None:
@@ -520,7 +544,7 @@ class Dispatcher:
                 return
             if p is None or p.onboarding is None or p.onboarding == r["sink_status"]:
                 continue
-            with self.engine.begin() as conn:
+            async with self._tx() as conn:
                 q.update_delivery(conn, r["id"], now=now, sink_status=p.onboarding)
             report.read_back += 1
 
@@ -548,7 +572,8 @@ def _guarded(
     call: Callable[[list[Delivery]], Awaitable[list[Outcome]]],
 ) -> Callable[[list[Delivery]], Awaitable[list[Outcome]]]:
     """A sink that raises (a bug, an unexpected error) is an attempt that failed with an unknown
-    outcome: retried, then a dead letter; never a pass that stops with deliveries in flight."""
+    outcome: scheduled again, then a dead letter; never a pass that stops with deliveries in
+    flight."""
 
     async def run(ds: list[Delivery]) -> list[Outcome]:
         try:
@@ -579,10 +604,16 @@ def _rank(status: str | None) -> int:
 
 
 async def push_once(
-    engine: Engine, tenant: str, sinks: list[ConfiguredSink], *, write_back: WriteBack | None
+    engine: Engine,
+    tenant: str,
+    sinks: list[ConfiguredSink],
+    *,
+    write_back: WriteBack | None,
+    write_gate: WriteGate | None = None,
 ) -> list[SinkReport]:
-    """One dispatch pass of every enabled sink (each failure reported, the others go on)."""
-    d = Dispatcher(engine, tenant, write_back=write_back)
+    """One dispatch pass of every enabled sink (each failure reported, the others go on).
+    ``write_gate``: taken around every write transaction (the daemon's write lock on SQLite)."""
+    d = Dispatcher(engine, tenant, write_back=write_back, write_gate=write_gate)
     reports = []
     for cs in sinks:
         if not cs.config.enabled:

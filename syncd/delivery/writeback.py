@@ -11,13 +11,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import structlog
 from sqlalchemy import Engine
 
 from syncd.ats import errors as E
-from syncd.delivery.dispatcher import AppKey, WriteBack
+from syncd.delivery.dispatcher import AppKey, WriteBack, WriteGate
 from syncd.mirror import deliveries as q
 from syncd.mirror.store import utcnow
 
@@ -40,11 +41,21 @@ REFUSED_FIX = (
 
 
 def sr_write_back(
-    engine: Engine, tenant: str, sr: Any, notices: list[str], refused: list[str] | None = None
+    engine: Engine,
+    tenant: str,
+    sr: Any,
+    notices: list[str],
+    refused: list[str] | None = None,
+    *,
+    write_gate: WriteGate | None = None,
 ) -> WriteBack:
     """A WriteBack over a SmartRecruitersClient. ``notices`` receives a condition's message the
     first time it is seen for the tenant; ``refused`` receives the message of a credential
-    refusal (401/403), which the command turns into exit 3."""
+    refusal (401/403), which the command turns into exit 3. ``write_gate`` is taken around each
+    write transaction (never around a call to SmartRecruiters)."""
+
+    def gate() -> contextlib.AbstractAsyncContextManager[Any]:
+        return write_gate() if write_gate else contextlib.nullcontext()
 
     async def write(calls: list[tuple[AppKey, str]]) -> None:
         with engine.connect() as conn:
@@ -54,10 +65,12 @@ def sr_write_back(
                 await sr.applications.set_onboarding_status(key[0], key[1], status)
             except E.NotFoundError as exc:
                 if NOT_ACTIVE in exc.codes:
-                    with engine.begin() as conn:
-                        if q.notice(conn, tenant, NOT_ACTIVE, NOT_ACTIVE_FIX, now=utcnow()):
-                            notices.append(NOT_ACTIVE_FIX)
-                            log.error("onboarding_status_not_active", tenant=tenant)
+                    async with gate():
+                        with engine.begin() as conn:
+                            first = q.notice(conn, tenant, NOT_ACTIVE, NOT_ACTIVE_FIX, now=utcnow())
+                    if first:
+                        notices.append(NOT_ACTIVE_FIX)
+                        log.error("onboarding_status_not_active", tenant=tenant)
                     return  # not retried in a loop: the next pass tries one write
                 log.warning("writeback_not_found", codes=exc.codes)
                 continue
@@ -69,11 +82,12 @@ def sr_write_back(
             except E.AtsError as exc:
                 log.warning("writeback_failed", error=type(exc).__name__, status=exc.status)
                 continue
-            with engine.begin() as conn:
-                q.set_written(conn, tenant, key, status, now=utcnow())
-                if blocked:
-                    q.clear_notice(conn, tenant, NOT_ACTIVE)
-                    blocked = False
+            async with gate():
+                with engine.begin() as conn:
+                    q.set_written(conn, tenant, key, status, now=utcnow())
+                    if blocked:
+                        q.clear_notice(conn, tenant, NOT_ACTIVE)
+            blocked = False
             log.info("onboarding_status_written", status=status)
 
     return write

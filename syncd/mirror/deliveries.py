@@ -115,11 +115,19 @@ def enqueue(
 
 
 def due(
-    conn: Connection, tenant: str, sink: str, *, limit: int, skip: frozenset[str] = frozenset()
+    conn: Connection,
+    tenant: str,
+    sink: str,
+    *,
+    limit: int,
+    now: datetime,
+    skip: frozenset[str] = frozenset(),
 ) -> list[Row]:
     """Open deliveries whose turn it is: the oldest open one of each person (deliveries of one
     person stay in order), oldest first, at most ``limit``; people in ``skip`` (waiting for
-    their hire's details) are passed over."""
+    their hire's details) are passed over, and so is a person whose oldest open delivery is
+    scheduled for a later attempt (``next_attempt_at`` after ``now``): it still holds up that
+    person's later deliveries."""
     seen: set[str] = set(skip)
     out: list[Row] = []
     after = 0
@@ -137,6 +145,8 @@ def due(
             if r.candidate_id in seen:
                 continue
             seen.add(r.candidate_id)
+            if r.next_attempt_at is not None and r.next_attempt_at > now:
+                continue
             out.append(dict(r._mapping))
             if len(out) >= limit:
                 break
@@ -268,9 +278,33 @@ def requeue(
     if not dead:
         q = q.where(d.c.id.in_(list(ids)))
     return int(
-        conn.execute(q.values(state="pending", attempts=0, reason=None, updated_at=now)).rowcount
+        conn.execute(
+            q.values(state="pending", attempts=0, reason=None, next_attempt_at=None, updated_at=now)
+        ).rowcount
         or 0
     )
+
+
+def due_sooner(
+    conn: Connection, tenant: str, sink: str, *, now: datetime, failed_before: datetime
+) -> int:
+    """The target answered again: pending deliveries of the sink scheduled for later after an
+    outage-like failure (no answer, or a 5xx) before ``failed_before`` (the pass's start: one
+    that failed in this pass keeps its backoff) are due now. Those waiting out a 429's
+    ``Retry-After`` or a refused credential keep their time. Returns how many."""
+    q = (
+        update(d)
+        .where(
+            d.c.tenant == tenant,
+            d.c.sink == sink,
+            d.c.state == "pending",
+            d.c.next_attempt_at > now,
+            d.c.updated_at < failed_before,
+            d.c.status_code.is_(None) | (d.c.status_code >= 500),
+        )
+        .values(next_attempt_at=now, updated_at=now)
+    )
+    return int(conn.execute(q).rowcount or 0)
 
 
 def skip(conn: Connection, tenant: str, delivery_pk: int, reason: str, *, now: datetime) -> bool:

@@ -420,6 +420,9 @@ deliveries = Table(
     # 1 for the application's first hire at this sink; a hire revoked and made again is the next
     # round, with deliveries of its own (migration 0008). The same hire seen twice is one round.
     Column("hire_round", Integer, nullable=False, server_default="1"),
+    # After a failed attempt (429/5xx/timeout/401/403): when the delivery is due again (a later
+    # push pass takes it; NULL: due now). Migration 0009.
+    Column("next_attempt_at", DateTime),
     UniqueConstraint(
         "tenant",
         "sink",

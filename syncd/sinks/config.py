@@ -42,9 +42,14 @@ class SinkConfig(BaseModel):
     # Which hires a newly added sink receives: now (from the outbox head on), beginning (every
     # hire in the mirror), or an ISO date (hires made on or after it).
     start: str = "now"
-    max_attempts: int = Field(default=8, ge=1)
-    retry_initial_seconds: float = Field(default=1.0, ge=0)
-    retry_max_seconds: float = Field(default=60.0, ge=0)
+    # The retry schedule (docs/push.md, "Retries"): attempt n failed -> the next one after
+    # min(retry_max_seconds, retry_initial_seconds * 2^(n-1)) (+ up to 20 % jitter), taken by a
+    # later push pass; with the defaults the 12th attempt, the last before a dead letter, comes
+    # no sooner than 1 h 45 min after the first, so an outage of that length dead-letters
+    # nothing.
+    max_attempts: int = Field(default=12, ge=1)
+    retry_initial_seconds: float = Field(default=30.0, ge=0)
+    retry_max_seconds: float = Field(default=900.0, ge=0)
     concurrency: int = Field(default=4, ge=1, le=256)
     batch_size: int = Field(default=200, ge=1, le=10_000)
 

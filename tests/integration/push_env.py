@@ -72,3 +72,55 @@ def onboarding_writes(srv: ThreadServer, application_id: str) -> list[str]:
         for e in srv.sandbox.tenant.audit
         if e["eventName"] == "ONBOARDING_STATUS_UPDATED" and e["entityId"] == application_id
     ]
+
+
+def open_deliveries(db_url: str) -> int:
+    """Deliveries still ``pending`` or ``in_flight`` (read from the mirror)."""
+    from sqlalchemy import text
+
+    from syncd.mirror.db import make_engine
+
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return int(
+                conn.execute(
+                    text("SELECT COUNT(*) FROM deliveries WHERE state IN ('pending', 'in_flight')")
+                ).scalar_one()
+            )
+    finally:
+        engine.dispose()
+
+
+def push_until_settled(
+    env: dict[str, str], db_url: str, *, timeout: float = 120
+) -> list[subprocess.CompletedProcess[str]]:
+    """``syncd push --once`` again and again until no delivery is open. A pass makes at most one
+    attempt per delivery and schedules a failed one for a later pass (docs/push.md, "Retries"),
+    so a burst of failures takes several passes; each must exit 0. Fails at the deadline."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    outs: list[subprocess.CompletedProcess[str]] = []
+    while True:
+        out = syncd_run(env, "push", "--once")
+        assert out.returncode == 0, out.stdout + out.stderr
+        outs.append(out)
+        if open_deliveries(db_url) == 0:
+            return outs
+        if time.monotonic() > deadline:
+            raise AssertionError(f"deliveries still open after {timeout}s: {out.stdout}")
+
+
+def pass_totals(outs: list[subprocess.CompletedProcess[str]], sink: str = "hr") -> dict[str, int]:
+    """The counts of ``sink``'s report lines (``delivered 7, rejected 1, ...``) summed over the
+    passes."""
+    import re
+
+    total: dict[str, int] = {}
+    for out in outs:
+        for line in out.stdout.splitlines():
+            if line.startswith(f"{sink}: "):
+                for name, n in re.findall(r"([a-z][a-z ]*?) (\d+)", line.split(": ", 1)[1]):
+                    total[name.strip()] = total.get(name.strip(), 0) + int(n)
+    return total
