@@ -357,10 +357,11 @@ def test_hire_waits_for_its_details_and_skip(
 def test_retry_after_is_honoured(
     tenant: ThreadServer, receiver: ReceiverServer, db: Engine, db_url: str, tmp_path: Path
 ) -> None:
-    """A 429 with ``Retry-After: 1``: the next attempt comes no sooner, although the sink's own
-    backoff would retry after at most 0.05 s."""
+    """A 429 with ``Retry-After: 1`` (within ``retry_max_seconds``): the next attempt comes no
+    sooner, although the sink's own backoff would retry after 0.01 s."""
     st, apps = hire_many(tenant, db, db_url, 1)
-    env = push_env(tenant, db_url, write_config(tmp_path, {"hr": webhook_sink(receiver)}))
+    sink = webhook_sink(receiver, retry_max_seconds=30)
+    env = push_env(tenant, db_url, write_config(tmp_path, {"hr": sink}))
     assert syncd_run(env, "push", "--once").returncode == 0
     do_hires(tenant, apps)
     run_pass(st, db, "incremental")
