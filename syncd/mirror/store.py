@@ -475,8 +475,9 @@ class Mirror:
             stale = conn.execute(
                 text(
                     "SELECT c.relname FROM pg_class c "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
                     "LEFT JOIN pg_stat_user_tables st ON st.relid = c.oid "
-                    "WHERE c.relnamespace = current_schema()::regnamespace "
+                    "WHERE n.nspname = current_schema() "
                     "AND c.relkind = 'r' AND c.relname = ANY(:names) "
                     "AND (st.n_mod_since_analyze > 50 + 0.1 * GREATEST(c.reltuples, 0) "
                     "OR pg_relation_size(c.oid) "
