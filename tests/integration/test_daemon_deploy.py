@@ -24,9 +24,9 @@ from syncd.cli_run import stop_bound
 from syncd.config import ScheduleSettings
 from syncd.sandbox.limits import LimitConfig
 from syncd.sandbox.runner import ThreadServer, serve_in_thread
-from tests.conftest import ROOT, sandbox_options
+from tests.conftest import ROOT, sandbox_options, sqlite_mirror
 from tests.integration.daemon_env import daemon_env, start_daemon
-from tests.integration.push_env import push_env, syncd_run, write_config
+from tests.integration.push_env import push_env, write_config
 
 DEPLOY = ROOT / "deploy"
 GRACE = ScheduleSettings().stop_grace_seconds
@@ -57,11 +57,11 @@ def tenant() -> Iterator[ThreadServer]:
 
 
 def test_run_notifies_systemd_ready_watchdog_and_stopping(
-    tenant: ThreadServer, tmp_path: Path
+    tenant: ThreadServer, migrated_sqlite: Path, tmp_path: Path
 ) -> None:
     db_url = f"sqlite:///{tmp_path / 'mirror.db'}"
+    sqlite_mirror(migrated_sqlite, tmp_path / "mirror.db").dispose()
     env = daemon_env(push_env(tenant, db_url, write_config(tmp_path, {})))
-    assert syncd_run(env, "migrate").returncode == 0
     path = str(tmp_path / "notify.sock")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(path)

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, text
 from syncd.daemon.activation import activated
 from syncd.sandbox.limits import LimitConfig
 from syncd.sandbox.runner import ThreadServer, closed_port, serve_in_thread
-from tests.conftest import sandbox_options
+from tests.conftest import sandbox_options, sqlite_mirror
 from tests.integration.daemon_env import (
     DaemonProc,
     by_labels,
@@ -325,11 +325,11 @@ def test_a_failing_job_is_logged_and_runs_again_at_its_next_time(
 
 
 def test_second_daemon_on_sqlite_is_refused_with_exit_5(
-    tenant: ThreadServer, tmp_path: Path
+    tenant: ThreadServer, migrated_sqlite: Path, tmp_path: Path
 ) -> None:
     db_url = f"sqlite:///{tmp_path / 'mirror.db'}"
+    sqlite_mirror(migrated_sqlite, tmp_path / "mirror.db").dispose()
     env = daemon_env(push_env(tenant, db_url, write_config(tmp_path, {})))
-    assert syncd_run(env, "migrate").returncode == 0
     d = start_daemon(env, tmp_path)
     try:
         # On any free port (0: the lock refuses it before it binds one) and on the first one's

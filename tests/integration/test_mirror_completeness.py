@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import Engine, select
 
 from syncd.mirror import schema as s
-from syncd.mirror.db import make_engine
 from syncd.mirror.store import Mirror
 from tests.conftest import TOKEN
 from tests.integration.crafted_api import (
@@ -96,14 +95,14 @@ CYCLE: CursorPages = {
 }
 
 
-def test_a_cycling_token_is_incomplete_and_deletes_nothing(api: CraftedApi, db_url: str) -> None:
-    assert cli(api, db_url, "migrate").returncode == 0
+def test_a_cycling_token_is_incomplete_and_deletes_nothing(
+    api: CraftedApi, db: Engine, db_url: str
+) -> None:
     api.candidates = CYCLE
     first = cli(api, db_url, "backfill", "--resources", "candidates")
     assert first.returncode == 4, first.stderr
     assert "candidates: incomplete: page token repeated after 3 pages (a cycle)" in first.stderr
     assert "Traceback" not in first.stderr
-    db = make_engine(db_url)
     run = last_run(db, "candidates")
     assert (run.status, run.error_message) == (
         "incomplete",
@@ -136,7 +135,6 @@ def test_a_cycling_token_is_incomplete_and_deletes_nothing(api: CraftedApi, db_u
     assert done.returncode == 0, done.stderr
     assert live_ids(db) == {c["id"] for c in NINE[:8]}
     assert [(c.resource, c.record_key) for c in deleted_changes(db)] == [("candidates", "c9")]
-    db.dispose()
 
 
 # ---- every kind, in the engine -----------------------------------------------------------------

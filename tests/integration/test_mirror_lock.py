@@ -104,11 +104,9 @@ def status_of(env: dict[str, str]) -> dict[str, str]:
 
 @pytest.mark.parametrize("command", [["backfill"], ["sync", "--once"]])
 def test_second_writer_is_refused_and_a_killed_holder_frees_the_lock(
-    tenant: ThreadServer, db_url: str, command: list[str]
+    tenant: ThreadServer, db: Engine, db_url: str, command: list[str]
 ) -> None:
     env = environment(tenant, db_url, rate="15")
-    assert finish(env, "migrate")[0] == 0
-    db = make_engine(db_url)
     holder = start(env, "backfill")
     try:
         wait_for(holder, "a pass started", lambda: ("jobs", "running") in runs(db))
@@ -147,16 +145,13 @@ def test_second_writer_is_refused_and_a_killed_holder_frees_the_lock(
     code, out, err = finish({**env, "SYNCD_SMARTRECRUITERS__RATE_LIMIT": "1000"}, "backfill")
     assert code == 0, err
     assert_equal(db, tenant)
-    db.dispose()
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_stopped_backfill_is_interrupted_and_resumes(
-    tenant: ThreadServer, db_url: str, signum: int, code: int
+    tenant: ThreadServer, db: Engine, db_url: str, signum: int, code: int
 ) -> None:
     env = environment(tenant, db_url, rate="15")
-    assert finish(env, "migrate")[0] == 0
-    db = make_engine(db_url)
     proc = start(env, "backfill")
     try:
         wait_for(proc, "pages committed", lambda: changes(db) > 0)
@@ -200,7 +195,6 @@ def test_a_stopped_backfill_is_interrupted_and_resumes(
             for r in conn.execute(select(s.changes).where(s.changes.c.kind == "created"))
         )
     assert not [k for k, n in created.items() if n > 1]  # resumed, nothing written twice
-    db.dispose()
 
 
 def test_a_writer_whose_postgres_lock_session_ends_stops(

@@ -23,7 +23,6 @@ from sqlalchemy import Engine, func, select
 
 from syncd.daemon.metrics import PrometheusObserver
 from syncd.mirror import schema as s
-from syncd.mirror.db import make_engine
 from syncd.sandbox.limits import LimitConfig
 from syncd.sandbox.runner import ThreadServer, serve_in_thread
 from syncd.sync.catalogue import CATALOGUE, followup_order
@@ -103,36 +102,33 @@ def assert_truth(db: Engine, srv: ThreadServer) -> None:
     assert (running, passes) == (0, 0)
 
 
-def test_a_kill_at_every_phase_boundary_resumes(tenant: ThreadServer, db_url: str) -> None:
+def test_a_kill_at_every_phase_boundary_resumes(
+    tenant: ThreadServer, db: Engine, db_url: str
+) -> None:
     env = env_for(tenant, db_url)
-    finish(env, "migrate")
     for at in BOUNDARIES:
         proc = syncd({**env, KILL_AT: at}, "backfill")
         _, err = proc.communicate(timeout=300)
         # Every boundary is reached (the run resumed the previous one's state) and killed there.
         assert proc.returncode == -signal.SIGKILL, (at, err)
     # The last kill came after the offers pass had closed: the backfill was whole before it.
-    db = make_engine(db_url)
     assert_truth(db, tenant)
     finish(env, "backfill")  # and the next backfill is a new one, from the first page
     assert_truth(db, tenant)
-    db.dispose()
 
 
 def test_a_resumed_backfill_spends_no_calls_on_finished_passes(
-    tenant: ThreadServer, db_url: str
+    tenant: ThreadServer, db: Engine, db_url: str
 ) -> None:
     """Killed in its last pass (offers, after its walk), the backfill resumes: the passes it had
     finished cost what an incremental pass costs when nothing changed, one call each."""
     # No lag window and an hour later: as in the quiet-pass test of test_mirror_sync, an
     # incremental pass then costs one call per resource.
     env = env_for(tenant, db_url, SYNCD_SYNC__LAG_WINDOW_SECONDS="0")
-    finish(env, "migrate")
     proc = syncd({**env, KILL_AT: "offers:walked"}, "backfill")
     proc.communicate(timeout=300)
     assert proc.returncode == -signal.SIGKILL
     control(tenant, "clock", {"advance": 3600})
-    db = make_engine(db_url)
     with db.connect() as conn:
         before = conn.execute(select(func.max(s.sync_runs.c.id))).scalar_one()
     err = finish(env, "backfill")
@@ -154,7 +150,6 @@ def test_a_resumed_backfill_spends_no_calls_on_finished_passes(
     assert (mode, fetched) == ("backfill", 0)
     assert catch_up[0::2] == ("incremental", 1)
     assert_truth(db, tenant)
-    db.dispose()
 
 
 def wait_for_a_pass(db: Engine, after: int, proc: subprocess.Popen[str]) -> bool:
@@ -203,10 +198,8 @@ def kill_randomly(
 
 
 @pytest.mark.slow
-def test_twenty_random_kills_over_a_backfill(tenant: ThreadServer, db_url: str) -> None:
+def test_twenty_random_kills_over_a_backfill(tenant: ThreadServer, db: Engine, db_url: str) -> None:
     env = env_for(tenant, db_url, SYNCD_SYNC__PAGE_SIZE="7")
-    finish(env, "migrate")
-    db = make_engine(db_url)
     kills, _ = kill_randomly(db, env, ("backfill",), random.Random(1234), lambda: None)
     assert kills == 20
     finish(env, "backfill")
@@ -218,17 +211,14 @@ def test_twenty_random_kills_over_a_backfill(tenant: ThreadServer, db_url: str) 
             .where(s.sync_runs.c.status == "interrupted")
         ).scalar_one()
     assert interrupted >= 15  # most kills landed inside a pass
-    db.dispose()
 
 
 @pytest.mark.slow
 def test_twenty_random_kills_of_sync_once_during_activity(
-    tenant: ThreadServer, db_url: str
+    tenant: ThreadServer, db: Engine, db_url: str
 ) -> None:
     env = env_for(tenant, db_url, SYNCD_SYNC__PAGE_SIZE="7")
-    finish(env, "migrate")
     finish(env, "backfill")
-    db = make_engine(db_url)
     rng = random.Random(99)
     steps = [0]
 
@@ -244,17 +234,14 @@ def test_twenty_random_kills_of_sync_once_during_activity(
     assert proc.returncode in (0, 4), err
     finish(env, "sync", "--once")
     assert_truth(db, tenant)
-    db.dispose()
 
 
 def test_an_unreadable_checkpoint_stops_with_one_line_and_restart_clears_it(
-    tenant: ThreadServer, db_url: str
+    tenant: ThreadServer, db: Engine, db_url: str
 ) -> None:
     env = env_for(tenant, db_url)
-    finish(env, "migrate")
     proc = syncd({**env, KILL_AT: "candidates:page"}, "backfill")
     proc.communicate(timeout=300)
-    db = make_engine(db_url)
     with db.begin() as conn:  # what an older syncd left: a bare token
         conn.execute(
             s.sync_state.update()
@@ -279,16 +266,16 @@ def test_an_unreadable_checkpoint_stops_with_one_line_and_restart_clears_it(
     for name in ("jobs", "audit", "candidates"):
         assert f"{name}: backfill finished before the interruption; incremental pass" in err
     assert_truth(db, tenant)
-    db.dispose()
 
 
-def test_a_sweep_killed_at_every_phase_boundary_resumes(tenant: ThreadServer, db_url: str) -> None:
+def test_a_sweep_killed_at_every_phase_boundary_resumes(
+    tenant: ThreadServer, db: Engine, db_url: str
+) -> None:
     """``sync --once --sweep`` killed at each boundary of the passes that sweep (jobs and
     candidates; the others resume as in the backfill test), each run resuming the last, with a
     candidate deleted and others updated in between: the sweep that ends deletes only what is
     gone, and the mirror equals the snapshot."""
     env = env_for(tenant, db_url)
-    finish(env, "migrate")
     finish(env, "backfill")
     snap = httpx.get(f"{tenant.base_url}/_sandbox/snapshot", timeout=60).json()
     gone = sorted(snap["candidates"])[0]
@@ -300,19 +287,16 @@ def test_a_sweep_killed_at_every_phase_boundary_resumes(tenant: ThreadServer, db
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == -signal.SIGKILL, (at, err)
     finish(env, "sync", "--once", "--sweep")
-    db = make_engine(db_url)
     assert_truth(db, tenant)
     with db.connect() as conn:
         row = conn.execute(select(s.candidates).where(s.candidates.c.id == gone)).one()
     assert row.deleted_at is not None and row.first_name is None
-    db.dispose()
 
 
 def test_a_backfill_pass_finished_by_sync_once_counts_for_the_backfill(
-    tenant: ThreadServer, db_url: str
+    tenant: ThreadServer, db: Engine, db_url: str
 ) -> None:
     env = env_for(tenant, db_url)
-    finish(env, "migrate")
     proc = syncd({**env, KILL_AT: "candidates:page"}, "backfill")
     proc.communicate(timeout=300)
     assert proc.returncode == -signal.SIGKILL
@@ -322,23 +306,19 @@ def test_a_backfill_pass_finished_by_sync_once_counts_for_the_backfill(
     for name in ("jobs", "audit", "candidates"):
         assert f"{name}: backfill finished before the interruption; incremental pass" in err
     assert "offers: backfill finished" not in err  # sync --once gave it an incremental pass
-    db = make_engine(db_url)
     assert_truth(db, tenant)
-    db.dispose()
 
 
 def test_a_pass_killed_mid_walk_shows_the_counts_it_committed(
-    tenant: ThreadServer, db_url: str
+    tenant: ThreadServer, db: Engine, db_url: str
 ) -> None:
     """The run row's counts are written with each write group: a backfill SIGKILLed after the
     jobs walk's third page (one page per group: three groups committed) shows, in the run row
     and in `syncd status`, the rows that are in the mirror, not zeros."""
     env = env_for(tenant, db_url, SYNCD_SYNC__PAGE_SIZE="5")
-    finish(env, "migrate")
     proc = syncd({**env, KILL_AT: "jobs:page3"}, "backfill")
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == -signal.SIGKILL, err
-    db = make_engine(db_url)
     with db.connect() as conn:
         ids = set(conn.execute(select(s.jobs.c.id)).scalars())
         (run,) = conn.execute(select(s.sync_runs).where(s.sync_runs.c.resource == "jobs")).all()
@@ -351,7 +331,6 @@ def test_a_pass_killed_mid_walk_shows_the_counts_it_committed(
         if metric.name == "syncd_pass_running_records"
         for sample in metric.samples
     }
-    db.dispose()
     listed = set(snapshot(tenant)["jobs"])
     jobs = len(ids)
     # Three pages of five, of the sandbox's jobs, more left to walk.
