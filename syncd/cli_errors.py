@@ -282,20 +282,22 @@ def fail(exc: BaseException) -> NoReturn:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(PIPE_CLOSED)
-    known = classify(exc)
-    if known is None:
-        log_unexpected(exc)
-        code, line = (
-            FAILED,
-            (
-                f"unexpected error ({type(exc).__name__}); the log line above says where. "
-                "Please report it"
-            ),
-        )
-    else:
-        code, line = known
+    code, line = describe(exc)
     click.echo(f"syncd: {line}", err=True)
     sys.exit(code)
+
+
+def describe(exc: BaseException) -> tuple[int, str]:
+    """(exit code, one line) for any failure: ``classify``'s for one syncd understands; else
+    ``FAILED`` and a line naming only the error's type, its frames logged (``log_unexpected``)."""
+    known = classify(exc)
+    if known is not None:
+        return known
+    log_unexpected(exc)
+    return (
+        FAILED,
+        f"unexpected error ({type(exc).__name__}); the log line above says where. Please report it",
+    )
 
 
 def finish_stdout() -> None:

@@ -221,18 +221,11 @@ def _failures(failed: PassesFailed, label: str) -> int:
     """One line per resource whose pass failed (``syncd: RESOURCE: failed: …``, the error
     boundary's line for its error); returns the worst of their exit codes (README, exit codes):
     a failure outranks another pass's incomplete walk."""
-    from syncd.cli_errors import FAILED, classify, log_unexpected
+    from syncd.cli_errors import describe
 
     codes = []
     for name, exc in failed.failures:
-        known = classify(exc)
-        if known is None:
-            log_unexpected(exc)
-            known = (
-                FAILED,
-                f"unexpected error ({type(exc).__name__}); the log line above says where. "
-                "Please report it",
-            )
+        known = describe(exc)
         codes.append(known[0])
         line = known[1].removeprefix(f"{name}: ")  # the error's own line may name it already
         click.echo(f"syncd: {label}{name}: failed: {line}", err=True)
@@ -309,7 +302,7 @@ def _for_tenants(act: Callable[..., int], what: str) -> int:
     on one line (``syncd: tenant NAME: …``) and the others are still done. Returns the exit
     code: the one tenant's, or the highest of the tenants' (README, exit codes). SIGTERM or
     SIGINT stops the tenant in progress as for one tenant and starts no other."""
-    from syncd.cli_errors import FAILED, classify, log_unexpected
+    from syncd.cli_errors import describe
     from syncd.cli_inspect import every_tenant
 
     everyone = _settings(all_tenants=True)
@@ -322,15 +315,7 @@ def _for_tenants(act: Callable[..., int], what: str) -> int:
         try:
             codes[name] = act(everyone.for_tenant(name), f"tenant {name}: ")
         except Exception as exc:  # one tenant's failure: reported, the next one still done
-            known = classify(exc)
-            if known is None:
-                log_unexpected(exc)
-                known = (
-                    FAILED,
-                    f"unexpected error ({type(exc).__name__}); the log line above says where. "
-                    "Please report it",
-                )
-            codes[name], line = known
+            codes[name], line = describe(exc)
             click.echo(f"syncd: tenant {name}: {line}", err=True)
     worst = max(codes.values())
     each = ", ".join(f"{n} {c}" for n, c in codes.items())

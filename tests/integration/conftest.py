@@ -21,6 +21,8 @@ from syncd.mirror.db import (
     sqlite_path,
 )
 from tests.conftest import sqlite_mirror
+from tests.integration.push_env import SECRET
+from tests.receiver import ReceiverServer, serve_receiver
 
 
 # ---- databases ---------------------------------------------------------------------------------
@@ -105,3 +107,11 @@ def pg(postgres_url: str) -> Iterator[tuple[str, Engine]]:
     yield url, eng
     eng.dispose()
     drop_pg_schema(postgres_url, name)
+
+
+@pytest.fixture
+def receiver() -> Iterator[ReceiverServer]:
+    """A local HRIS stand-in (``tests.receiver``) verifying the push tests' webhook secret."""
+    srv = serve_receiver(SECRET)
+    yield srv
+    srv.stop()

@@ -31,10 +31,10 @@ from tests.integration.daemon_env import (
     start_daemon,
     wait_for,
 )
-from tests.integration.push_env import SECRET, push_env, syncd_run, write_config
+from tests.integration.push_env import push_env, syncd_run, write_config
 from tests.integration.test_mirror_sync import TENANT, control, snapshot
 from tests.integration.test_push_webhook import candidates_to_hire, webhook_sink
-from tests.receiver import ReceiverServer, serve_receiver
+from tests.receiver import ReceiverServer
 
 RESOURCES = ("jobs", "audit", "candidates", "offers")
 
@@ -42,13 +42,6 @@ RESOURCES = ("jobs", "audit", "candidates", "offers")
 @pytest.fixture
 def tenant() -> Iterator[ThreadServer]:
     srv = serve_in_thread(sandbox_options(candidates=30, jobs=5, limits=LimitConfig(enabled=False)))
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def receiver() -> Iterator[ReceiverServer]:
-    srv = serve_receiver(SECRET)
     yield srv
     srv.stop()
 

@@ -29,11 +29,11 @@ from tests.integration.daemon_env import (
     start_daemon,
     wait_for,
 )
-from tests.integration.push_env import SECRET, push_env, syncd_run, write_config
+from tests.integration.push_env import push_env, syncd_run, write_config
 from tests.integration.test_daemon_leader import _role
 from tests.integration.test_mirror_sync import TENANT, control
 from tests.integration.test_push_webhook import candidates_to_hire, webhook_sink
-from tests.receiver import ReceiverServer, serve_receiver
+from tests.receiver import ReceiverServer
 
 WEBHOOKS = "/webhooks-api/v201907"
 
@@ -41,13 +41,6 @@ WEBHOOKS = "/webhooks-api/v201907"
 @pytest.fixture
 def tenant() -> Iterator[ThreadServer]:
     srv = serve_in_thread(sandbox_options(candidates=30, jobs=5, limits=LimitConfig(enabled=False)))
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def receiver() -> Iterator[ReceiverServer]:
-    srv = serve_receiver(SECRET)
     yield srv
     srv.stop()
 

@@ -24,14 +24,14 @@ from syncd.sandbox.runner import ThreadServer, serve_in_thread
 from syncd.sync.engine import KILL_AT
 from tests.conftest import sandbox_options
 from tests.integration.daemon_env import daemon_env, runs, start_daemon, wait_for
-from tests.integration.push_env import SECRET, push_env, write_config
+from tests.integration.push_env import push_env, write_config
 from tests.integration.test_mirror_interviews_approvals import (
     assert_equal as assert_followups_equal,
 )
 from tests.integration.test_mirror_resume import assert_truth, env_for, finish, syncd
 from tests.integration.test_mirror_sync import TENANT, assert_equal, control
 from tests.integration.test_push_webhook import candidates_to_hire, webhook_sink
-from tests.receiver import ReceiverServer, serve_receiver
+from tests.receiver import ReceiverServer
 
 RESTARTED = (
     "candidates: the API refused the walk's page token (INVALID_PAGE_ID); the walk restarted "
@@ -166,13 +166,6 @@ def test_refused_tokens_fail_those_resources_and_the_others_are_pulled(
 @pytest.fixture
 def small() -> Iterator[ThreadServer]:
     srv = serve_in_thread(sandbox_options(candidates=30, jobs=5, limits=LimitConfig(enabled=False)))
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def receiver() -> Iterator[ReceiverServer]:
-    srv = serve_receiver(SECRET)
     yield srv
     srv.stop()
 

@@ -25,7 +25,6 @@ from syncd.sandbox.limits import LimitConfig
 from syncd.sandbox.runner import ThreadServer, serve_in_thread
 from tests.conftest import sandbox_options
 from tests.integration.push_env import (
-    SECRET,
     onboarding_writes,
     pass_totals,
     push_env,
@@ -35,7 +34,7 @@ from tests.integration.push_env import (
 )
 from tests.integration.test_mirror_sync import control, run_pass, settings_for
 from tests.integration.test_push_webhook import candidates_to_hire, webhook_sink
-from tests.receiver import ReceiverServer, serve_receiver
+from tests.receiver import ReceiverServer
 
 
 @pytest.fixture
@@ -43,13 +42,6 @@ def tenant() -> Iterator[ThreadServer]:
     srv = serve_in_thread(
         sandbox_options(candidates=120, jobs=8, limits=LimitConfig(enabled=False))
     )
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def receiver() -> Iterator[ReceiverServer]:
-    srv = serve_receiver(SECRET)
     yield srv
     srv.stop()
 

@@ -17,26 +17,18 @@ from syncd.sandbox.limits import LimitConfig
 from syncd.sandbox.runner import ThreadServer, serve_in_thread
 from tests.conftest import sandbox_options
 from tests.integration.push_env import (
-    SECRET,
     onboarding_writes,
     push_env,
     syncd_run,
     write_config,
 )
 from tests.integration.test_mirror_sync import control, run_pass, settings_for
-from tests.receiver import ReceiverServer, serve_receiver
+from tests.receiver import ReceiverServer
 
 
 @pytest.fixture
 def tenant() -> Iterator[ThreadServer]:
     srv = serve_in_thread(sandbox_options(candidates=40, jobs=5, limits=LimitConfig(enabled=False)))
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def receiver() -> Iterator[ReceiverServer]:
-    srv = serve_receiver(SECRET)
     yield srv
     srv.stop()
 
