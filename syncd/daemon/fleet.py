@@ -71,7 +71,7 @@ class Fleet:
                 locks=[] if not self.elect else None,
                 job_prefix=f"{name}:" if self.multi else "",
             )
-        self.members = Membership(url) if self.elect else None
+        self.members = Membership(url, self.names) if self.elect else None
         self.replicas = 1  # live replicas at the last check (PostgreSQL)
         self.over_checks = 0  # consecutive checks above the fair share
         self.loop_beat = time.monotonic()

@@ -4,7 +4,8 @@ holds a session advisory lock in a key space reserved for membership, and counts
 
 - **Key space**: tenant locks (``syncd.mirror.lock``) use the one-``bigint`` form of advisory
   locks (``pg_locks.objsubid = 1``); membership uses the two-``int4`` form (``objsubid = 2``),
-  ``classid`` = a hash of the schema (so two mirrors in one database keep separate memberships),
+  ``classid`` = a hash of the schema and of the tenants the replica serves (so two mirrors in
+  one database, or replicas configured with different tenants, keep separate memberships),
   ``objid`` = the replica's id (random, positive, unique among the live ones: a taken id is
   simply refused and another drawn). The two forms never collide.
 - **Liveness**: the lock lives as long as the replica's session. A killed replica's session ends,
@@ -20,6 +21,7 @@ import hashlib
 import os
 import secrets
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
@@ -31,9 +33,14 @@ from syncd.mirror.lock import lock_key, session_answers
 _SAME_DB = "l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 
 
-def member_space(schema: str) -> int:
-    """The membership locks' ``classid`` for a schema: a positive 31-bit hash."""
-    digest = hashlib.sha256(f"syncd-member:{schema}".encode()).digest()
+def member_space(schema: str, tenants: Sequence[str] = ()) -> int:
+    """The membership locks' ``classid`` for a schema and the set of tenants a replica is
+    configured to serve: a positive 31-bit hash. Replicas serving different sets (one on the
+    ``default`` tenant beside one with ``[tenants]``, during a move to several tenants) count
+    only the replicas that can take the same tenants; counted together, the share
+    ``ceil(M / R)`` would leave some of a set's tenants without a leader."""
+    names = ",".join(sorted(tenants))
+    digest = hashlib.sha256(f"syncd-member:{schema}:{names}".encode()).digest()
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
@@ -52,8 +59,9 @@ class Membership:
     a terminated backend); ``leave`` ends the session. Database errors propagate (the caller
     logs them and looks again at its next check)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, tenants: Sequence[str] = ()) -> None:
         self.engine = make_engine(url, poolclass=NullPool)
+        self.tenants = tuple(tenants)
         self.conn: Connection | None = None
         self.id: int | None = None
         self.space = 0
@@ -63,7 +71,7 @@ class Membership:
         conn = self.engine.connect()
         try:
             self.schema = str(conn.execute(text("SELECT current_schema()")).scalar_one())
-            self.space = member_space(self.schema)
+            self.space = member_space(self.schema, self.tenants)
             name = f"syncd member {os.getpid()}@{socket.gethostname()}"[:63]
             conn.execute(text("SELECT set_config('application_name', :n, false)"), {"n": name})
             while True:  # an id another replica holds is refused: draw again

@@ -607,7 +607,9 @@ OFFERS = Resource(
         "/candidates/{id}/jobs/{jobId}/offers/{offerId}",
         _get_offer,
         "CANDIDATE_ID/JOB_ID/OFFER_ID",
-        gone_codes=("OFFER_NOT_FOUND",),
+        # The offer is absent too when its candidate or job is gone (the 404 names the parent):
+        # an offer callback for a deleted candidate is then done, not retried for ever.
+        gone_codes=("OFFER_NOT_FOUND", *CANDIDATE_GONE, *JOB_GONE),
     ),
 )
 

@@ -189,6 +189,30 @@ def test_an_absent_candidate_is_reported_and_deleted(
     assert "absent in SmartRecruiters: no-such-job\n" in out
 
 
+def test_an_offer_whose_candidate_is_gone_is_absent_not_an_error(
+    tenant: ThreadServer, db: Engine, db_url: str
+) -> None:
+    """The offer's read names its parent (404 CANDIDATE_NOT_FOUND) once the candidate is
+    deleted: the offer is reported absent (exit 4, as for any absent id) and nothing is deleted
+    by the refresh (offers leave with their candidate), instead of a failed refresh that a
+    webhook's retries would repeat for ever."""
+    run_pass(settings_for(tenant, db_url), db, "backfill")
+    with db.connect() as conn:
+        offer = conn.execute(
+            select(s.offers.c.id, s.offers.c.candidate_id, s.offers.c.job_id).order_by(
+                s.offers.c.id
+            )
+        ).first()
+    assert offer is not None, "the sandbox tenant has offers"
+    control(tenant, f"candidates/{offer.candidate_id}/delete")
+    ident = f"{offer.candidate_id}/{offer.job_id}/{offer.id}"
+    out = refresh(tenant, db_url, "offers", ident, code=4)
+    assert f"absent in SmartRecruiters: {ident}\n" in out
+    with db.connect() as conn:
+        kept = conn.execute(select(s.offers.c.id).where(s.offers.c.id == offer.id)).all()
+    assert len(kept) == 1
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
