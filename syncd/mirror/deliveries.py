@@ -98,16 +98,7 @@ def enqueue(
         stmt = (
             dialect.insert(d)
             .values(rows[i : i + 200])
-            .on_conflict_do_nothing(
-                index_elements=[
-                    "tenant",
-                    "sink",
-                    "candidate_id",
-                    "job_id",
-                    "event_type",
-                    "hire_round",
-                ]
-            )
+            .on_conflict_do_nothing(index_elements=list(s.DELIVERY_KEY))
             .returning(d.c.id)
         )
         n += len(conn.execute(stmt).all())

@@ -389,8 +389,11 @@ sink_cursors = Table(
     PrimaryKeyConstraint("tenant", "sink", name="pk_sink_cursors"),
 )
 
-# One row per (sink, external key, event type): the delivery's stable id (the Standard Webhooks
-# `webhook-id`, the same on every retry), its state and the target's answer.
+# A delivery's key: one per hire event, sink and hire round (migration 0008).
+DELIVERY_KEY = ("tenant", "sink", "candidate_id", "job_id", "event_type", "hire_round")
+
+# One row per (sink, external key, event type, hire round): the delivery's stable id (the
+# Standard Webhooks `webhook-id`, the same on every retry), its state and the target's answer.
 deliveries = Table(
     "deliveries",
     metadata,
@@ -423,15 +426,7 @@ deliveries = Table(
     # After a failed attempt (429/5xx/timeout/401/403): when the delivery is due again (a later
     # push pass takes it; NULL: due now). Migration 0009.
     Column("next_attempt_at", DateTime),
-    UniqueConstraint(
-        "tenant",
-        "sink",
-        "candidate_id",
-        "job_id",
-        "event_type",
-        "hire_round",
-        name="uq_deliveries_key",
-    ),
+    UniqueConstraint(*DELIVERY_KEY, name="uq_deliveries_key"),
     UniqueConstraint("delivery_id", name="uq_deliveries_delivery_id"),
     Index("ix_deliveries_state", "tenant", "sink", "state", "id"),
     Index("ix_deliveries_person", "tenant", "sink", "candidate_id"),

@@ -28,7 +28,6 @@ from syncd.mirror.lock import MirrorBusyError, MirrorLock, lock_key
 from syncd.sandbox.limits import LimitConfig
 from syncd.sandbox.runner import ThreadServer, serve_in_thread
 from tests.conftest import sandbox_options
-from tests.integration.conftest import drop_pg_schema, pg_schema_url
 from tests.integration.daemon_env import DaemonProc, daemon_env, start_daemon, wait_for
 from tests.integration.push_env import push_env, syncd_run
 from tests.integration.test_mirror_sync import control, snapshot
@@ -121,16 +120,6 @@ def truth(srv: ThreadServer) -> dict[str, str | None]:
 
 def all_match(db: Engine, sandboxes: dict[str, ThreadServer]) -> bool:
     return all(mirrored(db, name) == truth(srv) for name, srv in sandboxes.items())
-
-
-@pytest.fixture
-def pg(postgres_url: str) -> Iterator[tuple[str, Engine]]:
-    url, name = pg_schema_url(postgres_url)
-    eng = make_engine(url)
-    migrate(eng)
-    yield url, eng
-    eng.dispose()
-    drop_pg_schema(postgres_url, name)
 
 
 def test_replicas_spread_tenants_and_take_over_a_killed_ones(
