@@ -115,6 +115,17 @@ def route_stdlib_logging(level: str = "info") -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is at each line, not the stream it was when logging was
+    configured: a stream replaced since (a test's capture, a redirect) may be closed by then."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(level: str = "info", fmt: str = "auto") -> None:
     out = sys.stderr
     use_json = fmt == "json" or (fmt == "auto" and not out.isatty())
@@ -136,7 +147,7 @@ def configure_logging(level: str = "info", fmt: str = "auto") -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=out),
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
     route_stdlib_logging(level)

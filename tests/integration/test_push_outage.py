@@ -115,7 +115,9 @@ def test_an_hris_outage_never_stops_mirroring_nor_dead_letters_hires(
         )
         wait_for("/readyz 200 during the outage", lambda: d.get("/readyz").status_code == 200)
         during = _deliveries(db)
-        assert {r["state"] for r in during} == {"pending"}  # none dead-lettered
+        # None dead-lettered or given up: each waits for its retry, or is being tried right now
+        # (a push pass may be attempting it as we read).
+        assert {r["state"] for r in during} <= {"pending", "in_flight"}, during
         # Spread over passes, not spent in one sitting.
         assert all(r["attempts"] < MAX_ATTEMPTS for r in during), during
         assert all(r["next_attempt_at"] is not None for r in during), during
