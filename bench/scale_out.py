@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from syncd.daemon.activation import activated
 from syncd.mirror.db import make_engine, migrate, normalize_url
-from syncd.mirror.lock import lock_key
+from syncd.mirror.lock import writer_lock_holders
 from syncd.sandbox.runner import ProcessServer, listening_socket, spawn
 
 
@@ -67,24 +67,6 @@ def leaders(port: int) -> set[str]:
         for s in fam.samples
         if s.name == "syncd_leader" and s.value == 1.0
     }
-
-
-def lock_holders(db: Engine, names: list[str]) -> dict[str, int]:
-    with db.connect() as conn:
-        schema = str(conn.execute(text("SELECT current_schema()")).scalar_one())
-        out = {}
-        for n in names:
-            key = lock_key(schema, n, "writer")
-            out[n] = int(
-                conn.execute(
-                    text(
-                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                        "AND objsubid = 1 AND classid::bigint = :hi AND objid::bigint = :lo"
-                    ),
-                    {"hi": (key >> 32) & 0xFFFFFFFF, "lo": key & 0xFFFFFFFF},
-                ).scalar_one()
-            )
-    return out
 
 
 def counts(db: Engine, tenant: str) -> dict[str, int]:
@@ -211,7 +193,7 @@ def main() -> None:
 
         got = wait("every replica within its share", balanced, timeout=120)
         settled = time.monotonic() - t0
-        assert lock_holders(db, names) == dict.fromkeys(names, 1), "pg_locks disagrees"
+        assert writer_lock_holders(db, names) == dict.fromkeys(names, 1), "pg_locks disagrees"
         print(f"every replica within its share: {settled:.1f} s after the start")
         for i, s in enumerate(got):
             print(f"  replica {i + 1}: leads {len(s)}: {', '.join(sorted(s))}")
@@ -236,7 +218,7 @@ def main() -> None:
         live = [r for i, r in enumerate(replicas) if i != victim]
         after = wait("the survivors leading every tenant", lambda: spread(live), timeout=120)
         takeover = time.monotonic() - tk
-        assert lock_holders(db, names) == dict.fromkeys(names, 1), "pg_locks disagrees"
+        assert writer_lock_holders(db, names) == dict.fromkeys(names, 1), "pg_locks disagrees"
         print(
             f"SIGKILL of replica {victim + 1} (led {len(moved)}): its tenants led again "
             f"{takeover:.1f} s later (leader_check_seconds {args.leader_check})"

@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
@@ -408,3 +408,24 @@ class _LostLockWatch:
     def stop(self) -> None:
         self.done.set()
         self.thread.join(timeout=LOCK_CHECK_SECONDS + 5)
+
+
+def writer_lock_holders(engine: Engine, tenants: list[str]) -> dict[str, int]:
+    """PostgreSQL: how many sessions hold each tenant's writer lock (``pg_locks``; 1 for a led
+    tenant, 0 for a free one), in the engine's current schema. For operators' checks and the
+    leader-election tests and benchmark."""
+    with engine.connect() as conn:
+        schema = str(conn.execute(text("SELECT current_schema()")).scalar_one())
+        out = {}
+        for name in tenants:
+            key = lock_key(schema, name, "writer")
+            out[name] = int(
+                conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                        "AND objsubid = 1 AND classid::bigint = :hi AND objid::bigint = :lo"
+                    ),
+                    {"hi": (key >> 32) & 0xFFFFFFFF, "lo": key & 0xFFFFFFFF},
+                ).scalar_one()
+            )
+    return out

@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from syncd.mirror.db import current_revision, head_revision, make_engine, migrate
-from syncd.mirror.lock import MirrorBusyError, MirrorLock, lock_key
+from syncd.mirror.lock import MirrorBusyError, MirrorLock, writer_lock_holders
 from syncd.sandbox.limits import LimitConfig
 from syncd.sandbox.runner import ThreadServer, serve_in_thread
 from tests.conftest import sandbox_options
@@ -87,23 +87,6 @@ def leaders(d: DaemonProc) -> set[str]:
     }
 
 
-def lock_holders(db: Engine, names: list[str]) -> dict[str, int]:
-    """How many sessions hold each tenant's writer lock (pg_locks)."""
-    with db.connect() as conn:
-        schema = str(conn.execute(text("SELECT current_schema()")).scalar_one())
-        out = {}
-        for name in names:
-            key = lock_key(schema, name, "writer")
-            out[name] = conn.execute(
-                text(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                    "AND objsubid = 1 AND classid::bigint = :hi AND objid::bigint = :lo"
-                ),
-                {"hi": (key >> 32) & 0xFFFFFFFF, "lo": key & 0xFFFFFFFF},
-            ).scalar_one()
-    return out
-
-
 def mirrored(db: Engine, tenant: str) -> dict[str, str | None]:
     """candidate id -> last name, of one tenant's label."""
     with db.connect() as conn:
@@ -141,7 +124,7 @@ def test_replicas_spread_tenants_and_take_over_a_killed_ones(
 
         a, b = wait_for("the tenants spread over both replicas", spread, timeout=90)
         assert sorted([len(a), len(b)]) == [1, 2]  # fair share: ceil(3 / 2) = 2
-        assert lock_holders(db, names) == {n: 1 for n in names}
+        assert writer_lock_holders(db, names) == {n: 1 for n in names}
         ready = two.get("/readyz").json()
         assert set(ready["leading"]) == b
         assert {n: t["checks"]["role"] for n, t in ready["tenants"].items()} == {
@@ -166,7 +149,7 @@ def test_replicas_spread_tenants_and_take_over_a_killed_ones(
         t0 = time.monotonic()
         wait_for("the survivor leading all", lambda: leaders(survivor) == set(names), timeout=90)
         assert time.monotonic() - t0 < 30
-        assert lock_holders(db, names) == {n: 1 for n in names}
+        assert writer_lock_holders(db, names) == {n: 1 for n in names}
         # New data in the moved tenants reaches the mirror through the survivor.
         for name in moved:
             cid = sorted(snapshot(sandboxes[name])["candidates"])[0]
