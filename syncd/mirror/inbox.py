@@ -3,7 +3,9 @@ replica of ``syncd run`` accepted for a tenant, waiting for the tenant's leader,
 event-ids every replica checks for replays. docs/daemon.md, "Webhook inbox".
 
 - ``accept``: one INSERT whose primary key (tenant, event-id) is the replay check itself: two
-  replicas given the same delivery at the same moment cannot both accept it. A row to drain is
+  replicas given the same delivery at the same moment cannot both accept it. Every accepted
+  callback is stored, the leader's own too (on SQLite as on PostgreSQL), so a leader killed
+  before its refresh leaves it for its restart or the next leader. A row to drain is
   announced with ``pg_notify(CHANNEL, tenant)`` in the same transaction (PostgreSQL delivers it
   at commit, so the leader never wakes before the row is visible).
 - ``pending`` / ``mark_done``: the leader reads what waits and marks it done in the transaction
@@ -30,6 +32,7 @@ import structlog
 from sqlalchemy import Connection, Engine, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from syncd.mirror import schema as s
 from syncd.mirror.db import normalize_url
@@ -50,6 +53,11 @@ class Waiting:
     record_id: str
 
 
+class InboxBusy(Exception):
+    """SQLite: another transaction of the file held its write lock for longer than the accept
+    may wait (a pass's write group stays open up to ``GROUP_SECONDS`` while it fetches pages)."""
+
+
 def accept(
     engine: Engine,
     tenant: str,
@@ -58,12 +66,41 @@ def accept(
     target: tuple[str, str] | None,
     *,
     waiting: bool,
+    wait_seconds: float | None = None,
 ) -> bool:
     """Record a verified callback (blocking). ``target``: (resource, id) to refresh, or None for
     an event syncd does not mirror; ``waiting``: True leaves it for the leader to drain (and
-    notifies it on PostgreSQL), False records it done at once (the leader refreshes it itself).
-    Returns False, writing nothing, when the event-id was accepted before (a replay). Raises the
+    notifies the replicas on PostgreSQL), False records it done at once. ``wait_seconds``
+    (SQLite): the longest wait for the file's write lock, instead of the connection's busy
+    timeout (60 s), so that a callback is answered within SmartRecruiters' 5 s.
+    Returns False, writing nothing, when the event-id was accepted before (a replay). Raises
+    ``InboxBusy`` when SQLite's write lock was not had within ``wait_seconds``, else the
     database's errors."""
+    with engine.connect() as conn:
+        if wait_seconds is None or conn.dialect.name != "sqlite":
+            return _accept(conn, tenant, event_id, event_name, target, waiting)
+        before = int(conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one())
+        conn.exec_driver_sql(f"PRAGMA busy_timeout = {max(1, int(wait_seconds * 1000))}")
+        conn.commit()  # SQLAlchemy's autobegun transaction: the insert begins its own
+        try:
+            return _accept(conn, tenant, event_id, event_name, target, waiting)
+        except OperationalError as exc:
+            if "locked" in str(exc.orig) or "busy" in str(exc.orig):
+                raise InboxBusy() from None
+            raise
+        finally:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {before}")  # the pool's connection
+            conn.commit()
+
+
+def _accept(
+    conn: Connection,
+    tenant: str,
+    event_id: str,
+    event_name: str,
+    target: tuple[str, str] | None,
+    waiting: bool,
+) -> bool:
     t = s.webhook_inbox
     now = utcnow()
     row = {
@@ -75,7 +112,7 @@ def accept(
         "received_at": now,
         "done_at": None if waiting and target else now,
     }
-    with engine.begin() as conn:
+    with conn.begin():
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         stmt = (
             dialect.insert(t)

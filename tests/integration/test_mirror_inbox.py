@@ -11,6 +11,7 @@ from sqlalchemy import Engine, select
 
 from syncd.mirror import inbox
 from syncd.mirror import schema as s
+from syncd.mirror.store import utcnow
 
 T = "acme"
 
@@ -27,7 +28,7 @@ def test_accept_replay_drain_and_prune(db: Engine) -> None:
     # An event syncd does not mirror: kept as a replay record only, never listed.
     assert inbox.accept(db, T, "e-2", "candidate.deleted.gdpr", None, waiting=True)
     assert not inbox.accept(db, T, "e-2", "candidate.deleted.gdpr", None, waiting=True)
-    # The leader's own callback: recorded done at once (it refreshes it itself).
+    # A callback recorded done at once (nothing left to drain).
     assert inbox.accept(db, T, "e-3", "job.updated", ("jobs", "j-1"), waiting=False)
     # Another tenant's event-id space is its own.
     assert inbox.accept(db, "other", "e-1", "job.updated", ("jobs", "j-9"), waiting=True)
@@ -57,6 +58,37 @@ def test_accept_replay_drain_and_prune(db: Engine) -> None:
     with db.connect() as conn:
         left = conn.execute(select(s.webhook_inbox.c.tenant, s.webhook_inbox.c.event_id)).all()
     assert [tuple(r) for r in left] == [("other", "e-1")]  # waiting rows are never pruned
+
+
+def test_accept_waits_a_bounded_time_for_sqlites_write_lock(db: Engine) -> None:
+    """Another transaction writing (a pass's write group holds the file's write lock for up to
+    GROUP_SECONDS): on SQLite an accept gives up after ``wait_seconds`` with ``InboxBusy``,
+    writing nothing, and leaves the pooled connection's busy timeout as it was; once the lock is
+    free it is stored. PostgreSQL writes beside the other transaction."""
+    import time
+
+    hire = ("applications", "c-1/j-1")
+    with db.connect() as other:
+        other.begin()
+        other.execute(
+            s.webhook_inbox.insert().values(
+                tenant="other", event_id="held", event_name="job.updated", received_at=utcnow()
+            )
+        )
+        started = time.monotonic()
+        if db.dialect.name == "sqlite":
+            with pytest.raises(inbox.InboxBusy):
+                inbox.accept(db, T, "e-1", "x", hire, waiting=True, wait_seconds=0.3)
+            assert 0.3 <= time.monotonic() - started < 2
+        else:
+            assert inbox.accept(db, T, "e-1", "x", hire, waiting=True, wait_seconds=0.3)
+        other.rollback()
+    if db.dialect.name == "sqlite":
+        assert inbox.pending(db, T, 10) == []
+        with db.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 60_000
+        assert inbox.accept(db, T, "e-1", "x", hire, waiting=True, wait_seconds=0.3)
+    assert inbox.pending(db, T, 10) == [inbox.Waiting("e-1", "applications", "c-1/j-1")]
 
 
 def test_drain_refreshes_the_rest_when_one_record_fails(db: Engine) -> None:
