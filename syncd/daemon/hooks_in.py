@@ -8,10 +8,14 @@
   ``webhooks.tolerance_seconds`` of now (stale); an ``event-id`` accepted before is refused
   (replayed). Refusals answer ``401`` (bad or stale signature) or ``409`` (replayed), counted by
   reason; nothing of a refused body is read or logged.
-- **Fast answer**: an accepted callback is queued and answered ``202`` at once (SmartRecruiters
-  wants an answer within 5 s); a worker reads the named records by id through the catalogue's
-  get-by-id (``syncd.sync.refresh.Refresher``), writes them as a pass does and asks for a push.
-  Polling stays the safety net: a callback lost or refused is caught by the next pass.
+- **Fast answer, kept**: an accepted callback is stored in ``webhook_inbox``
+  (``syncd.mirror.inbox``: event name, resource and id) and answered ``202`` at once
+  (SmartRecruiters wants an answer within 5 s); the leader's drainer, woken in-process, reads
+  the named records by id through the catalogue's get-by-id (``syncd.sync.refresh.Refresher``),
+  writes them as a pass does, marks the callbacks done in that same transaction and asks for a
+  push. A leader killed after its ``202`` leaves the callback waiting for its restart or the next
+  leader (at-least-once). Polling stays the safety net: a callback lost or refused is caught by
+  the next pass.
 - **Keys**: ``webhooks.secret_keys`` when set; else the daemon reads the signing key of every
   subscription to ``webhooks.callback_url`` from the Webhooks API (at start, and again when a
   callback fails verification): ``syncd webhooks subscribe`` then needs no key to be copied
@@ -19,13 +23,14 @@
   ``KEY_RELOAD_BURST``, then one every ``KEY_RELOAD_SECONDS``): an unsigned request or a
   handshake, which anyone reaching the endpoint can send, never spends more of the tenant's API
   budget than that. Nothing else an unauthenticated request can do calls the API.
-- **Webhook inbox** (PostgreSQL, several replicas): a replica that does not lead the callback's
-  tenant verifies it as the leader would and stores what to refresh in ``webhook_inbox``
-  (``syncd.mirror.inbox``), answering ``202``; the leader, woken by ``NOTIFY`` (and looking
-  every ``INBOX_POLL_SECONDS`` besides), refreshes it as its own callbacks and marks the row done
-  in the transaction that writes the records (at-least-once). The replay record is the inbox's
-  primary key, so a delivery replayed to another replica is refused too. On SQLite (one daemon)
-  the replay record stays in memory and the inbox is not used.
+- **Webhook inbox** (every replica, SQLite and PostgreSQL alike): a replica that does not
+  lead the callback's tenant (PostgreSQL) verifies it as the leader would and stores it the same
+  way; the leader, woken by ``NOTIFY`` (and looking every ``INBOX_POLL_SECONDS`` besides),
+  drains it as its own. The replay record is the inbox's primary key, so a delivery replayed to
+  another replica, or to a restarted daemon, is refused too. SQLite: an accept waits at most
+  ``ACCEPT_WAIT_SECONDS`` for the file's write lock (a pass's write group may hold it); past
+  that the callback is answered all the same and refreshed from memory (reason ``unstored``),
+  as every callback was before the inbox kept the leader's own.
 - **Header-safe**: a signing key read from the API that is not visible ASCII
   (``syncd.config.HEADER_SAFE_RULE``) is left out (``webhook_key_refused``, naming its
   subscription); a handshake whose ``X-Hook-Secret`` is not is answered ``400``
@@ -70,6 +75,9 @@ INBOX_POLL_SECONDS = 2.0
 INBOX_BATCH = 500  # callbacks drained at once (one refresh per resource among them)
 INBOX_RETRY_SECONDS = 15.0  # after a failed drain (API or database away), before the next
 INBOX_PRUNE_SECONDS = 60.0  # how often done rows older than the replay window are deleted
+# SQLite: the longest an accept waits for the file's write lock (a pass's write group holds it
+# up to passes.GROUP_SECONDS), leaving time to answer within SmartRecruiters' 5 s.
+ACCEPT_WAIT_SECONDS = 2.5
 
 # event-name prefix -> (refreshable resource, the body's ids that build its id: the first
 # alternative the body has). The first matching prefix wins. Bodies as docs/webhooks.md lists.
@@ -176,12 +184,16 @@ class HookIntake:
         self.reloads = KeyReloads()
         self.tolerance = hooks.tolerance_seconds
         self.seen = SeenEvents(keep=2 * self.tolerance)
+        # Callbacks SQLite's write lock kept out of the inbox (InboxBusy): refreshed from here.
         self.queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self.worker: asyncio.Task[None] | None = None
         self.refreshed = 0  # records refreshed (tests and logs)
-        # PostgreSQL: the replicas share the replay record and the inbox (syncd.mirror.inbox).
+        # PostgreSQL: the replicas share the replay record and the inbox (syncd.mirror.inbox);
+        # a replica that does not lead a tenant takes its callbacks for the leader.
         self.shared = daemon.db.dialect.name == "postgresql"
         self.woken = asyncio.Event()
+        self.urgent = False  # a callback of this leader's own waits: drain past retry_at
+        self.pruner: asyncio.Task[None] | None = None
         self.drainer: asyncio.Task[None] | None = None
         self.retry_at = 0.0
         self.pruned_at = 0.0
@@ -230,16 +242,15 @@ class HookIntake:
     def start(self) -> None:
         loop = asyncio.get_running_loop()
         self.worker = loop.create_task(self._work())
-        if self.shared:
-            self.woken.set()  # what waits from before this process started
-            self.drainer = loop.create_task(self._drain_loop())
+        self.woken.set()  # what waits from before this process started (a kill, a restart)
+        self.drainer = loop.create_task(self._drain_loop())
 
     def wake(self) -> None:
         """Look at the inbox now (a notification, or this replica just took the lead)."""
         self.woken.set()
 
     async def close(self) -> None:
-        for task in (self.worker, self.drainer):
+        for task in (self.worker, self.drainer, self.pruner):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -317,45 +328,58 @@ class HookIntake:
             return self._refuse(
                 400, "no_event_id", f"event-id header over {inbox.EVENT_ID_MAX} characters"
             )
-        if self.shared:
-            try:
-                fresh = await asyncio.to_thread(
-                    inbox.accept,
-                    self.daemon.db,
-                    self.daemon.tenant,
-                    event_id,
-                    event_name,
-                    target,
-                    waiting=not leading,
-                )
-            except Exception as exc:
-                log.warning("webhook_inbox_unavailable", error=describe_db_error(exc))
-                return self._refuse(503, "inbox_unavailable", "the database did not answer; retry")
-            if not fresh:
-                return self._refuse(409, "replayed", "this event-id was accepted before")
-        else:
-            if self.seen.seen(event_id):
-                return self._refuse(409, "replayed", "this event-id was accepted before")
+        if self.seen.seen(event_id):  # one queued in memory only (below)
+            return self._refuse(409, "replayed", "this event-id was accepted before")
+        try:
+            fresh = await asyncio.to_thread(
+                inbox.accept,
+                self.daemon.db,
+                self.daemon.tenant,
+                event_id,
+                event_name,
+                target,
+                waiting=True,
+                wait_seconds=ACCEPT_WAIT_SECONDS,
+            )
+        except inbox.InboxBusy:
+            # SQLite: a pass held the file's write lock past ACCEPT_WAIT_SECONDS. Answered in
+            # time all the same, refreshed from memory (not kept across a crash: the next pass
+            # catches it), and its event-id kept in memory for replays.
             self.seen.add(event_id)
+            if target is None:
+                self.daemon.observer.webhook(True, "ignored")
+                return JSONResponse({"accepted": True, "refresh": None}, status_code=202)
+            self.queue.put_nowait(target)
+            self.daemon.observer.webhook(True, "unstored")
+            log.warning("webhook_inbox_busy", event_name=event_name, resource=target[0])
+            return JSONResponse({"accepted": True, "refresh": target[0]}, status_code=202)
+        except Exception as exc:
+            log.warning("webhook_inbox_unavailable", error=describe_db_error(exc))
+            return self._refuse(503, "inbox_unavailable", "the database did not answer; retry")
+        if not fresh:
+            return self._refuse(409, "replayed", "this event-id was accepted before")
         if target is None:
             self.daemon.observer.webhook(True, "ignored")
             return JSONResponse({"accepted": True, "refresh": None}, status_code=202)
+        self.daemon.observer.inbox_accepted(self.daemon.tenant)
         if not leading:
             self.daemon.observer.webhook(True, "inbox")
-            self.daemon.observer.inbox_accepted(self.daemon.tenant)
             log.info("webhook_inbox_accepted", event_name=event_name, resource=target[0])
             return JSONResponse(
                 {"accepted": True, "refresh": target[0], "inbox": True}, status_code=202
             )
-        self.queue.put_nowait(target)
+        # Stored: the drainer refreshes it now (an in-process wake-up, no poll, no NOTIFY
+        # round trip), past any retry pause a failed drain set.
+        self.urgent = True
+        self.wake()
         self.daemon.observer.webhook(True, "queued")
         log.info("webhook_accepted", event_name=event_name, resource=target[0])
         return JSONResponse({"accepted": True, "refresh": target[0]}, status_code=202)
 
     async def _work(self) -> None:
-        """Refresh what the callbacks named: everything queued at once, by resource (one
-        refresh run per resource and batch; ``_refresh_isolated`` keeps one bad record from
-        stopping the others)."""
+        """Refresh what the callbacks SQLite's write lock kept out of the inbox named:
+        everything queued at once, by resource (one refresh run per resource and batch;
+        ``_refresh_isolated`` keeps one bad record from stopping the others)."""
         while True:
             first = await self.queue.get()
             batch = [first]
@@ -424,25 +448,26 @@ class HookIntake:
                 self._refresh_failed(resource, exc, 1)
 
     async def _drain_loop(self) -> None:
-        """The leader's side of the inbox: drain at each wake-up (a NOTIFY, the lead just
-        taken) and every ``INBOX_POLL_SECONDS``; a standby only waits. A failed drain is logged,
-        counted (``syncd_job_failures_total{job="webhook_inbox"}``) and tried again after
-        ``INBOX_RETRY_SECONDS``: its callbacks stay in the inbox, and polling is the safety net."""
+        """The leader's side of the inbox: drain at each wake-up (a callback it stored itself,
+        a NOTIFY, the lead just taken) and every ``INBOX_POLL_SECONDS``; a standby only
+        waits. A failed drain is logged, counted
+        (``syncd_job_failures_total{job="webhook_inbox"}``) and tried again after
+        ``INBOX_RETRY_SECONDS`` (sooner when a callback of its own arrives meanwhile): its
+        callbacks stay in the inbox, and polling is the safety net."""
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.woken.wait(), timeout=INBOX_POLL_SECONDS)
             self.woken.clear()
             if self.daemon.role != "leader" or self.daemon.stopping:
                 continue
-            if time.monotonic() < self.retry_at:
+            if time.monotonic() < self.retry_at and not self.urgent:
                 continue
+            self.urgent = False
             try:
                 more = await self.drain()
                 if time.monotonic() - self.pruned_at > INBOX_PRUNE_SECONDS:
-                    await asyncio.to_thread(
-                        inbox.prune, self.daemon.db, self.daemon.tenant, self.seen.keep
-                    )
                     self.pruned_at = time.monotonic()
+                    self._prune_soon()
             except asyncio.CancelledError:
                 me = asyncio.current_task()
                 if me is not None and me.cancelling():
@@ -455,6 +480,21 @@ class HookIntake:
             else:
                 if more:
                     self.woken.set()
+
+    def _prune_soon(self) -> None:
+        """Prune in a task of its own: on SQLite the delete may wait for a pass's write group,
+        and the drainer must not wait with it (its next callback would)."""
+        if self.pruner is not None and not self.pruner.done():
+            return
+        d = self.daemon
+
+        async def prune() -> None:
+            try:
+                await asyncio.to_thread(inbox.prune, d.db, d.tenant, self.seen.keep)
+            except Exception as exc:  # the next prune tries again
+                log.warning("webhook_inbox_prune_failed", error=describe_db_error(exc))
+
+        self.pruner = asyncio.get_running_loop().create_task(prune())
 
     async def drain(self) -> bool:
         """Refresh what waits in the inbox, one refresh per resource; each marks its callbacks

@@ -110,13 +110,15 @@ class PrometheusObserver:
         )  # fmt: skip
         self.inbox_in = Counter(
             "syncd_webhook_inbox_accepted",
-            "Callbacks this replica verified and stored in the webhook inbox for the tenant's "
-            "leader (it did not lead the tenant)", ["tenant"], registry=r,
+            "Callbacks naming a record that this replica verified and stored in the webhook "
+            "inbox, for itself when it leads the tenant or for the tenant's leader",
+            ["tenant"], registry=r,
         )  # fmt: skip
         self.inbox_backlog = Gauge(
             "syncd_webhook_inbox_backlog",
-            "Callbacks in the webhook inbox waiting for the tenant's leader (the shared "
-            "database's count: every replica reports the same)", ["tenant"], registry=r,
+            "Callbacks in the webhook inbox not yet refreshed by the tenant's leader, its own "
+            "included (the database's count: every replica reports the same)", ["tenant"],
+            registry=r,
         )  # fmt: skip
         self.quarantined = Gauge(
             "syncd_quarantined_records", "Records in quarantine, by resource", ["resource"],

@@ -520,3 +520,120 @@ def test_unsigned_requests_cannot_spend_the_api_budget_and_a_bad_id_is_refused(
         assert d.stop() == 0, d.output()[-3000:]
     finally:
         d.kill()
+
+
+def test_a_callback_the_leader_answered_survives_its_kill_before_the_refresh(
+    tenant: ThreadServer, receiver: ReceiverServer, db: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """The leader stores its own callbacks in the inbox before its 202. SmartRecruiters' reads
+    are held back 8 s (the sandbox's latency fault), so the leader's refresh of a hire is still
+    reading when the leader is SIGKILLed; the callback is then still waiting in the inbox (not
+    done, nothing pushed). With the latency off, the daemon restarted (SQLite) or the standby
+    that takes the lead (PostgreSQL) drains it: the refresh marks it done, the hire reaches the
+    mirror and the HRIS receiver as the sandbox has it, with polling an hour away. (Their
+    first pull at start would see the hire too: the refresh recorded and the row marked done
+    are what show the inbox brought it.)"""
+    key = "durable-inbox-test-key"
+    config = write_config(tmp_path, {"hr": webhook_sink(receiver)})
+    env = daemon_env(
+        {**push_env(tenant, db_url, config), "SYNCD_WEBHOOKS__SECRET_KEYS": key},
+        poll_interval_seconds=3600,
+        push_interval_seconds=3600,
+        leader_check_seconds=1,
+    )
+    env["SYNCD_LOG_LEVEL"] = "info"
+    postgres = db.dialect.name == "postgresql"
+    leader = start_daemon(env, tmp_path, "leader")
+    second: DaemonProc | None = None
+    try:
+        wait_for(
+            "the first pull",
+            lambda: {r for r, _, s in runs(db_url, TENANT) if s == "ok"} >= {"candidates"},
+            log=leader.output,
+        )
+        if postgres:
+            second = start_daemon(env, tmp_path, "standby")
+            assert _role(second) == "standby"
+        # The sink's cursor set by the first push: the hire below is after it.
+        cursor = text("SELECT COUNT(*) FROM sink_cursors WHERE tenant = :t AND sink = 'hr'")
+
+        def started_sink() -> bool:
+            with db.connect() as conn:
+                return conn.execute(cursor, {"t": TENANT}).scalar() == 1
+
+        wait_for("the sink started", started_sink, log=leader.output)
+        assert receiver.state.hires() == {}  # start = "now": earlier hires are history
+
+        app = candidates_to_hire(tenant, 1)[0]
+        control(tenant, "faults", {"spec": "latency=8s"})
+        control(tenant, "hire", {"candidateId": app["candidateId"], "jobId": app["jobId"]})
+        body = orjson.dumps({"candidate_id": app["candidateId"], "job_id": app["jobId"]})
+        started = time.monotonic()
+        answer = httpx.post(
+            f"{leader.url}/webhooks/smartrecruiters",
+            headers=_signed(key, "hire-1", "application.status.updated", body),
+            content=body,
+            timeout=10,
+        )
+        assert answer.status_code == 202, answer.text
+        assert time.monotonic() - started < 5  # SmartRecruiters' limit, the read held 8 s
+        assert answer.json() == {"accepted": True, "refresh": "applications"}
+        reasons = by_labels(leader.metrics(), "syncd_webhook_callbacks_total", "outcome", "reason")
+        assert reasons[("accepted", "queued")] == 1
+        assert leader.metric("syncd_webhook_inbox_accepted_total", tenant=TENANT) == 1
+        # The refresh is reading (its run recorded, SmartRecruiters holding the answer): kill.
+        wait_for(
+            "the refresh reading",
+            lambda: ("applications", "refresh", "running") in runs(db_url, TENANT),
+            log=leader.output,
+        )
+        assert leader.metric("syncd_webhook_inbox_backlog", tenant=TENANT) == 1
+        leader.kill()
+        assert _inbox(db) == [("application.status.updated", "applications", False)]
+        assert _status(db, app) != "HIRED" and receiver.state.hires() == {}
+
+        control(tenant, "faults", {"spec": ""})
+        if postgres:
+            assert second is not None
+            survivor = second
+            wait_for("the standby leading", lambda: _role(survivor) == "leader", timeout=30)
+        else:
+            second = survivor = start_daemon(env, tmp_path, "restarted")
+        wait_for(
+            "the hire at the receiver",
+            lambda: receiver.state.hires(),
+            timeout=60,
+            log=survivor.output,
+        )
+        wait_for("the callback drained", lambda: _inbox(db) == [
+            ("application.status.updated", "applications", True)
+        ], log=survivor.output)  # fmt: skip
+        wait_for(
+            "the refresh recorded",
+            lambda: ("applications", "refresh", "ok") in runs(db_url, TENANT),
+            log=survivor.output,
+        )
+        truth = httpx.get(f"{tenant.base_url}/_sandbox/snapshot", timeout=30).json()
+        hired = truth["applications"][app["id"]]
+        assert hired["status"] == "HIRED"
+        assert _status(db, app) == hired["status"]
+        assert set(receiver.state.hires()) == {f"sr-{app['id']}"}
+        got = [r for r in receiver.state.received if r.type == "application.hired"]
+        assert len(got) == 1
+        data = got[0].body["data"]
+        assert data["ids"]["application_id"] == app["id"]
+        assert data["candidate"]["email"] == truth["candidates"][app["candidateId"]]["email"]
+        assert survivor.metric("syncd_webhook_inbox_backlog", tenant=TENANT) == 0
+        # The replay record outlived the kill: the same delivery again is refused.
+        again = httpx.post(
+            f"{survivor.url}/webhooks/smartrecruiters",
+            headers=_signed(key, "hire-1", "application.status.updated", body),
+            content=body,
+            timeout=10,
+        )
+        assert again.status_code == 409
+        assert survivor.stop() == 0, survivor.output()[-3000:]
+    finally:
+        leader.kill()
+        if second is not None:
+            second.kill()
