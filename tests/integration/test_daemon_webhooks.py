@@ -637,3 +637,57 @@ def test_a_callback_the_leader_answered_survives_its_kill_before_the_refresh(
         leader.kill()
         if second is not None:
             second.kill()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_callback_sqlites_busy_write_lock_keeps_out_of_the_inbox_is_still_answered_and_refreshed(
+    tenant: ThreadServer, db: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """SQLite has one writer: another process (this test, standing in for a pass's long write
+    group) holds the mirror's write lock. The daemon's accept waits its bounded 2.5 s, then
+    answers 202 within SmartRecruiters' 5 s all the same (reason ``unstored``) and refreshes the
+    hire from memory once the lock is free; the inbox has no row for it, and a replay of it is
+    still refused (its event-id kept in memory)."""
+    key = "busy-inbox-test-key"
+    env = daemon_env(
+        {
+            **push_env(tenant, db_url, write_config(tmp_path, {})),
+            "SYNCD_WEBHOOKS__SECRET_KEYS": key,
+        },
+        poll_interval_seconds=3600,
+    )
+    env["SYNCD_LOG_LEVEL"] = "info"
+    d = start_daemon(env, tmp_path)
+    try:
+        wait_for(
+            "the first pull",
+            lambda: {r for r, _, s in runs(db_url, TENANT) if s == "ok"} >= {"candidates"},
+            log=d.output,
+        )
+        app = candidates_to_hire(tenant, 1)[0]
+        control(tenant, "hire", {"candidateId": app["candidateId"], "jobId": app["jobId"]})
+        body = orjson.dumps({"candidate_id": app["candidateId"], "job_id": app["jobId"]})
+        hook = f"{d.url}/webhooks/smartrecruiters"
+        headers = _signed(key, "busy-1", "application.status.updated", body)
+        with db.connect() as holder:
+            holder.exec_driver_sql("BEGIN IMMEDIATE")  # the file's write lock, held
+            started = time.monotonic()
+            answer = httpx.post(hook, headers=headers, content=body, timeout=10)
+            took = time.monotonic() - started
+            assert answer.status_code == 202, answer.text
+            assert 2.5 <= took < 5
+            assert answer.json() == {"accepted": True, "refresh": "applications"}
+            holder.exec_driver_sql("ROLLBACK")
+        reasons = by_labels(d.metrics(), "syncd_webhook_callbacks_total", "outcome", "reason")
+        assert reasons[("accepted", "unstored")] == 1 and ("accepted", "queued") not in reasons
+        wait_for("the hire refreshed", lambda: _status(db, app) == "HIRED", log=d.output)
+        truth = httpx.get(f"{tenant.base_url}/_sandbox/snapshot", timeout=30).json()
+        assert _status(db, app) == truth["applications"][app["id"]]["status"] == "HIRED"
+        assert _inbox(db) == []
+        assert d.metric("syncd_webhook_inbox_accepted_total", tenant=TENANT) == 0
+        again = httpx.post(hook, headers=headers, content=body, timeout=10)
+        assert again.status_code == 409
+        assert '"event": "webhook_inbox_busy"' in d.output()
+        assert d.stop() == 0, d.output()[-3000:]
+    finally:
+        d.kill()
