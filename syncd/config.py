@@ -278,6 +278,10 @@ class Settings(BaseSettings):
     tenant: str = "default"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
+    # syncd migrate: how long it waits for another migrate holding the migrate lock (hosts whose
+    # units run `syncd migrate` as they start together) before it gives up with exit 5. A
+    # migration of the shipped revisions takes seconds; 120 s leaves room for a slow database.
+    migrate_wait_seconds: float = Field(default=120.0, ge=0, le=MAX_INTERVAL_SECONDS)
     smartrecruiters: SmartRecruitersSettings = SmartRecruitersSettings()
     sync: SyncSettings = SyncSettings()
     schedule: ScheduleSettings = ScheduleSettings()

@@ -377,3 +377,20 @@ def test_a_misspelt_toml_api_key_file_names_the_closest_key(
         f"invalid settings:\n  SYNCD_CONFIG ({toml}): [smartrecruiters] apikey_file: unknown key; "
         "did you mean api_key_file?"
     )
+
+
+def test_migrate_wait_seconds(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """How long `syncd migrate` waits for another migrate: 120 s unless set, from the TOML file
+    or the environment (which wins); a negative or non-numeric value is refused naming it."""
+    assert load_settings().migrate_wait_seconds == 120.0
+    _toml(monkeypatch, tmp_path, "migrate_wait_seconds = 30\n")
+    assert load_settings().migrate_wait_seconds == 30.0
+    monkeypatch.setenv("SYNCD_MIGRATE_WAIT_SECONDS", "0")
+    assert load_settings().migrate_wait_seconds == 0.0
+    monkeypatch.setenv("SYNCD_MIGRATE_WAIT_SECONDS", "-1")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert str(err.value) == (
+        "invalid settings:\n  SYNCD_MIGRATE_WAIT_SECONDS: Input should be greater than or equal "
+        "to 0 (got '-1')"
+    )
