@@ -107,11 +107,11 @@ class SecretOrigin:
     setting: str
     file: bool
 
-    def fix(self) -> str:
-        """The last words of the fix: where the new secret goes."""
-        return (
-            f"put it in the file {self.setting} names" if self.file else f"set {self.setting} to it"
-        )
+    def fix(self, what: str = "it") -> str:
+        """The last words of the fix: where the new secret (``what``) goes."""
+        if self.file:
+            return f"put {what} in the file {self.setting} names"
+        return f"set {self.setting} to {what}"
 
 
 class Sink(ABC):

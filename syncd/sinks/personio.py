@@ -267,7 +267,7 @@ class PersonioSink(Sink):
         if r.status_code in (400, 401) and isinstance(body, dict) and "success" in body:
             src = self.secret_origin
             given = f"; the client secret from {src.setting}" if src else ""
-            fix = f", and {src.fix()}" if src else ""
+            fix = f", and {src.fix('the client secret')}" if src else ""
             return [
                 f"client_id/client_secret: Personio refuses the credentials (HTTP "
                 f"{r.status_code}: {message(r)}{given}); create them under Settings > "

@@ -321,7 +321,7 @@ def test_sinks_check_tells_key_host_and_permission_apart(
         if bamboo
         else "hr: client_id/client_secret: Personio refuses the credentials (HTTP 401: Wrong "
         f"credentials; the client secret from {cfg_key}); create them under Settings > "
-        f"Integrations > API credentials, and put it in the file {cfg_key} names"
+        f"Integrations > API credentials, and put the client secret in the file {cfg_key} names"
     ]
     variable = "SYNCD_SINKS__HR__" + key.removesuffix("_file").upper()
     table = {k: v for k, v in hris_sink(hris, tmp_path).items() if k != key}
@@ -333,7 +333,7 @@ def test_sinks_check_tells_key_host_and_permission_apart(
         if bamboo
         else "hr: client_id/client_secret: Personio refuses the credentials (HTTP 401: Wrong "
         f"credentials; the client secret from {variable}); create them under Settings > "
-        f"Integrations > API credentials, and set {variable} to it"
+        f"Integrations > API credentials, and set {variable} to the client secret"
     ]
     assert "wrong-env-secret" not in from_env.stdout + from_env.stderr
 
