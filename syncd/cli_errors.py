@@ -69,7 +69,10 @@ EXIT_CODES: dict[int, str] = {
         "a walk could not prove it saw every record (nothing was deleted, rerun), or ids given "
         "to refresh are absent in SmartRecruiters"
     ),
-    BUSY: "another syncd is writing to this mirror (its host, pid and start are named)",
+    BUSY: (
+        "another syncd is writing to this mirror, or migrating it past SYNCD_MIGRATE_WAIT_SECONDS "
+        "(its host, pid and start are named)"
+    ),
     DATABASE: "the mirror database cannot be reached, or its file or folder is not writable",
     INTERRUPTED_INT: "stopped by SIGINT; the current write committed, the run is `interrupted`",
     INTERRUPTED_TERM: "stopped by SIGTERM; the current write committed, the run is `interrupted`",

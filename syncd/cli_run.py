@@ -166,6 +166,7 @@ async def serve(settings: Settings, sock: socket.socket) -> int:
         intake = HookIntake(daemon)
         daemon.hooks = intake
         with structlog.contextvars.bound_contextvars(tenant=name):
+            intake.warn_without_keys()
             await intake.load_keys()
         fleet.start_hooks(intake, name)
     fleet.start_inbox_listener()

@@ -46,17 +46,16 @@ def _resources(ctx: click.Context, param: click.Parameter, value: tuple[str, ...
     return names
 
 
-# How long `syncd migrate` waits for another migrate holding the migrate lock (several hosts'
-# units starting together, each with ExecStartPre=syncd migrate), and how often it asks again.
-# A migration of the shipped revisions takes seconds; 120 s leaves room for a slow database.
-MIGRATE_WAIT_SECONDS = 120.0
+# How often `syncd migrate` asks again for the migrate lock another migrate holds (several hosts'
+# units starting together, each with ExecStartPre=syncd migrate); how long it waits is the
+# migrate_wait_seconds setting (SYNCD_MIGRATE_WAIT_SECONDS).
 MIGRATE_POLL_SECONDS = 0.25
 
 
 @click.command("migrate")
 def migrate_cmd() -> None:
     """Create or upgrade the mirror's tables (Alembic) in SYNCD_DATABASE_URL; another migrate
-    already at it is waited for (up to 120 s)."""
+    already at it is waited for (up to SYNCD_MIGRATE_WAIT_SECONDS, 120 s by default)."""
     from syncd.mirror.db import make_engine
 
     # The schema is shared by every tenant: migrate needs no SYNCD_TENANT, and its lock
@@ -72,7 +71,9 @@ def migrate_cmd() -> None:
         click.echo(f"{where}: schema already at {head}")
         return
     try:
-        before, after = _migrate_after_any_other(settings.database_url, settings.tenant, engine)
+        before, after = _migrate_after_any_other(
+            settings.database_url, settings.tenant, engine, settings.migrate_wait_seconds
+        )
     finally:
         engine.dispose()
     if before == after:
@@ -81,16 +82,21 @@ def migrate_cmd() -> None:
         click.echo(f"{where}: schema {before or 'empty'} -> {after}")
 
 
-def _migrate_after_any_other(url: str, tenant: str, engine: Any) -> tuple[str | None, str | None]:
+def _migrate_after_any_other(
+    url: str, tenant: str, engine: Any, wait: float
+) -> tuple[str | None, str | None]:
     """Migrate under the migrate lock; (revision before, after). Another migrate holding the
     lock (hosts whose units run ``syncd migrate`` as they start together) is waited for, up to
-    ``MIGRATE_WAIT_SECONDS``, polled every ``MIGRATE_POLL_SECONDS``: once it is done the schema
-    is at head and this one changes nothing. A writer or pusher of any tenant holding it raises
-    ``MirrorBusyError`` at once (exit 5), as does another migrate past the wait."""
+    ``wait`` seconds (``migrate_wait_seconds``), polled every ``MIGRATE_POLL_SECONDS``: once it
+    is done the schema is at head and this one changes nothing. A writer or pusher of any
+    tenant holding it raises ``MirrorBusyError`` at once (exit 5); another migrate still holding
+    it past the wait raises ``CommandError`` (exit 5, one line naming it and the setting),
+    nothing changed."""
+    from syncd.cli_errors import BUSY, CommandError
     from syncd.mirror.db import current_revision, migrate
     from syncd.mirror.lock import MirrorBusyError, writer_lock
 
-    deadline = time.monotonic() + MIGRATE_WAIT_SECONDS
+    deadline = time.monotonic() + wait
     told = False
     while True:
         try:
@@ -100,13 +106,22 @@ def _migrate_after_any_other(url: str, tenant: str, engine: Any) -> tuple[str | 
             # No holder named: it took the lock an instant ago (not written yet) or let it go
             # between the attempt and the read; either way, asking again settles it.
             other_migrate = exc.holder is None or exc.role == "migrate"
-            if not other_migrate or time.monotonic() >= deadline:
+            if not other_migrate:
                 raise
+            if time.monotonic() >= deadline:
+                if exc.holder is None:
+                    raise
+                raise CommandError(
+                    f"another syncd is migrating the mirror {exc.where} ({exc.holder}); gave up "
+                    f"after waiting {wait:g} s (SYNCD_MIGRATE_WAIT_SECONDS): rerun once it has "
+                    "ended, or set SYNCD_MIGRATE_WAIT_SECONDS higher",
+                    BUSY,
+                ) from None
             if not told and exc.holder is not None:
                 told = True
                 click.echo(
                     f"syncd: another syncd is migrating the mirror ({exc.holder}); waiting "
-                    f"up to {MIGRATE_WAIT_SECONDS:.0f} s for it to end",
+                    f"up to {wait:g} s for it to end",
                     err=True,
                 )
         time.sleep(MIGRATE_POLL_SECONDS)

@@ -1,5 +1,7 @@
 """Settings: environment (``SYNCD_`` prefix, ``__`` for nesting), an optional TOML file named by
-``SYNCD_CONFIG``, and ``*_FILE`` variables for secrets mounted as files (Kubernetes secrets).
+``SYNCD_CONFIG``, and ``*_FILE`` variables for secrets mounted as files (Kubernetes secrets); in
+the TOML file, ``api_key_file`` and ``client_secret_file`` of ``[smartrecruiters]`` (and of
+``[tenants.NAME.smartrecruiters]``) are their file form.
 
 Precedence, highest first: init arguments, environment, ``*_FILE`` variables, TOML file, defaults.
 """
@@ -13,7 +15,6 @@ import re
 import tomllib
 import types
 import typing
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -28,11 +29,11 @@ from pydantic import (
 )
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     SettingsError,
-    TomlConfigSettingsSource,
 )
 
 from syncd.secret_file import SecretFileError, read_secret_file
@@ -108,6 +109,13 @@ class SmartRecruitersSettings(BaseModel):
     @property
     def has_credentials(self) -> bool:
         return self.api_key is not None or self.client_id is not None
+
+
+# The keys of a [smartrecruiters] table (top-level or a tenant's) that name a file holding a
+# credential, as a sink's *_file settings do, and the credential each gives: the TOML form of
+# SYNCD_SMARTRECRUITERS__API_KEY_FILE (docs: README "Configuration").
+CREDENTIAL_FILES = {"api_key_file": "api_key", "client_secret_file": "client_secret"}
+_CREDENTIAL_WORDS = {"api_key": "SmartRecruiters API key", "client_secret": "client secret"}
 
 
 class SyncSettings(BaseModel):
@@ -270,6 +278,10 @@ class Settings(BaseSettings):
     tenant: str = "default"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
+    # syncd migrate: how long it waits for another migrate holding the migrate lock (hosts whose
+    # units run `syncd migrate` as they start together) before it gives up with exit 5. A
+    # migration of the shipped revisions takes seconds; 120 s leaves room for a slow database.
+    migrate_wait_seconds: float = Field(default=120.0, ge=0, le=MAX_INTERVAL_SECONDS)
     smartrecruiters: SmartRecruitersSettings = SmartRecruitersSettings()
     sync: SyncSettings = SyncSettings()
     schedule: ScheduleSettings = ScheduleSettings()
@@ -457,8 +469,64 @@ class Settings(BaseSettings):
         ]
         toml_path = os.environ.get(f"{ENV_PREFIX}CONFIG")
         if toml_path:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(toml_path)))
+            data = read_credential_files(read_toml(toml_path), toml_path, os.environ)
+            sources.append(InitSettingsSource(settings_cls, init_kwargs=data))
         return tuple(sources)
+
+
+def read_credential_files(
+    data: dict[str, Any], path: str, environ: typing.Mapping[str, str]
+) -> dict[str, Any]:
+    """The TOML file's settings with each ``api_key_file`` / ``client_secret_file`` of
+    ``[smartrecruiters]`` and ``[tenants.NAME.smartrecruiters]`` replaced by the credential the
+    file holds, read by :func:`syncd.secret_file.read_secret_file` (a BOM and surrounding blanks
+    dropped; an empty or unreadable file, or one holding a character an HTTP header cannot carry,
+    refused naming the key). As for a sink's secret (docs/push.md, "Secrets"), the environment
+    wins: a file key whose credential a variable gives (``SYNCD_…__API_KEY`` or its ``_FILE``)
+    is dropped unread. Raises ConfigError, one line naming the file and key, never the secret;
+    the key and its file form both in one table are refused naming both."""
+    present = {n.upper() for n in environ}
+    out = dict(data)
+    tables: list[tuple[str, ...]] = [("smartrecruiters",)]
+    tenants = data.get("tenants")
+    if isinstance(tenants, dict):
+        tables += [
+            ("tenants", n, "smartrecruiters") for n, t in tenants.items() if isinstance(t, dict)
+        ]
+    for loc in tables:
+        parent = out  # copied down to the table, so that the file's own data stays as read
+        for part in loc[:-1]:
+            parent[part] = dict(parent[part])
+            parent = parent[part]
+        table = parent.get(loc[-1])
+        if not isinstance(table, dict) or not CREDENTIAL_FILES.keys() & table.keys():
+            continue
+        table = parent[loc[-1]] = dict(table)
+        where = f"{ENV_PREFIX}CONFIG ({path}): [{'.'.join(loc)}]"
+        for file_key, key in CREDENTIAL_FILES.items():
+            if file_key not in table:
+                continue
+            file = table.pop(file_key)
+            variable = _env_name((*loc, key))
+            if variable in present or f"{variable}_FILE" in present:
+                continue  # the environment gives it: the file is not read
+            if key in table:
+                raise ConfigError(
+                    f"{where} {key} and {file_key} both give the {_CREDENTIAL_WORDS[key]}; "
+                    "keep one of them"
+                )
+            if not isinstance(file, str):
+                raise ConfigError(
+                    f"{where} {file_key}: must be the path of a file holding the "
+                    f"{_CREDENTIAL_WORDS[key]} (a string)"
+                )
+            try:
+                table[key] = read_secret_file(
+                    file, f"{where} {file_key}", header=True, what=_CREDENTIAL_WORDS[key]
+                )
+            except SecretFileError as exc:
+                raise ConfigError(str(exc)) from None
+    return out
 
 
 class SecretFileSource(PydanticBaseSettingsSource):
@@ -606,15 +674,19 @@ def check_toml_keys(data: dict[str, Any], path: str) -> list[str]:
     lines: list[str] = []
 
     def walk(node: dict[str, Any], model: type[BaseModel], where: list[str]) -> None:
-        fields = model.model_fields
+        fields = list(model.model_fields)
+        if model is SmartRecruitersSettings:
+            fields += CREDENTIAL_FILES  # read by read_credential_files
         for key, value in node.items():
             table = f"[{'.'.join(where)}] " if where else ""
             if key not in fields:
-                near = closest(key, list(fields))
+                near = closest(key, fields)
                 hint = f"did you mean {near}?" if near else "remove it or check its spelling"
                 lines.append(f"SYNCD_CONFIG ({path}): {table}{key}: unknown key; {hint}")
                 continue
-            annotation = fields[key].annotation
+            if key not in model.model_fields:
+                continue
+            annotation = model.model_fields[key].annotation
             tables = _named_tables(annotation)
             if tables is not None and isinstance(value, dict):
                 for name, table in value.items():

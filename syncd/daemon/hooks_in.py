@@ -198,6 +198,24 @@ class HookIntake:
         self.retry_at = 0.0
         self.pruned_at = 0.0
 
+    def warn_without_keys(self) -> None:
+        """At start: one warning when every callback can only be refused (``no_keys``): no
+        signing keys configured and no callback URL whose subscriptions' keys could be read.
+        Polling still finds every change; the warning names the settings that turn webhooks
+        on (this tenant's variables under ``[tenants]``)."""
+        if self.fixed_keys or self.callback_url is not None:
+            return
+        s = self.daemon.settings
+        url, keys = s.variable("WEBHOOKS__CALLBACK_URL"), s.variable("WEBHOOKS__SECRET_KEYS")
+        log.warning(
+            "webhooks_without_keys",
+            path=s.webhook_path(),
+            reason="no signing keys and no callback URL: every callback is refused (no_keys); "
+            "polling still finds every change",
+            fix=f"set {url} (then `syncd webhooks subscribe`: the keys are read from the "
+            f"subscription) or {keys}",
+        )
+
     async def load_keys(self) -> None:
         """The signing keys of the subscriptions to ``callback_url`` (newest key of each), when
         ``self.reloads`` allows a read now; else the keys stay as they are."""

@@ -223,9 +223,13 @@ class BambooHRSink(Sink):
         except httpx.TransportError as exc:
             return [f"base_url: cannot reach {where} ({type(exc).__name__}); check the host"]
         if r.status_code == 401 and is_bamboohr(r):
+            # Named where the key was given (a variable, a file's key), so the fix lands there.
+            src = self.secret_origin
+            given = f" from {src.setting}" if src else ""
+            fix = src.fix() if src else "put it in api_key_file"
             return [
-                f"api_key: BambooHR refuses the API key (HTTP 401: {message(r)}); create one "
-                "under your name > API Keys and put it in api_key_file"
+                f"api_key: BambooHR refuses the API key{given} (HTTP 401: {message(r)}); create "
+                f"one under your name > API Keys and {fix}"
             ]
         if r.status_code != 200 or not isinstance(json_or_none(r), list):
             return [

@@ -97,6 +97,23 @@ class Person:
     onboarding: str | None = None
 
 
+@dataclass(frozen=True)
+class SecretOrigin:
+    """Where a sink's secret was given, for a message that names the fix when the target refuses
+    it (never the secret): ``setting`` is the variable (``SYNCD_SINKS__HR__API_KEY``), the TOML
+    key (``SYNCD_CONFIG (syncd.toml) [sinks.hr] api_key_file``) or, for a table built without
+    its origin, ``sinks.hr.api_key_file``; ``file`` when that setting names a file holding it."""
+
+    setting: str
+    file: bool
+
+    def fix(self, what: str = "it") -> str:
+        """The last words of the fix: where the new secret (``what``) goes."""
+        if self.file:
+            return f"put {what} in the file {self.setting} names"
+        return f"set {self.setting} to {what}"
+
+
 class Sink(ABC):
     """A target. Subclasses set ``type``, ``capabilities``, ``settings_model`` and, when the
     target has a fixed set of fields, ``fields`` (checked against the mapping at start);
@@ -112,6 +129,8 @@ class Sink(ABC):
     # is base64 (the webhook's whsec_ key). A control or non-ASCII character left in the file
     # (after the BOM and surrounding blanks are dropped) is then refused when the sink is built.
     ascii_secret: ClassVar[bool] = False
+    # Set by syncd.sinks.config.build_sink: where the secret came from (None: not known).
+    secret_origin: SecretOrigin | None = None
 
     def __init__(self, name: str, settings: SinkSettings, secret: SecretStr | None) -> None:
         self.name = name

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from syncd.config import closest
 from syncd.secret_file import SecretFileError, read_secret_file
-from syncd.sinks.base import Sink, SinkError
+from syncd.sinks.base import SecretOrigin, Sink, SinkError
 from syncd.sinks.registry import sink_class
 
 
@@ -159,6 +159,23 @@ def _twice(name: str, message: str) -> dict[str, Any]:
     raise SinkError(f"sinks.{name}: {message}")
 
 
+def secret_origin(
+    name: str, cls: type[Sink], table: dict[str, Any], origin: SinkOrigin | None
+) -> SecretOrigin | None:
+    """Where the one secret left in ``table`` (after ``one_secret``) was given: the variable
+    when the environment gave it, else the TOML file's key; None when no secret is given."""
+    keys, _ = secret_keys(cls)
+    used = next((k for k in keys if table.get(k) is not None), None)
+    if used is None:
+        return None
+    file = used.endswith("_file")
+    where = origin(name, used) if origin is not None else None
+    if where is None:
+        return SecretOrigin(f"sinks.{name}.{used}", file)
+    kind, label = where
+    return SecretOrigin(label if kind == "environment" else f"{label} {used}", file)
+
+
 def read_secret(name: str, path: Path, *, header: bool) -> SecretStr:
     """The common ``secret_file`` (syncd.secret_file: BOM and surrounding blanks dropped; with
     ``header``, a control or non-ASCII character refused). SinkError naming the setting."""
@@ -199,4 +216,5 @@ def build_sink(
         sink = cls(name, settings, secret)
     except SinkError as exc:
         raise SinkError(f"sinks.{name}: {exc}") from None
+    sink.secret_origin = secret_origin(name, cls, table, origin)
     return cfg, sink

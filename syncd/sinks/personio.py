@@ -265,10 +265,13 @@ class PersonioSink(Sink):
             return [f"base_url: cannot reach {where} ({type(exc).__name__}); check the host"]
         body = json_or_none(r)
         if r.status_code in (400, 401) and isinstance(body, dict) and "success" in body:
+            src = self.secret_origin
+            given = f"; the client secret from {src.setting}" if src else ""
+            fix = f", and {src.fix('the client secret')}" if src else ""
             return [
                 f"client_id/client_secret: Personio refuses the credentials (HTTP "
-                f"{r.status_code}: {message(r)}); create them under Settings > Integrations > "
-                "API credentials"
+                f"{r.status_code}: {message(r)}{given}); create them under Settings > "
+                f"Integrations > API credentials{fix}"
             ]
         if r.status_code != 200 or not isinstance(body, dict) or "data" not in body:
             return [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -143,3 +144,28 @@ def test_config_errors_exit_2(srv: ThreadServer) -> None:
     assert r.exit_code == 2 and "SYNCD_SMARTRECRUITERS__TIMEOUT" in r.stderr
     r = cli(srv, "get", "/jobs", SYNCD_SMARTRECRUITERS__API_KEY=None)
     assert r.exit_code == 2 and "no SmartRecruiters credentials" in r.stderr
+
+
+def test_the_api_key_from_a_toml_api_key_file(srv: ThreadServer, tmp_path: Path) -> None:
+    """``[smartrecruiters] api_key_file`` in the SYNCD_CONFIG file gives the key the sandbox
+    takes (the file's BOM and newline dropped); SYNCD_SMARTRECRUITERS__API_KEY wins over it; a
+    file that cannot be read stops the command with exit 2 and one line naming the key."""
+    key = tmp_path / "sr-key"
+    key.write_bytes(b"\xef\xbb\xbf" + TOKEN.encode() + b"\r\n")
+    config = tmp_path / "syncd.toml"
+    config.write_text(f'[smartrecruiters]\napi_key_file = "{key}"\n')
+    r = cli(srv, "check", SYNCD_CONFIG=str(config), SYNCD_SMARTRECRUITERS__API_KEY=None)
+    assert r.exit_code == 0, r.output
+    assert "credential OK" in r.stdout
+    # The environment's key wins: here a wrong one, refused by the sandbox (exit 3).
+    r = cli(srv, "check", SYNCD_CONFIG=str(config), SYNCD_SMARTRECRUITERS__API_KEY="wrong-k")
+    assert r.exit_code == 3 and "was refused (Invalid API key)" in r.stderr
+    key.unlink()
+    r = cli(srv, "check", SYNCD_CONFIG=str(config), SYNCD_SMARTRECRUITERS__API_KEY=None)
+    assert r.exit_code == 2
+    assert r.stderr.splitlines() == [
+        f"syncd: SYNCD_CONFIG ({config}): [smartrecruiters] api_key_file: cannot read "
+        f"'{key}' (No such file or directory); point it at a readable file holding the "
+        "SmartRecruiters API key"
+    ]
+    assert r.stdout == ""

@@ -471,3 +471,42 @@ def test_migrates_started_together_on_an_empty_database_wait_for_the_one_migrati
         eng.dispose()
     ends = sorted(out.strip().rsplit(": ", 1)[-1] for out, _ in outs)
     assert ends == sorted([f"schema empty -> {head}", *[f"schema already at {head}"] * 2]), outs
+
+
+def test_a_migrate_gives_up_waiting_for_another_after_migrate_wait_seconds(db_url: str) -> None:
+    """SYNCD_MIGRATE_WAIT_SECONDS bounds the wait for another migrate holding the lock: past it,
+    exit 5 and one line naming the holder and the setting; the schema is left as it was (one
+    revision to go here). 0: no wait at all, the line alone; 1: the waiting line first."""
+    env = {**os.environ, "SYNCD_DATABASE_URL": db_url, "SYNCD_LOG_LEVEL": "warning"}
+    for name in ("SYNCD_TENANT", "SYNCD_CONFIG"):
+        env.pop(name, None)
+    host = socket.gethostname()
+    eng = make_engine(db_url)
+    try:
+        before = previous_revision(head_revision(eng))
+        migrate(eng, before)
+        with holding(db_url, "default", "migrate") as holder:
+            for wait in ("0", "1"):
+                started = time.monotonic()
+                out = syncd_run({**env, "SYNCD_MIGRATE_WAIT_SECONDS": wait}, "migrate")
+                took = time.monotonic() - started
+                assert out.returncode == 5, out.stderr
+                assert out.stdout == ""
+                lines = out.stderr.splitlines()
+                who = f"(pid {holder.pid} on {host}, since "
+                if wait == "1":
+                    waiting = lines.pop(0)
+                    assert waiting.startswith(f"syncd: another syncd is migrating the mirror {who}")
+                    assert waiting.endswith("); waiting up to 1 s for it to end"), waiting
+                    assert took >= 1.0
+                assert len(lines) == 1, out.stderr
+                assert lines[0].startswith("syncd: another syncd is migrating the mirror "), lines
+                assert who in lines[0]
+                assert lines[0].endswith(
+                    f"); gave up after waiting {wait} s (SYNCD_MIGRATE_WAIT_SECONDS): rerun once "
+                    "it has ended, or set SYNCD_MIGRATE_WAIT_SECONDS higher"
+                ), lines[0]
+                assert took < 60  # not the default 120 s
+                assert current_revision(eng) == before  # nothing changed
+    finally:
+        eng.dispose()

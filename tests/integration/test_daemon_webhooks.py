@@ -691,3 +691,74 @@ def test_a_callback_sqlites_busy_write_lock_keeps_out_of_the_inbox_is_still_answ
         assert d.stop() == 0, d.output()[-3000:]
     finally:
         d.kill()
+
+
+def _events(d: DaemonProc) -> list[dict[str, Any]]:
+    """The daemon's JSON log lines so far; a last line still being written is left for later."""
+    lines = d.output().splitlines(keepends=True)
+    return [orjson.loads(x) for x in lines if x.startswith("{") and x.endswith("\n")]
+
+
+def test_a_daemon_without_webhook_keys_or_callback_url_says_so_once_at_start(
+    tenant: ThreadServer, db: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """Neither SYNCD_WEBHOOKS__SECRET_KEYS nor SYNCD_WEBHOOKS__CALLBACK_URL: every callback is
+    refused (``no_keys``), so the daemon says it once as it starts, naming both settings, before
+    ``daemon_started``; a refused callback adds no second warning. With a key, no warning."""
+    env = daemon_env(
+        push_env(tenant, db_url, write_config(tmp_path, {})),
+        poll_interval_seconds=3600,
+        push_interval_seconds=3600,
+    )
+    for name in ("SYNCD_WEBHOOKS__SECRET_KEYS", "SYNCD_WEBHOOKS__CALLBACK_URL"):
+        env.pop(name, None)
+    env["SYNCD_LOG_LEVEL"] = "info"
+    d = start_daemon(env, tmp_path)
+    try:
+        wait_for(
+            "daemon_started",
+            lambda: any(e["event"] == "daemon_started" for e in _events(d)),
+            log=d.output,
+        )
+        callback = httpx.post(
+            f"{d.url}/webhooks/smartrecruiters",
+            headers={"content-type": "application/json", "event-id": "e-1"},
+            content=b"{}",
+            timeout=30,
+        )
+        assert callback.status_code == 401
+        wait_for(
+            "the callback counted as no_keys",
+            lambda: (
+                d.metric("syncd_webhook_callbacks_total", outcome="rejected", reason="no_keys") == 1
+            ),
+        )
+        assert d.stop() == 0, d.output()[-3000:]
+    finally:
+        d.kill()
+    events = [e["event"] for e in _events(d)]
+    assert events.count("webhooks_without_keys") == 1, events
+    assert events.index("webhooks_without_keys") < events.index("daemon_started")
+    warned = next(e for e in _events(d) if e["event"] == "webhooks_without_keys")
+    assert (warned["level"], warned["tenant"], warned["path"]) == (
+        "warning",
+        TENANT,
+        "/webhooks/smartrecruiters",
+    )
+    assert warned["fix"] == (
+        "set SYNCD_WEBHOOKS__CALLBACK_URL (then `syncd webhooks subscribe`: the keys are read "
+        "from the subscription) or SYNCD_WEBHOOKS__SECRET_KEYS"
+    )
+    assert "webhook_rejected" in events  # the refusal itself, logged as before
+
+    keyed = start_daemon({**env, "SYNCD_WEBHOOKS__SECRET_KEYS": "k-1"}, tmp_path, name="keyed")
+    try:
+        wait_for(
+            "daemon_started",
+            lambda: any(e["event"] == "daemon_started" for e in _events(keyed)),
+            log=keyed.output,
+        )
+        assert keyed.stop() == 0, keyed.output()[-3000:]
+    finally:
+        keyed.kill()
+    assert "webhooks_without_keys" not in [e["event"] for e in _events(keyed)]

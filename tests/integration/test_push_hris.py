@@ -313,11 +313,29 @@ def test_sinks_check_tells_key_host_and_permission_apart(
     key = "api_key_file" if bamboo else "client_secret_file"
     bad_key = check(hris_sink(hris, tmp_path, **{key: str(wrong)}))
     assert bad_key.returncode == 1
-    assert (
-        "refuses the API key (HTTP 401: Invalid API key)"
+    # The fix names where the refused secret came from: the file's key, or the variable.
+    cfg_key = f"SYNCD_CONFIG ({tmp_path / 'syncd.toml'}) [sinks.hr] {key}"
+    assert bad_key.stderr.splitlines() == [
+        f"hr: api_key: BambooHR refuses the API key from {cfg_key} (HTTP 401: Invalid API "
+        f"key); create one under your name > API Keys and put it in the file {cfg_key} names"
         if bamboo
-        else "Personio refuses the credentials (HTTP 401: Wrong credentials)"
-    ) in bad_key.stderr
+        else "hr: client_id/client_secret: Personio refuses the credentials (HTTP 401: Wrong "
+        f"credentials; the client secret from {cfg_key}); create them under Settings > "
+        f"Integrations > API credentials, and put the client secret in the file {cfg_key} names"
+    ]
+    variable = "SYNCD_SINKS__HR__" + key.removesuffix("_file").upper()
+    table = {k: v for k, v in hris_sink(hris, tmp_path).items() if k != key}
+    from_env = check(table, **{variable: "wrong-env-secret"})
+    assert from_env.returncode == 1
+    assert from_env.stderr.splitlines() == [
+        f"hr: api_key: BambooHR refuses the API key from {variable} (HTTP 401: Invalid API "
+        f"key); create one under your name > API Keys and set {variable} to it"
+        if bamboo
+        else "hr: client_id/client_secret: Personio refuses the credentials (HTTP 401: Wrong "
+        f"credentials; the client secret from {variable}); create them under Settings > "
+        f"Integrations > API credentials, and set {variable} to the client secret"
+    ]
+    assert "wrong-env-secret" not in from_env.stdout + from_env.stderr
 
     nowhere = check(hris_sink(hris, tmp_path, base_url=f"http://127.0.0.1:{refused_port}"))
     assert nowhere.returncode == 1 and "base_url: cannot reach http://127.0.0.1:" in nowhere.stderr

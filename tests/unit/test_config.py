@@ -252,3 +252,145 @@ def test_an_in_memory_mirror_is_refused(monkeypatch: pytest.MonkeyPatch, url: st
     monkeypatch.setenv("SYNCD_DATABASE_URL", url)
     with pytest.raises(ConfigError, match="SYNCD_DATABASE_URL: a mirror needs a file path"):
         load_settings()
+
+
+# ---- [smartrecruiters] api_key_file / client_secret_file in the TOML file ----------------------
+def _toml(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, body: str) -> Path:
+    toml = tmp_path / "syncd.toml"
+    toml.write_text(body)
+    monkeypatch.setenv("SYNCD_CONFIG", str(toml))
+    return toml
+
+
+def _key_file(tmp_path: Path, name: str, content: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(content)
+    return path
+
+
+@pytest.mark.parametrize(
+    "content", [b"k-toml\n", b"\xef\xbb\xbfk-toml\r\n", b"\xc2\xa0 k-toml \n\n"]
+)
+@pytest.mark.parametrize("table", ["smartrecruiters", "tenants.acme.smartrecruiters"])
+def test_a_toml_api_key_file_gives_the_key(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, content: bytes, table: str
+) -> None:
+    """The TOML form of SYNCD_SMARTRECRUITERS__API_KEY_FILE, read by the secret-file reader (a
+    BOM and surrounding blanks dropped), top-level and a tenant's."""
+    key = _key_file(tmp_path, "key", content)
+    _toml(monkeypatch, tmp_path, f'[{table}]\napi_key_file = "{key}"\n')
+    s = load_settings().select_tenant()
+    assert s.smartrecruiters.api_key is not None
+    assert s.smartrecruiters.api_key.get_secret_value() == "k-toml"
+
+
+def test_a_toml_client_secret_file_gives_the_oauth_secret(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    secret = _key_file(tmp_path, "secret", b"s-toml\n")
+    _toml(
+        monkeypatch,
+        tmp_path,
+        f'[smartrecruiters]\nclient_id = "cid"\nclient_secret_file = "{secret}"\n',
+    )
+    s = load_settings()
+    assert s.smartrecruiters.client_secret is not None
+    assert s.smartrecruiters.client_secret.get_secret_value() == "s-toml"
+
+
+@pytest.mark.parametrize("table", ["smartrecruiters", "tenants.acme.smartrecruiters"])
+@pytest.mark.parametrize("spelling", ["API_KEY", "API_KEY_FILE"])
+def test_the_environment_wins_over_a_toml_api_key_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, table: str, spelling: str
+) -> None:
+    """As for the sinks: a key from the environment (the variable or its _FILE) wins, and the
+    TOML file's api_key_file is not read (here it names no file at all)."""
+    _toml(monkeypatch, tmp_path, f'[{table}]\napi_key_file = "{tmp_path / "gone"}"\n')
+    variable = "SYNCD_" + "__".join(table.upper().split(".")) + "__" + spelling
+    value = "k-env" if spelling == "API_KEY" else str(_key_file(tmp_path, "env", b"k-env\n"))
+    monkeypatch.setenv(variable, value)
+    s = load_settings().select_tenant()
+    assert s.smartrecruiters.api_key is not None
+    assert s.smartrecruiters.api_key.get_secret_value() == "k-env"
+
+
+@pytest.mark.parametrize("table", ["smartrecruiters", "tenants.acme.smartrecruiters"])
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (None, "cannot read '{path}' (No such file or directory); point it at a readable file "
+         "holding the SmartRecruiters API key"),
+        (b"\n \n", "'{path}' is empty; put the SmartRecruiters API key in it"),
+        (b"k-toml\nsecond-line\n", "holds a line break or another control or non-ASCII "
+         "character (an invisible one too, such as a zero-width space); put the secret alone "
+         "on one line"),
+        (b"k-\xe2\x80\x8btoml\n", "holds a line break or another control or non-ASCII "
+         "character (an invisible one too, such as a zero-width space); put the secret alone "
+         "on one line"),
+    ],
+)  # fmt: skip
+def test_a_bad_toml_api_key_file_is_one_line_naming_the_key(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    table: str,
+    content: bytes | None,
+    problem: str,
+) -> None:
+    key = tmp_path / "key"
+    if content is not None:
+        key.write_bytes(content)
+    toml = _toml(monkeypatch, tmp_path, f'[{table}]\napi_key_file = "{key}"\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert str(err.value) == (
+        f"SYNCD_CONFIG ({toml}): [{table}] api_key_file: " + problem.format(path=key)
+    )
+
+
+def test_a_toml_api_key_and_its_file_in_one_table_are_refused_naming_both(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    key = _key_file(tmp_path, "key", b"k-file\n")
+    toml = _toml(
+        monkeypatch, tmp_path, f'[smartrecruiters]\napi_key = "k-inline"\napi_key_file = "{key}"\n'
+    )
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert str(err.value) == (
+        f"SYNCD_CONFIG ({toml}): [smartrecruiters] api_key and api_key_file both give the "
+        "SmartRecruiters API key; keep one of them"
+    )
+    # The environment's key settles it: the file's two spellings are both set aside.
+    monkeypatch.setenv("SYNCD_SMARTRECRUITERS__API_KEY", "k-env")
+    s = load_settings()
+    assert s.smartrecruiters.api_key is not None
+    assert s.smartrecruiters.api_key.get_secret_value() == "k-env"
+
+
+def test_a_misspelt_toml_api_key_file_names_the_closest_key(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    toml = _toml(monkeypatch, tmp_path, '[smartrecruiters]\napikey_file = "/x"\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert str(err.value) == (
+        f"invalid settings:\n  SYNCD_CONFIG ({toml}): [smartrecruiters] apikey_file: unknown key; "
+        "did you mean api_key_file?"
+    )
+
+
+def test_migrate_wait_seconds(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """How long `syncd migrate` waits for another migrate: 120 s unless set, from the TOML file
+    or the environment (which wins); a negative or non-numeric value is refused naming it."""
+    assert load_settings().migrate_wait_seconds == 120.0
+    _toml(monkeypatch, tmp_path, "migrate_wait_seconds = 30\n")
+    assert load_settings().migrate_wait_seconds == 30.0
+    monkeypatch.setenv("SYNCD_MIGRATE_WAIT_SECONDS", "0")
+    assert load_settings().migrate_wait_seconds == 0.0
+    monkeypatch.setenv("SYNCD_MIGRATE_WAIT_SECONDS", "-1")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert str(err.value) == (
+        "invalid settings:\n  SYNCD_MIGRATE_WAIT_SECONDS: Input should be greater than or equal "
+        "to 0 (got '-1')"
+    )

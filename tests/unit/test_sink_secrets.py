@@ -292,3 +292,71 @@ def test_a_tenants_own_sinks_follow_the_same_rule(
         SinkError, match=r"^sinks\.hr: SYNCD_TENANTS__ACME__SINKS__HR__API_KEY and "
     ):
         configure(one.sinks, origin=one.sink_origin)
+
+
+def test_a_sink_knows_where_its_secret_came_from(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``Sink.secret_origin``: the variable when the environment gave the secret, else the
+    TOML file's key; what a refusal's fix then names (never the secret)."""
+    from syncd.sinks.base import SecretOrigin
+
+    table = CASES["bamboohr"][0]
+    toml = f"[sinks.hr]\n{table}".format(toml=secret_file(tmp_path, "toml", "toml-secret"))
+    cfg = f"SYNCD_CONFIG ({tmp_path / 'syncd.toml'}) [sinks.hr]"
+    cases: list[tuple[dict[str, str], SecretOrigin]] = [
+        ({}, SecretOrigin(f"{cfg} api_key_file", True)),
+        ({"SYNCD_SINKS__HR__API_KEY": "k"}, SecretOrigin("SYNCD_SINKS__HR__API_KEY", False)),
+        (
+            {"SYNCD_SINKS__HR__API_KEY_FILE": secret_file(tmp_path, "env", "k")},
+            SecretOrigin("SYNCD_SINKS__HR__API_KEY_FILE", True),
+        ),
+        (
+            {"SYNCD_SINKS__HR__SECRET_FILE": secret_file(tmp_path, "env", "k")},
+            SecretOrigin("SYNCD_SINKS__HR__SECRET_FILE", True),
+        ),
+    ]
+    for env, wanted in cases:
+        for name in list(os.environ):
+            if name.startswith("SYNCD_SINKS__"):
+                monkeypatch.delenv(name)
+        sink = sinks_from(monkeypatch, tmp_path, toml, env)["hr"]
+        assert sink.secret_origin == wanted
+    assert cases[0][1].fix() == f"put it in the file {cfg} api_key_file names"
+    assert cases[1][1].fix() == "set SYNCD_SINKS__HR__API_KEY to it"
+
+
+@pytest.mark.parametrize(
+    ("origin", "wanted"),
+    [
+        (None, "and put it in api_key_file"),
+        (("environment", "SYNCD_SINKS__HR__API_KEY"), "and set SYNCD_SINKS__HR__API_KEY to it"),
+    ],
+)
+def test_a_bamboohr_401_names_where_the_key_came_from(
+    origin: tuple[str, str] | None, wanted: str
+) -> None:
+    import asyncio
+
+    import httpx
+
+    from syncd.sinks.config import build_sink
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, headers={"WWW-Authenticate": 'Basic realm="api"'})
+
+    table = {"type": "bamboohr", "base_url": "http://bamboo.test", "api_key": "k-secret"}
+    _, sink = build_sink("hr", table, (lambda s, k: origin) if origin else None)
+    if origin is None:
+        sink.secret_origin = None  # a sink built some other way: the old wording
+    sink._client = httpx.AsyncClient(  # type: ignore[attr-defined]
+        base_url="http://bamboo.test/api", transport=httpx.MockTransport(answer)
+    )
+
+    async def check() -> list[str]:
+        async with sink:
+            return await sink.check()
+
+    problems = asyncio.run(check())
+    assert len(problems) == 1 and problems[0].endswith(wanted), problems
+    assert "k-secret" not in problems[0]

@@ -145,3 +145,50 @@ def test_key_reads_are_rate_limited_whatever_asks(capsys: pytest.CaptureFixture[
 
     asyncio.run(attack())
     assert reads == hooks_in.KEY_RELOAD_BURST
+
+
+@pytest.mark.parametrize(
+    ("tenants", "webhooks", "prefix"),
+    [
+        (False, {}, "SYNCD_WEBHOOKS__"),
+        (True, {}, "SYNCD_TENANTS__ACME__WEBHOOKS__"),
+        (False, {"secret_keys": ["k1"]}, None),
+        (False, {"callback_url": URL}, None),
+        (True, {"callback_url": URL}, None),
+    ],
+)
+def test_a_start_without_keys_or_callback_url_warns_once_naming_the_settings(
+    capsys: pytest.CaptureFixture[str],
+    tenants: bool,
+    webhooks: dict[str, Any],
+    prefix: str | None,
+) -> None:
+    from syncd.config import Settings, SmartRecruitersSettings, TenantSettings
+    from syncd.logging import configure_logging
+
+    configure_logging("info", "json")
+    if tenants:
+        one = TenantSettings(
+            smartrecruiters=SmartRecruitersSettings(api_key="k"),
+            webhooks=WebhooksSettings(**webhooks),
+        )
+        settings = Settings(tenants={"acme": one}).for_tenant("acme")
+    else:
+        settings = Settings(webhooks=WebhooksSettings(**webhooks))
+    daemon = SimpleNamespace(
+        settings=settings, db=SimpleNamespace(dialect=SimpleNamespace(name="sqlite"))
+    )
+    HookIntake(daemon).warn_without_keys()
+    events = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line[:1] == "{"]
+    warned = [e for e in events if e["event"] == "webhooks_without_keys"]
+    if prefix is None:
+        assert warned == []
+        return
+    assert len(warned) == 1 and warned[0]["level"] == "warning"
+    assert warned[0]["path"] == (
+        "/webhooks/smartrecruiters/acme" if tenants else "/webhooks/smartrecruiters"
+    )
+    assert warned[0]["fix"] == (
+        f"set {prefix}CALLBACK_URL (then `syncd webhooks subscribe`: the keys are read from the "
+        f"subscription) or {prefix}SECRET_KEYS"
+    )
