@@ -566,14 +566,18 @@ def test_a_hire_revoked_then_made_again_is_delivered_again(
         ],
         key=lambda r: (r[0], r[2], r[1] != hired),
     )
-    assert onboarding_writes(tenant, refused_first["id"]) == [
-        "ONBOARDING_FAILED",
-        "ONBOARDING_SUCCESSFUL",
-    ]
-    assert onboarding_writes(tenant, delivered_first["id"]) == [
-        "READY_TO_ONBOARD",
-        "ONBOARDING_SUCCESSFUL",
-    ]
+    # Each round's statuses written in order, once each: the rehire starts again from
+    # READY_TO_ONBOARD (the sandbox's audit of onboarding-status writes is the truth).
+    writes = {
+        "refused first": ["ONBOARDING_FAILED", "READY_TO_ONBOARD", "ONBOARDING_SUCCESSFUL"],
+        "delivered first": ["READY_TO_ONBOARD", "ONBOARDING_SUCCESSFUL"] * 2,
+    }
+    assert {
+        "refused first": onboarding_writes(tenant, refused_first["id"]),
+        "delivered first": onboarding_writes(tenant, delivered_first["id"]),
+    } == writes
+    shown = tenant.sandbox.tenant.applications
+    assert {shown[a["id"]]["onboardingStatus"] for a in apps} == {"ONBOARDING_SUCCESSFUL"}
 
     # The same hires seen again (a complete sweep) are the same round: nothing more is sent.
     run_pass(st, db, "backfill")
@@ -581,6 +585,10 @@ def test_a_hire_revoked_then_made_again_is_delivered_again(
     assert again.returncode == 0, again.stderr
     assert "delivered 0," in again.stdout, again.stdout
     assert len(delivery_rows(db)) == len(rows) and len(new_employees(hris)) == 2
+    assert {
+        "refused first": onboarding_writes(tenant, refused_first["id"]),
+        "delivered first": onboarding_writes(tenant, delivered_first["id"]),
+    } == writes
 
 
 @pytest.mark.parametrize("hris", ["bamboohr"], indirect=True)
