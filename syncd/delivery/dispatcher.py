@@ -59,8 +59,10 @@ log = structlog.get_logger("syncd.delivery")
 
 READY_TO_ONBOARD = "READY_TO_ONBOARD"
 AppKey = tuple[str, str]
-# (candidate_id, job_id, status) -> None; raises on failure. None: write-back off.
-WriteBack = Callable[[list[tuple[AppKey, str]]], Awaitable[None]]
+# One write: the application (candidate_id, job_id), the hire round it is for, the status.
+Write = tuple[AppKey, int, str]
+# The writes of a pass, in order -> None. None: write-back off.
+WriteBack = Callable[[list[Write]], Awaitable[None]]
 # A gate every write transaction of the push is taken under (None: none needed).
 WriteGate = Callable[[], AbstractAsyncContextManager[Any]]
 JITTER = 0.2  # a scheduled retry comes up to 20 % later than its base delay, never earlier
@@ -549,6 +551,11 @@ class Dispatcher:
             report.read_back += 1
 
     async def _write_back(self, cs: ConfiguredSink) -> None:
+        """The statuses each due hire asks for (``wanted_statuses``) that SmartRecruiters does
+        not show yet, in order. syncd's last write counts only for the same hire round: a
+        rehire (a later round) is written again from READY_TO_ONBOARD, each of its statuses
+        once; a write for a later round than this sink's (another sink numbers the hires
+        further) is left alone."""
         if self.write_back is None:
             return
         with self.engine.connect() as conn:
@@ -556,14 +563,18 @@ class Dispatcher:
             written = q.written_statuses(
                 conn, self.tenant, [(r["candidate_id"], r["job_id"]) for r in rows]
             )
-        calls: list[tuple[AppKey, str]] = []
+        calls: list[Write] = []
         for r in rows:
-            key = (r["candidate_id"], r["job_id"])
+            key, n = (r["candidate_id"], r["job_id"]), int(r["hire_round"])
+            last_round, last = written.get(key, (0, None))
+            if last_round > n:
+                continue
+            prev: str | None = last if last_round == n else None
             for status in wanted_statuses(r):
                 # A call only when the value changes, never back from a final value to READY.
-                if status != written.get(key) and _rank(status) >= _rank(written.get(key)):
-                    calls.append((key, status))
-                    written[key] = status
+                if status != prev and _rank(status) >= _rank(prev):
+                    calls.append((key, n, status))
+                    prev = status
         if calls:
             await self.write_back(calls)
 

@@ -1,7 +1,11 @@
 """Write-back to SmartRecruiters: ``PUT /candidates/{id}/jobs/{jobId}/onboardingStatus``
 (READY_TO_ONBOARD, ONBOARDING_SUCCESSFUL, ONBOARDING_FAILED; SMARTRECRUITERS.md "Enumerations").
 
-- A call only when the value changes (``onboarding_writes`` holds syncd's last write).
+- A call only when the value changes within a hire round (``onboarding_writes`` holds syncd's
+  last write and the round it was for); a rehire's round is written again from READY_TO_ONBOARD.
+- One application's statuses go in order: a write that fails leaves that application's later
+  statuses of the pass unwritten (tried again on the next push), so a final status never lands
+  before the READY_TO_ONBOARD it follows.
 - ``404 ONBOARDING_STATUS_NOT_ACTIVE`` (the tenant has not enabled the Onboarding Status field)
   is reported once per tenant with the fix and stops this pass's writes; each later pass tries
   one write, and once the field is enabled the notice is cleared and the backlog written.
@@ -18,7 +22,7 @@ import structlog
 from sqlalchemy import Engine
 
 from syncd.ats import errors as E
-from syncd.delivery.dispatcher import AppKey, WriteBack, WriteGate
+from syncd.delivery.dispatcher import AppKey, Write, WriteBack, WriteGate
 from syncd.mirror import deliveries as q
 from syncd.mirror.store import utcnow
 
@@ -57,10 +61,13 @@ def sr_write_back(
     def gate() -> contextlib.AbstractAsyncContextManager[Any]:
         return write_gate() if write_gate else contextlib.nullcontext()
 
-    async def write(calls: list[tuple[AppKey, str]]) -> None:
+    async def write(calls: list[Write]) -> None:
         with engine.connect() as conn:
             blocked = q.has_notice(conn, tenant, NOT_ACTIVE)
-        for key, status in calls:
+        failed: set[AppKey] = set()
+        for key, hire_round, status in calls:
+            if key in failed:
+                continue  # its earlier status of this pass was not written: keep the order
             try:
                 await sr.applications.set_onboarding_status(key[0], key[1], status)
             except E.NotFoundError as exc:
@@ -73,6 +80,7 @@ def sr_write_back(
                         log.error("onboarding_status_not_active", tenant=tenant)
                     return  # not retried in a loop: the next pass tries one write
                 log.warning("writeback_not_found", codes=exc.codes)
+                failed.add(key)
                 continue
             except (E.AuthenticationError, E.PermissionDeniedError) as exc:
                 log.error("writeback_refused", status=exc.status)
@@ -81,10 +89,11 @@ def sr_write_back(
                 return
             except E.AtsError as exc:
                 log.warning("writeback_failed", error=type(exc).__name__, status=exc.status)
+                failed.add(key)
                 continue
             async with gate():
                 with engine.begin() as conn:
-                    q.set_written(conn, tenant, key, status, now=utcnow())
+                    q.set_written(conn, tenant, key, hire_round, status, now=utcnow())
                     if blocked:
                         q.clear_notice(conn, tenant, NOT_ACTIVE)
             blocked = False

@@ -71,6 +71,9 @@ async def get_stats(request: Request) -> Response:
         {
             "stats": dict(sb.stats),
             "faults": dict(sb.faults.counts),
+            # Requests a ``hang`` holds now, and how long each client waited before giving up.
+            "hanging": sb.faults.hanging,
+            "abandoned": list(sb.faults.abandoned),
             "throttled": sb.limiter.refused,
             "employees": len(sb.store),
         }
@@ -79,6 +82,7 @@ async def get_stats(request: Request) -> Response:
 
 async def post_reset(request: Request) -> Response:
     sb = sandbox_of(request)
+    sb.faults.release()  # requests a hang holds are let go with the old plan
     sb.reset()
     return json_response({"reset": True, "employees": len(sb.store)})
 
@@ -117,7 +121,8 @@ def _ops(sb: HrisSandbox) -> list[str]:
 async def post_faults(request: Request) -> Response:
     """Replace the fault plan. Body: ``queue`` (list of ``{kind, count, op, retryAfter}``),
     ``rates`` (``"503=0.05,lost=0.02"``), ``rateOps`` (operations the rates apply to),
-    ``seed``, ``timeoutSeconds``, ``retryAfter``. ``{}`` clears every fault."""
+    ``seed``, ``timeoutSeconds``, ``retryAfter``. ``{}`` clears every fault. Requests the
+    plan being replaced hangs (kind ``hang``) are let go with a 504, nothing written."""
     sb = sandbox_of(request)
     body = await _body(request)
     queue_in = body.get("queue") or []
@@ -137,6 +142,7 @@ async def post_faults(request: Request) -> Response:
     timeout = _typed(body, "timeoutSeconds", (int, float), "seconds")
     seed = _typed(body, "seed", int, "a whole number")
     retry = _typed(body, "retryAfter", int, "whole seconds")
+    sb.faults.release()  # requests the old plan hangs are let go (answered 504)
     sb.faults = Faults(
         sb.options.seed if seed is None else seed,
         queue=queue,

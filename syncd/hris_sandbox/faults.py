@@ -10,15 +10,20 @@ Kinds (what a client sees, and whether the request was handled):
   body: the client sees a protocol error and never learns the new id.
 - ``slow``: handled (written), then the answer is held back for ``timeout_seconds``: the client
   times out and never learns the new id.
+- ``hang``: the connection is accepted and the request is never handled nor answered, for as
+  long as the plan that drew it is in force: replacing the plan (``POST /_sandbox/faults``, a
+  reset) releases every hung request with a 504 (nothing written), as when the HRIS recovers
+  after the client has given up. A rule with a large ``count`` hangs every such request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections import Counter
 from dataclasses import dataclass
 
-KINDS = ("503", "429", "timeout", "lost", "slow")
+KINDS = ("503", "429", "timeout", "lost", "slow", "hang")
 
 
 class FaultSpecError(ValueError):
@@ -82,6 +87,15 @@ class Faults:
         self.retry_after = retry_after
         self.rng = random.Random(seed * 7919 + 31)
         self.counts: Counter[str] = Counter()
+        # Set when the plan is replaced: the requests it hung are let go.
+        self.released = asyncio.Event()
+        self.hanging = 0  # requests held by a ``hang`` right now
+        # Seconds each hung request's client waited before it disconnected (gave up).
+        self.abandoned: list[float] = []
+
+    def release(self) -> None:
+        """Let every request this plan hangs go (the plan is being replaced)."""
+        self.released.set()
 
     def draw(self, op: str) -> FaultRule | None:
         """The fault for the next request of operation ``op``, or None; counted in ``counts``."""
@@ -112,4 +126,6 @@ class Faults:
             "rateOps": sorted(self.rate_ops) if self.rate_ops is not None else None,
             "timeoutSeconds": self.timeout_seconds,
             "seed": self.seed,
+            "hanging": self.hanging,
+            "abandoned": list(self.abandoned),
         }

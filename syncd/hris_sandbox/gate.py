@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from starlette.routing import Match
@@ -14,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from syncd.hris_sandbox.state import Credential
 
 if TYPE_CHECKING:
+    from syncd.hris_sandbox.faults import Faults
     from syncd.hris_sandbox.server import HrisSandbox
 
 OPEN_PREFIXES = ("/_sandbox", "/health")
@@ -36,6 +38,30 @@ async def _hold(seconds: float) -> bool:
         await asyncio.sleep(seconds)
     except asyncio.CancelledError:
         return False
+    return True
+
+
+async def _hang(faults: Faults, receive: Receive) -> bool:
+    """Hold a request until ``faults`` is released (its plan replaced); False when the server
+    cancels it (stopping). A client that gives up first (its read timeout) is seen to
+    disconnect: how long it waited is kept in ``faults.abandoned`` (seconds), the sandbox's
+    truth about the client's timeout."""
+    faults.hanging += 1
+    began = time.monotonic()
+
+    async def gone() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        faults.abandoned.append(round(time.monotonic() - began, 3))
+
+    watch = asyncio.ensure_future(gone())
+    try:
+        await faults.released.wait()
+    except asyncio.CancelledError:
+        return False
+    finally:
+        faults.hanging -= 1
+        watch.cancel()
     return True
 
 
@@ -98,6 +124,10 @@ class Gate:
         if fault.kind in ("503", "429"):
             retry = fault.retry_after if fault.kind == "429" else None
             await vendor.throttled(sb, int(fault.kind), retry)(scope, receive, send)
+            return
+        if fault.kind == "hang":  # accepted, never handled, unanswered until released
+            if await _hang(sb.faults, receive):
+                await vendor.error(504, "Gateway Timeout")(scope, receive, send)
             return
         if fault.kind == "timeout":
             if await _hold(sb.faults.timeout_seconds):

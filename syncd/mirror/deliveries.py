@@ -311,35 +311,41 @@ def skip(conn: Connection, tenant: str, delivery_pk: int, reason: str, *, now: d
 # ---- write-back and notices --------------------------------------------------------------------
 def written_statuses(
     conn: Connection, tenant: str, keys: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], str]:
+) -> dict[tuple[str, str], tuple[int, str]]:
+    """syncd's last onboarding-status write per application: (hire round it was for, status)."""
     t = s.onboarding_writes
-    out: dict[tuple[str, str], str] = {}
+    out: dict[tuple[str, str], tuple[int, str]] = {}
     cids = sorted({k[0] for k in keys})
     for i in range(0, len(cids), 500):
-        q = select(t.c.candidate_id, t.c.job_id, t.c.status).where(
+        q = select(t.c.candidate_id, t.c.job_id, t.c.hire_round, t.c.status).where(
             t.c.tenant == tenant, t.c.candidate_id.in_(cids[i : i + 500])
         )
-        for cid, jid, status in conn.execute(q):
-            out[(cid, jid)] = status
+        for cid, jid, n, status in conn.execute(q):
+            out[(cid, jid)] = (int(n), status)
     wanted = set(keys)
     return {k: v for k, v in out.items() if k in wanted}
 
 
 def set_written(
-    conn: Connection, tenant: str, key: tuple[str, str], status: str, *, now: datetime
+    conn: Connection,
+    tenant: str,
+    key: tuple[str, str],
+    hire_round: int,
+    status: str,
+    *,
+    now: datetime,
 ) -> None:
+    """Record syncd's write of ``status`` for the application's hire round ``hire_round``
+    (the one row per application holds the last write; migration 0010 added the round)."""
     t = s.onboarding_writes
+    values = {"status": status, "hire_round": hire_round, "written_at": now}
     done = conn.execute(
         update(t)
         .where(t.c.tenant == tenant, t.c.candidate_id == key[0], t.c.job_id == key[1])
-        .values(status=status, written_at=now)
+        .values(**values)
     )
     if done.rowcount == 0:
-        conn.execute(
-            insert(t).values(
-                tenant=tenant, candidate_id=key[0], job_id=key[1], status=status, written_at=now
-            )
-        )
+        conn.execute(insert(t).values(tenant=tenant, candidate_id=key[0], job_id=key[1], **values))
 
 
 def notice(conn: Connection, tenant: str, code: str, message: str, *, now: datetime) -> bool:
@@ -367,8 +373,11 @@ def clear_notice(conn: Connection, tenant: str, code: str) -> None:
 
 def writeback_due(conn: Connection, tenant: str, sink: str) -> list[Row]:
     """Hire deliveries of the sink whose onboarding status SmartRecruiters may not show yet:
-    delivered or rejected, and syncd's last write for the application is not final or differs.
-    Only each application's latest hire round speaks: a rehire's outcome, not the first one's."""
+    delivered or rejected, and syncd's last write for the application was for an earlier hire
+    round (a rehire starts again from READY_TO_ONBOARD), or for this round and is not final or
+    differs. Only each application's latest hire round speaks: a rehire's outcome, not the first
+    one's. A write for a later round than this sink's (another sink numbers the hires further)
+    is left alone: SmartRecruiters shows the newer hire."""
     w = s.onboarding_writes
     later = d.alias("later")
     superseded = exists().where(
@@ -378,6 +387,15 @@ def writeback_due(conn: Connection, tenant: str, sink: str) -> list[Row]:
         later.c.job_id == d.c.job_id,
         later.c.event_type == HIRED,
         later.c.hire_round > d.c.hire_round,
+    )
+    this_round = (w.c.hire_round == d.c.hire_round) & (
+        (w.c.status == "READY_TO_ONBOARD")
+        | ((d.c.state == "rejected") & (w.c.status != "ONBOARDING_FAILED"))
+        | (
+            (d.c.state == "delivered")
+            & d.c.sink_status.is_not(None)
+            & (w.c.status != d.c.sink_status)
+        )
     )
     q = (
         select(d)
@@ -395,14 +413,7 @@ def writeback_due(conn: Connection, tenant: str, sink: str) -> list[Row]:
             d.c.event_type == HIRED,
             d.c.state.in_(("delivered", "rejected")),
             ~superseded,
-            (w.c.status.is_(None))
-            | (w.c.status == "READY_TO_ONBOARD")
-            | ((d.c.state == "rejected") & (w.c.status != "ONBOARDING_FAILED"))
-            | (
-                (d.c.state == "delivered")
-                & d.c.sink_status.is_not(None)
-                & (w.c.status != d.c.sink_status)
-            ),
+            w.c.status.is_(None) | (w.c.hire_round < d.c.hire_round) | this_round,
         )
         .order_by(d.c.id)
     )

@@ -432,8 +432,9 @@ deliveries = Table(
     Index("ix_deliveries_person", "tenant", "sink", "candidate_id"),
 )
 
-# The onboarding status syncd last wrote to SmartRecruiters per application: a call only when
-# the value changes.
+# The onboarding status syncd last wrote to SmartRecruiters per application, and the hire round
+# it was written for: a call only when the value changes within a round; a rehire (a later
+# round) is written again from READY_TO_ONBOARD.
 onboarding_writes = Table(
     "onboarding_writes",
     metadata,
@@ -442,6 +443,8 @@ onboarding_writes = Table(
     Column("job_id", String(ID), nullable=False),
     Column("status", String(32), nullable=False),
     Column("written_at", DateTime, nullable=False),
+    # The deliveries' hire_round the write was for (migration 0010).
+    Column("hire_round", Integer, nullable=False, server_default="1"),
     PrimaryKeyConstraint("tenant", "candidate_id", "job_id", name="pk_onboarding_writes"),
 )
 

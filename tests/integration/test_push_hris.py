@@ -584,14 +584,18 @@ def test_a_hire_revoked_then_made_again_is_delivered_again(
         ],
         key=lambda r: (r[0], r[2], r[1] != hired),
     )
-    assert onboarding_writes(tenant, refused_first["id"]) == [
-        "ONBOARDING_FAILED",
-        "ONBOARDING_SUCCESSFUL",
-    ]
-    assert onboarding_writes(tenant, delivered_first["id"]) == [
-        "READY_TO_ONBOARD",
-        "ONBOARDING_SUCCESSFUL",
-    ]
+    # Each round's statuses written in order, once each: the rehire starts again from
+    # READY_TO_ONBOARD (the sandbox's audit of onboarding-status writes is the truth).
+    writes = {
+        "refused first": ["ONBOARDING_FAILED", "READY_TO_ONBOARD", "ONBOARDING_SUCCESSFUL"],
+        "delivered first": ["READY_TO_ONBOARD", "ONBOARDING_SUCCESSFUL"] * 2,
+    }
+    assert {
+        "refused first": onboarding_writes(tenant, refused_first["id"]),
+        "delivered first": onboarding_writes(tenant, delivered_first["id"]),
+    } == writes
+    shown = tenant.sandbox.tenant.applications
+    assert {shown[a["id"]]["onboardingStatus"] for a in apps} == {"ONBOARDING_SUCCESSFUL"}
 
     # The same hires seen again (a complete sweep) are the same round: nothing more is sent.
     run_pass(st, db, "backfill")
@@ -599,6 +603,10 @@ def test_a_hire_revoked_then_made_again_is_delivered_again(
     assert again.returncode == 0, again.stderr
     assert "delivered 0," in again.stdout, again.stdout
     assert len(delivery_rows(db)) == len(rows) and len(new_employees(hris)) == 2
+    assert {
+        "refused first": onboarding_writes(tenant, refused_first["id"]),
+        "delivered first": onboarding_writes(tenant, delivered_first["id"]),
+    } == writes
 
 
 @pytest.mark.parametrize("hris", ["bamboohr"], indirect=True)
@@ -626,3 +634,91 @@ def test_a_hire_revoked_and_made_again_before_any_push_is_sent_once(
         ("application.hired", 1, "skipped"),
         ("application.hired", 2, "delivered"),
     ]
+
+
+@pytest.mark.parametrize("hris", ["bamboohr"], indirect=True)
+def test_rehires_consumed_before_hire_rounds_are_derived_by_migration_0010(
+    tenant: ThreadServer, hris: HrisThreadServer, db: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """Before 0008 a BambooHR sink consumed a revocation and the hire after it without a trace
+    (no revocation recorded, the rehire colliding with the first hire's key), so the rehire
+    was never sent. Reproduced by moving the sink's cursor past them without a push, then
+    migrating from 0009: the outbox's records give the revocation (skipped) and round 2
+    (pending), which the next push delivers (the refused person now created, the delivered one
+    matched) and writes back from READY_TO_ONBOARD."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from syncd.mirror.db import MIGRATIONS, head_revision, migrate
+
+    st, env, apps = started(tenant, db, db_url, tmp_path, hris_sink(hris, tmp_path), 2)
+    refused_first, delivered_first = apps
+    control(tenant, f"candidates/{refused_first['candidateId']}/update", {"email": "no-at-sign"})
+    do_hires(tenant, apps)
+    run_pass(st, db, "incremental")
+    out = syncd_run(env, "push", "--once")
+    assert "delivered 1, rejected 1, dead 0" in out.stdout, out.stdout + out.stderr
+    first_employee = new_employees(hris)
+
+    for a in apps:
+        control(tenant, "status", {"candidateId": a["candidateId"], "jobId": a["jobId"],
+                                   "status": "OFFERED"})  # fmt: skip
+    fixed = f"rehired-{refused_first['candidateId'][:8]}@example.org"
+    control(tenant, f"candidates/{refused_first['candidateId']}/update", {"email": fixed})
+    run_pass(st, db, "incremental")
+    do_hires(tenant, apps)
+    run_pass(st, db, "incremental")
+    # What the dispatcher before 0008 left: the cursor past both events, no delivery for them.
+    with db.begin() as conn:
+        conn.execute(text("UPDATE sink_cursors SET sequence = (SELECT MAX(sequence) FROM changes)"))
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with db.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0009")
+    assert migrate(db) == ("0009", head_revision(db))
+
+    key_of = {a["candidateId"]: f"sr-{a['id']}" for a in apps}
+
+    def rows() -> list[tuple[str, str, int, str]]:
+        return sorted(
+            (key_of[r["candidate_id"]], r["event_type"], r["hire_round"], r["state"])
+            for r in delivery_rows(db)
+            if r["candidate_id"] in key_of
+        )
+
+    hired, revoked = "application.hired", "application.hire_revoked"
+    key_r, key_d = key_of[refused_first["candidateId"]], key_of[delivered_first["candidateId"]]
+    assert rows() == sorted(
+        [
+            (key_r, hired, 1, "rejected"),
+            (key_r, revoked, 1, "skipped"),
+            (key_r, hired, 2, "pending"),
+            (key_d, hired, 1, "delivered"),
+            (key_d, revoked, 1, "skipped"),
+            (key_d, hired, 2, "pending"),
+        ]
+    )
+    out = syncd_run(env, "push", "--once")
+    assert "delivered 2, rejected 0, dead 0" in out.stdout, out.stdout + out.stderr
+    emps = new_employees(hris)
+    assert len(emps) == 2
+    created = [e for e in emps if e["id"] != first_employee[0]["id"]]
+    assert [email_of(hris, e) for e in created] == [fixed]
+    assert {
+        "refused first": onboarding_writes(tenant, refused_first["id"]),
+        "delivered first": onboarding_writes(tenant, delivered_first["id"]),
+    } == {
+        "refused first": ["ONBOARDING_FAILED", "READY_TO_ONBOARD", "ONBOARDING_SUCCESSFUL"],
+        "delivered first": ["READY_TO_ONBOARD", "ONBOARDING_SUCCESSFUL"] * 2,
+    }
+    # Derived once: migrating again (down and up) and pushing adds nothing.
+    with db.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0009")
+    migrate(db)
+    again = syncd_run(env, "push", "--once")
+    assert "delivered 0," in again.stdout, again.stdout
+    assert len(new_employees(hris)) == 2
+    assert [s for *_, s in rows()].count("pending") == 0

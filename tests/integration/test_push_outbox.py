@@ -376,6 +376,63 @@ def test_migration_0008_numbers_existing_deliveries_round_1_and_keys_them_by_rou
         )  # fmt: skip
 
 
+def test_migration_0010_derives_the_round_of_each_onboarding_write(db: Engine) -> None:
+    """Writes made before the round was recorded get the latest round that had its outcome
+    when the write was made: a rehire delivered after its application's last write is due for
+    write-back again (from READY_TO_ONBOARD); one already written for is not."""
+    from datetime import timedelta
+
+    from alembic import command
+    from alembic.config import Config
+
+    from syncd.mirror.db import MIGRATIONS, head_revision, migrate
+    from syncd.mirror.deliveries import writeback_due
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with db.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0009")
+    t0 = utcnow()
+    t = [t0 + timedelta(seconds=i) for i in range(4)]
+    hire = (
+        "INSERT INTO deliveries (tenant, sink, delivery_id, event_type, candidate_id, job_id, "
+        "state, attempts, hire_round, sink_status, created_at, updated_at, delivered_at) VALUES "
+        "('t', 'hr', :id, 'application.hired', :c, 'j1', :state, 1, :n, :st, :at, :at, :dat)"
+    )
+    write = (
+        "INSERT INTO onboarding_writes (tenant, candidate_id, job_id, status, written_at) "
+        "VALUES ('t', :c, 'j1', :status, :at)"
+    )
+    ok = "ONBOARDING_SUCCESSFUL"
+    with db.begin() as conn:
+        # c1: round 1 delivered and written for; round 2 delivered after the last write.
+        for id_, n, at in (("m1", 1, t[0]), ("m2", 2, t[2])):
+            conn.execute(text(hire), {"id": id_, "c": "c1", "state": "delivered", "n": n,
+                                      "st": ok, "at": at, "dat": at})  # fmt: skip
+        conn.execute(text(write), {"c": "c1", "status": ok, "at": t[1]})
+        # c2: round 1 refused, round 2 delivered, then its final status written.
+        conn.execute(text(hire), {"id": "m3", "c": "c2", "state": "rejected", "n": 1,
+                                  "st": None, "at": t[0], "dat": None})  # fmt: skip
+        conn.execute(text(hire), {"id": "m4", "c": "c2", "state": "delivered", "n": 2,
+                                  "st": ok, "at": t[1], "dat": t[1]})  # fmt: skip
+        conn.execute(text(write), {"c": "c2", "status": ok, "at": t[3]})
+        # c3: a write whose delivery is gone (an operator's cleanup): round 1.
+        conn.execute(text(write), {"c": "c3", "status": "READY_TO_ONBOARD", "at": t[3]})
+    before, after = migrate(db)
+    assert before == "0009" and after == head_revision(db)
+    w = s.onboarding_writes
+    with db.begin() as conn:
+        rows = conn.execute(select(w.c.candidate_id, w.c.hire_round, w.c.status)).all()
+        assert sorted(tuple(r) for r in rows) == [
+            ("c1", 1, ok),
+            ("c2", 2, ok),
+            ("c3", 1, "READY_TO_ONBOARD"),
+        ]
+        due = writeback_due(conn, "t", "hr")
+        assert [(r["candidate_id"], r["hire_round"]) for r in due] == [("c1", 2)]
+
+
 def test_integer_arguments_past_the_databases_range_are_usage_errors(
     db: Engine, db_url: str
 ) -> None:

@@ -161,3 +161,102 @@ def test_a_move_away_from_hired_is_a_revocation() -> None:
     kinds = [c.kind for c in change_records("applications", UpsertResult(updated=[(old, new)]),
                                             full=False)]  # fmt: skip
     assert kinds == ["updated", "status_changed", "hire_revoked"]
+
+
+@pytest.mark.parametrize(
+    ("events", "revoked_at", "want"),
+    [
+        ([], None, []),
+        # A hire seen again without a revocation between is the same round: nothing to add.
+        ([(5, "hired")], None, []),
+        # Revoked, hired again: the revocation of round 1 and round 2.
+        (
+            [(3, "hire_revoked"), (7, "hired")],
+            None,
+            [("application.hire_revoked", 1, 3), ("application.hired", 2, 7)],
+        ),
+        # The round-1 revocation already recorded (a sink that can revoke): the rehire after it.
+        (
+            [(7, "hired")],
+            3,
+            [("application.hire_revoked", 1, 3), ("application.hired", 2, 7)],
+        ),
+        # Twice revoked and rehired, a second revocation with no hire between counted once.
+        (
+            [
+                (2, "hire_revoked"),
+                (3, "hire_revoked"),
+                (4, "hired"),
+                (6, "hire_revoked"),
+                (8, "hired"),
+                (9, "hired"),
+            ],
+            None,
+            [
+                ("application.hire_revoked", 1, 2),
+                ("application.hired", 2, 4),
+                ("application.hire_revoked", 2, 6),
+                ("application.hired", 3, 8),
+            ],
+        ),
+    ],
+)
+def test_migration_0010_replays_the_dispatchers_round_rule(
+    events: list[tuple[int, str]], revoked_at: int | None, want: list[tuple[str, int, int]]
+) -> None:
+    import importlib
+
+    m = importlib.import_module("syncd.mirror.migrations.versions.0010_onboarding_write_round")
+    assert m.replay(events, revoked_at) == want
+
+
+@pytest.mark.parametrize(
+    ("written", "row", "want"),
+    [
+        # Nothing written yet: READY then the outcome.
+        (None, (1, "delivered", "ONBOARDING_SUCCESSFUL"),
+         ["READY_TO_ONBOARD", "ONBOARDING_SUCCESSFUL"]),
+        # Round 1 final: nothing more for round 1 …
+        ((1, "ONBOARDING_SUCCESSFUL"), (1, "delivered", "ONBOARDING_SUCCESSFUL"), []),
+        # … and a rehire (round 2) starts again from READY.
+        ((1, "ONBOARDING_SUCCESSFUL"), (2, "delivered", "ONBOARDING_SUCCESSFUL"),
+         ["READY_TO_ONBOARD", "ONBOARDING_SUCCESSFUL"]),
+        ((1, "ONBOARDING_FAILED"), (2, "delivered", None), ["READY_TO_ONBOARD"]),
+        ((2, "READY_TO_ONBOARD"), (2, "delivered", "ONBOARDING_SUCCESSFUL"),
+         ["ONBOARDING_SUCCESSFUL"]),
+        # Never back from a final value within a round.
+        ((2, "ONBOARDING_FAILED"), (2, "delivered", None), []),
+        # A write for a later round (another sink numbers the hires further) is left alone.
+        ((3, "READY_TO_ONBOARD"), (2, "delivered", "ONBOARDING_SUCCESSFUL"), []),
+    ],
+)  # fmt: skip
+def test_write_back_follows_the_hire_round(
+    written: tuple[int, str] | None, row: tuple[int, str, str | None], want: list[str]
+) -> None:
+    """The dispatcher's write-back over a stub mirror: which statuses each due hire writes."""
+    import asyncio
+    from unittest import mock
+
+    from syncd.delivery import dispatcher
+
+    n, state, sink_status = row
+    due = {"candidate_id": "c", "job_id": "j", "hire_round": n, "state": state,
+           "sink_status": sink_status}  # fmt: skip
+    calls: list[Any] = []
+
+    async def write_back(c: list[Any]) -> None:
+        calls.extend(c)
+
+    d = dispatcher.Dispatcher(mock.MagicMock(), "t", write_back=write_back)
+    cs = mock.MagicMock()
+    cs.name = "hr"
+    with (
+        mock.patch.object(dispatcher.q, "writeback_due", return_value=[due]),
+        mock.patch.object(
+            dispatcher.q,
+            "written_statuses",
+            return_value={("c", "j"): written} if written else {},
+        ),
+    ):
+        asyncio.run(d._write_back(cs))
+    assert calls == [(("c", "j"), n, s) for s in want]

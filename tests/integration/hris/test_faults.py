@@ -1,7 +1,8 @@
 """Faults of both HRIS sandboxes as a raw client sees them: 503/429 bursts (nothing written),
-timeouts (held, never handled), and a create that is written but whose answer is lost (``lost``:
-the connection drops; ``slow``: the answer comes after the client gave up). After a lost answer
-the employee exists exactly once and the vendor's lookup finds it."""
+timeouts (held, never handled), hangs (held until released, never handled), and a create that
+is written but whose answer is lost (``lost``: the connection drops; ``slow``: the answer comes
+after the client gave up). After a lost answer the employee exists exactly once and the
+vendor's lookup finds it."""
 
 from __future__ import annotations
 
@@ -112,6 +113,42 @@ def test_a_timeout_is_never_handled(vendor: Vendor) -> None:
         assert r.status_code == 504
         assert vendor.lookup(patient) == []
     assert vendor.in_snapshot() == []
+
+
+def test_a_hang_holds_until_released_and_writes_nothing(vendor: Vendor) -> None:
+    """``hang``: the connection is accepted and nothing answers, however long the client waits,
+    until the plan is replaced; the sandbox sees the client give up, and the hung request is
+    let go with a 504 (never handled)."""
+    vendor.faults(queue=[{"kind": "hang", "count": 5, "op": "create"}])
+    with vendor.client(timeout=IMPATIENT) as impatient, pytest.raises(httpx.ReadTimeout):
+        vendor.create(impatient)
+    base = vendor.srv.base_url
+
+    def gave_up() -> dict[str, Any]:
+        stats = dict(control(base, "stats"))
+        return stats if stats["abandoned"] else {}
+
+    stats = poll(gave_up)
+    assert (stats["hanging"], stats["faults"]) == (1, {"hang": 1})
+    assert 0.25 <= stats["abandoned"][0] < 3.0, stats  # the client's 0.3 s read timeout
+    with vendor.client() as c:
+        assert vendor.lookup(c) == []  # other operations still answer
+    vendor.faults()  # released: the HRIS answers again
+    assert control(base, "stats")["hanging"] == 0
+    with vendor.client() as c:
+        assert vendor.created(vendor.create(c))
+        assert len(vendor.lookup(c)) == 1  # only the create after the release was written
+
+
+def poll(check: Any, timeout: float = 10.0) -> Any:
+    """``check()`` until it returns something truthy; fails at the deadline."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not (got := check()):
+        assert time.monotonic() < deadline, "condition not met before the deadline"
+        time.sleep(0.05)
+    return got
 
 
 def test_a_lost_answer_still_wrote_the_employee(vendor: Vendor) -> None:
