@@ -97,7 +97,9 @@ def test_an_hris_that_never_answers_times_out_and_retries_without_stopping_mirro
         assert stats["faults"]["hang"] >= 2 * HIRES, stats
         gave_up = stats["abandoned"]
         assert len(gave_up) >= 2 * HIRES, stats
-        assert all(TIMEOUT * 0.9 <= s < TIMEOUT + 2.0 for s in gave_up), gave_up
+        # The upper bound leaves room for a loaded machine; a client without a timeout would
+        # never have given up at all.
+        assert all(TIMEOUT * 0.9 <= s < TIMEOUT + 5.0 for s in gave_up), gave_up
         assert new_employees(hris) == []  # nothing was written by a hung request
 
         # Mirroring goes on while every push attempt hangs: complete pull passes after this.
@@ -110,8 +112,15 @@ def test_an_hris_that_never_answers_times_out_and_retries_without_stopping_mirro
         )
         assert {r for r, _, s in runs(db_url, TENANT)[since:] if s == "ok"} >= set(RESOURCES)
         wait_for("/readyz 200 while the HRIS hangs", lambda: d.get("/readyz").status_code == 200)
-        during = _deliveries(db)
+
         # Waiting for a retry (or being tried right now), never a dead letter, never delivered.
+        # A read may find every hire in flight (a pass claims its batch at once): read until
+        # one waits for its next attempt.
+        def one_waiting() -> list[dict[str, Any]]:
+            rows = _deliveries(db)
+            return rows if any(r["state"] == "pending" for r in rows) else []
+
+        during = wait_for("a hire waiting for its next attempt", one_waiting, log=d.output)
         assert {r["state"] for r in during} <= {"pending", "in_flight"}, during
         assert all(r["attempts"] < MAX_ATTEMPTS for r in during), during
         waiting = [r for r in during if r["state"] == "pending"]
