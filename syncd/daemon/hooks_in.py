@@ -75,6 +75,9 @@ INBOX_POLL_SECONDS = 2.0
 INBOX_BATCH = 500  # callbacks drained at once (one refresh per resource among them)
 INBOX_RETRY_SECONDS = 15.0  # after a failed drain (API or database away), before the next
 INBOX_PRUNE_SECONDS = 60.0  # how often done rows older than the replay window are deleted
+# A callback still waiting this long (or 3 poll intervals, if longer) is given up: its record's
+# refresh keeps failing, and the pull passes have read the change since.
+INBOX_GIVE_UP_SECONDS = 3600.0
 # SQLite: the longest an accept waits for the file's write lock (a pass's write group holds it
 # up to passes.GROUP_SECONDS), leaving time to answer within SmartRecruiters' 5 s.
 ACCEPT_WAIT_SECONDS = 2.5
@@ -520,8 +523,19 @@ class HookIntake:
         (it can never refresh) is marked done and logged; when a resource's refresh fails, its
         records are refreshed one at a time, so one bad record does not hold the others back.
         Returns True when a full batch was read (more may wait). Raises the first failure after
-        the rest was done (those callbacks stay waiting)."""
+        the rest was done (those callbacks stay waiting, until ``INBOX_GIVE_UP_SECONDS``)."""
         d = self.daemon
+        give_up = max(INBOX_GIVE_UP_SECONDS, 3 * d.settings.schedule.poll_interval_seconds)
+        expired = await asyncio.to_thread(inbox.expire, d.db, d.tenant, give_up)
+        if expired:
+            d.observer.inbox_expired(d.tenant, expired)
+            log.warning(
+                "webhook_inbox_expired",
+                callbacks=expired,
+                waited_seconds=give_up,
+                fix="the pull passes read these changes; webhook_inbox_record_failed says why "
+                "their refresh failed",
+            )
         waiting = await asyncio.to_thread(inbox.pending, d.db, d.tenant, INBOX_BATCH)
         by_resource: dict[str, dict[str, list[str]]] = {}  # resource -> id -> event ids
         refused: list[str] = []

@@ -46,6 +46,7 @@ class Observer(Protocol):
     def webhook(self, accepted: bool, reason: str) -> None: ...
     def leader(self, tenant: str, leading: bool) -> None: ...
     def inbox_accepted(self, tenant: str) -> None: ...
+    def inbox_expired(self, tenant: str, n: int) -> None: ...
 
 
 class PrometheusObserver:
@@ -112,6 +113,12 @@ class PrometheusObserver:
             "syncd_webhook_inbox_accepted",
             "Callbacks naming a record that this replica verified and stored in the webhook "
             "inbox, for itself when it leads the tenant or for the tenant's leader",
+            ["tenant"], registry=r,
+        )  # fmt: skip
+        self.inbox_expired_total = Counter(
+            "syncd_webhook_inbox_expired",
+            "Callbacks given up unrefreshed after waiting in the webhook inbox past the "
+            "give-up age (their refresh kept failing; the pull passes read the change)",
             ["tenant"], registry=r,
         )  # fmt: skip
         self.inbox_backlog = Gauge(
@@ -190,10 +197,14 @@ class PrometheusObserver:
 
     def leader(self, tenant: str, leading: bool) -> None:
         self.leading.labels(tenant).set(1 if leading else 0)
-        self.inbox_in.labels(tenant)  # the series exists (at 0) from the start
+        self.inbox_in.labels(tenant)  # the series exist (at 0) from the start
+        self.inbox_expired_total.labels(tenant)
 
     def inbox_accepted(self, tenant: str) -> None:
         self.inbox_in.labels(tenant).inc()
+
+    def inbox_expired(self, tenant: str, n: int) -> None:
+        self.inbox_expired_total.labels(tenant).inc(n)
 
     # ---- scrape -------------------------------------------------------------------------------
     def refresh_from_mirror(self, engine: Engine, tenant: str, sinks: Iterable[str]) -> None:

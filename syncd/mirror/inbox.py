@@ -12,6 +12,9 @@ event-ids every replica checks for replays. docs/daemon.md, "Webhook inbox".
   that writes the refreshed records (at-least-once: a crash before that commit leaves the rows).
 - ``prune``: done rows older than the replay window go (a replay older than that fails the
   timestamp check anyway).
+- ``expire``: a callback still waiting long after it arrived (its record's refresh keeps
+  failing) is given up, so one bad record is not fetched again every few seconds for ever; the
+  pull passes, the safety net, have read its change since.
 - ``InboxListener``: ``LISTEN`` on a connection of its own (psycopg's asyncio connection), so
   the leader drains within milliseconds; the caller polls too, for notifications lost while the
   listener reconnects.
@@ -189,6 +192,26 @@ def waiting_status(conn: Connection, tenant: str) -> dict[str, object]:
         "waiting": int(n),
         "oldest": oldest.strftime("%Y-%m-%dT%H:%M:%SZ") if oldest is not None else None,
     }
+
+
+def expire(engine: Engine, tenant: str, older_than_seconds: float) -> int:
+    """Give up callbacks of ``tenant`` still waiting ``older_than_seconds`` (s) after they
+    arrived: marked done unrefreshed (blocking). Returns how many."""
+    t = s.webhook_inbox
+    before: datetime = utcnow() - timedelta(seconds=older_than_seconds)
+    with engine.begin() as conn:
+        return int(
+            conn.execute(
+                update(t)
+                .where(
+                    t.c.tenant == tenant,
+                    t.c.done_at.is_(None),
+                    t.c.resource.is_not(None),
+                    t.c.received_at < before,
+                )
+                .values(done_at=utcnow())
+            ).rowcount
+        )
 
 
 def prune(engine: Engine, tenant: str, keep_seconds: float) -> int:

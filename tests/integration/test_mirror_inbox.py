@@ -6,6 +6,8 @@ past the replay window."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import Engine, select
 
@@ -102,7 +104,7 @@ def test_drain_refreshes_the_rest_when_one_record_fails(db: Engine) -> None:
     from types import SimpleNamespace
     from typing import Any
 
-    from syncd.config import WebhooksSettings
+    from syncd.config import ScheduleSettings, WebhooksSettings
     from syncd.daemon.hooks_in import HookIntake
     from syncd.logging import configure_logging
 
@@ -114,6 +116,7 @@ def test_drain_refreshes_the_rest_when_one_record_fails(db: Engine) -> None:
     for event, ident in waiting:
         assert inbox.accept(db, T, event, "candidate.updated", ("candidates", ident), waiting=True)
     runs: list[list[str]] = []
+    expired: list[tuple[str, int]] = []
 
     async def refresh(name: str, ids: list[str], also: Any = None) -> None:
         runs.append(list(ids))
@@ -123,7 +126,8 @@ def test_drain_refreshes_the_rest_when_one_record_fails(db: Engine) -> None:
             also(conn)
 
     daemon = SimpleNamespace(
-        settings=SimpleNamespace(webhooks=WebhooksSettings()),
+        settings=SimpleNamespace(webhooks=WebhooksSettings(), schedule=ScheduleSettings()),
+        observer=SimpleNamespace(inbox_expired=lambda tenant, n: expired.append((tenant, n))),
         db=db,
         tenant=T,
         role="leader",
@@ -136,3 +140,36 @@ def test_drain_refreshes_the_rest_when_one_record_fails(db: Engine) -> None:
     assert runs == [[good1, poison, good2], [good1], [poison], [good2]]
     assert inbox.pending(db, T, 10) == [inbox.Waiting("e-2", "candidates", poison)]
     assert intake.refreshed == 2
+
+    # Still failing an hour later: given up (counted), not fetched again.
+    t = s.webhook_inbox
+    with db.begin() as conn:
+        conn.execute(
+            t.update()
+            .where(t.c.event_id == "e-2")
+            .values(received_at=utcnow() - timedelta(hours=1, seconds=1))
+        )
+    runs.clear()
+    assert asyncio.run(intake.drain()) is False
+    assert (runs, expired, inbox.pending(db, T, 10)) == ([], [(T, 1)], [])
+
+
+def test_callbacks_waiting_past_the_give_up_age_expire(db: Engine) -> None:
+    """A callback whose refresh kept failing is given up (marked done, unrefreshed) once it has
+    waited past the age asked; younger ones, other tenants' and replay-only rows are left."""
+    assert inbox.accept(db, T, "old", "candidate.updated", ("candidates", "c-1"), waiting=True)
+    assert inbox.accept(db, T, "new", "candidate.updated", ("candidates", "c-2"), waiting=True)
+    assert inbox.accept(db, T, "gdpr", "candidate.deleted.gdpr", None, waiting=True)
+    assert inbox.accept(db, "other", "old", "job.updated", ("jobs", "j-1"), waiting=True)
+    t = s.webhook_inbox
+    hour_ago = utcnow() - timedelta(hours=1, seconds=1)
+    with db.begin() as conn:
+        conn.execute(
+            t.update().where(t.c.event_id.in_(["old", "gdpr"])).values(received_at=hour_ago)
+        )
+    assert inbox.expire(db, T, older_than_seconds=3600) == 1
+    assert inbox.pending(db, T, 10) == [inbox.Waiting("new", "candidates", "c-2")]
+    assert [w.event_id for w in inbox.pending(db, "other", 10)] == ["old"]
+    assert inbox.expire(db, T, older_than_seconds=3600) == 0  # given up once
+    # The expired callback still refuses its replay.
+    assert not inbox.accept(db, T, "old", "candidate.updated", ("candidates", "c-1"), waiting=True)
