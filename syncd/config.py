@@ -368,12 +368,26 @@ class Settings(BaseSettings):
     def credential_variables(self) -> str:
         """The variable(s) holding this tenant's credential, as one phrase:
         ``SYNCD_TENANTS__NAME__SMARTRECRUITERS__API_KEY`` (or ``…__CLIENT_ID and
-        …__CLIENT_SECRET`` for OAuth2), ``SYNCD_SMARTRECRUITERS__…`` without ``[tenants]``."""
+        …__CLIENT_SECRET`` for OAuth2), ``SYNCD_SMARTRECRUITERS__…`` without ``[tenants]``. When
+        no variable gives it, the configuration file's table did: that table's keys first."""
         sr = f"SMARTRECRUITERS{NESTED}"
         if self.smartrecruiters.client_id is not None:
-            cid, secret = self.variable(sr + "CLIENT_ID"), self.variable(sr + "CLIENT_SECRET")
-            return f"{cid} and {secret}"
-        return self.variable(sr + "API_KEY")
+            names = [self.variable(sr + "CLIENT_ID"), self.variable(sr + "CLIENT_SECRET")]
+            keys = "client_id and client_secret (or client_secret_file)"
+        else:
+            names = [self.variable(sr + "API_KEY")]
+            keys = "api_key (or api_key_file)"
+        phrase = " and ".join(names)
+        present = {n.upper() for n in os.environ}
+        if any(n in present or f"{n}_FILE" in present for n in names):
+            return phrase
+        # Not from the environment: the configuration file gave it.
+        table = (
+            f"[tenants.{self.tenant}.smartrecruiters]"
+            if self._from_tenants
+            else "[smartrecruiters]"
+        )
+        return f"{keys} of {table} in {ENV_PREFIX}CONFIG, or set {phrase}"
 
     def missing_credentials(self) -> str:
         """The one line saying this tenant has no SmartRecruiters credential, naming its

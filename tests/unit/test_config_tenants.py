@@ -182,3 +182,30 @@ def test_a_tenant_credential_with_a_line_break_names_the_tenant_variable(
         load_settings()
     assert "SYNCD_TENANTS__ACME__SMARTRECRUITERS__API_KEY: holds a line break" in str(err.value)
     assert "T1" not in str(err.value)
+
+
+def test_a_refused_credential_names_where_it_came_from(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The fix for a refused credential names the variable when the environment gave it, else
+    the configuration file's table (where api_key or api_key_file put it)."""
+    key = tmp_path / "acme.key"
+    key.write_text("acme-file-key\n")
+    body = TWO.replace('api_key = "acme-key"', f'api_key_file = "{key}"')
+    _config(monkeypatch, tmp_path, body)
+    s = load_settings()
+    acme, beta = s.for_tenant("acme"), s.for_tenant("beta")
+    assert acme.smartrecruiters.api_key is not None
+    assert acme.credential_variables() == (
+        "api_key (or api_key_file) of [tenants.acme.smartrecruiters] in SYNCD_CONFIG, "
+        "or set SYNCD_TENANTS__ACME__SMARTRECRUITERS__API_KEY"
+    )
+    assert beta.credential_variables() == (
+        "client_id and client_secret (or client_secret_file) of [tenants.beta.smartrecruiters] "
+        "in SYNCD_CONFIG, or set SYNCD_TENANTS__BETA__SMARTRECRUITERS__CLIENT_ID and "
+        "SYNCD_TENANTS__BETA__SMARTRECRUITERS__CLIENT_SECRET"
+    )
+    monkeypatch.setenv("SYNCD_TENANTS__ACME__SMARTRECRUITERS__API_KEY", "from-env")
+    assert load_settings().for_tenant("acme").credential_variables() == (
+        "SYNCD_TENANTS__ACME__SMARTRECRUITERS__API_KEY"
+    )
