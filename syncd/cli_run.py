@@ -175,6 +175,7 @@ async def serve(settings: Settings, sock: socket.socket) -> int:
     helpers = [
         asyncio.create_task(fleet.heartbeat(stop, notify)),
         asyncio.create_task(fleet.watch(stop)),
+        asyncio.create_task(fleet.watch_file(stop)),
     ]
     host, port = sock.getsockname()[:2]
     if settings.tenants:
@@ -193,6 +194,12 @@ async def serve(settings: Settings, sock: socket.socket) -> int:
     await fleet.close(bound - reserve)
     server.should_exit = True
     await asyncio.wait([server_task, *helpers], timeout=reserve / 2)
+    if fleet.lost is not None:
+        from syncd.mirror.lock import MirrorFileLostError
+
+        # The error boundary's one line names the file (exit 6).
+        log.info("daemon_stopped", reason="mirror file lost")
+        raise MirrorFileLostError(fleet.lost)
     log.info("daemon_stopped")
     return 0
 
