@@ -118,6 +118,13 @@ def real_file(db: Path) -> Path:
     return Path(os.path.realpath(db))
 
 
+def mirror_where(db: Path) -> str:
+    """A SQLite mirror for messages: the path as configured, and the file it resolves to when
+    that differs (``alias/m.db (the file /srv/m.db)``)."""
+    real = real_file(db)
+    return str(db) if real == db else f"{db} (the file {real})"
+
+
 def _identity(st: os.stat_result) -> tuple[int, int]:
     return st.st_dev, st.st_ino
 
@@ -184,7 +191,7 @@ class _SqliteLock:
     @property
     def where(self) -> str:
         """The mirror as configured, and the file it resolves to when that differs."""
-        return str(self.db) if self.real == self.db else f"{self.db} (the file {self.real})"
+        return mirror_where(self.db)
 
     def acquire(self) -> None:
         folder = self.real.parent

@@ -84,7 +84,7 @@ def test_a_symlinked_path_is_refused_with_exit_5_naming_the_holder(
             lines = _syncd_lines(out.stderr)
             assert len(lines) == 1, (args, out.stderr)
             assert "another syncd" in lines[0] and f"pid {d.proc.pid}" in lines[0], lines
-            assert f"the file {db}" in lines[0] or str(path) in lines[0], lines
+            assert f"the mirror {path} (the file {db})" in lines[0], lines
             assert "Traceback" not in out.stderr
     assert d.proc.poll() is None  # the holder runs on
     assert d.stop() == 0
