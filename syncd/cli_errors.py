@@ -31,7 +31,7 @@ USAGE = 2  # bad settings, config file, arguments, database URL, or an unmigrate
 REFUSED = 3  # SmartRecruiters refused the credential, or it lacks a scope
 INCOMPLETE = 4  # a walk could not prove it saw every record (nothing was deleted)
 BUSY = 5  # another syncd is writing to this mirror
-DATABASE = 6  # the mirror database cannot be reached, or cannot be written
+DATABASE = 6  # the mirror database cannot be reached, cannot be written, or its file was lost
 INTERRUPTED_INT = 128 + signal.SIGINT  # 130: stopped by SIGINT (Ctrl-C); the run is `interrupted`
 INTERRUPTED_TERM = 128 + signal.SIGTERM  # 143: stopped by SIGTERM; the run is `interrupted`
 # 141: stdout's reader went away (`| head`): what a shell reports for `ls` or `git log` there
@@ -73,7 +73,10 @@ EXIT_CODES: dict[int, str] = {
         "another syncd is writing to this mirror, or migrating it past SYNCD_MIGRATE_WAIT_SECONDS "
         "(its host, pid and start are named)"
     ),
-    DATABASE: "the mirror database cannot be reached, or its file or folder is not writable",
+    DATABASE: (
+        "the mirror database cannot be reached, or its file or folder is not writable, or its "
+        "file was deleted or replaced while syncd wrote to it"
+    ),
     INTERRUPTED_INT: "stopped by SIGINT; the current write committed, the run is `interrupted`",
     INTERRUPTED_TERM: "stopped by SIGTERM; the current write committed, the run is `interrupted`",
     PIPE_CLOSED: "the reader of stdout went away (e.g. piped into `head`); ends without a message",
@@ -184,7 +187,7 @@ def classify(exc: BaseException) -> tuple[int, str] | None:
     )
     from syncd.config import ConfigError
     from syncd.mirror.db import SchemaError, describe_db_error, driver_error, sqlite_error_kind
-    from syncd.mirror.lock import MirrorBusyError, MirrorNotWritableError
+    from syncd.mirror.lock import MirrorBusyError, MirrorFileLostError, MirrorNotWritableError
     from syncd.sync.checkpoints import PageTokensRefused, UnreadableCheckpoint
     from syncd.sync.passes import PassesFailed, safe_error
 
@@ -210,7 +213,7 @@ def classify(exc: BaseException) -> tuple[int, str] | None:
         )
     if isinstance(exc, MirrorBusyError):
         return BUSY, str(exc)
-    if isinstance(exc, MirrorNotWritableError):
+    if isinstance(exc, MirrorNotWritableError | MirrorFileLostError):
         return DATABASE, str(exc)
     if isinstance(exc, AuthenticationError | PermissionDeniedError):
         return REFUSED, f"SmartRecruiters refused the credentials or their role: {exc}"

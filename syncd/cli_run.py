@@ -83,7 +83,7 @@ def _preflight(settings: Settings) -> socket.socket:
     finally:
         db.dispose()
     from syncd.mirror.db import sqlite_path
-    from syncd.mirror.lock import MirrorBusyError, lock_holder
+    from syncd.mirror.lock import MirrorBusyError, lock_holder, mirror_where
 
     # SQLite: a second daemon is refused for what it is (exit 5, the holder named), before its
     # port (probably the first one's) is tried. PostgreSQL: it will stand by.
@@ -91,7 +91,7 @@ def _preflight(settings: Settings) -> socket.socket:
     if db_file is not None:
         held, holder = lock_holder(settings.database_url, settings.tenant_names()[0])
         if held:
-            raise MirrorBusyError(str(db_file), holder)
+            raise MirrorBusyError(mirror_where(db_file), holder)
     from syncd.daemon.http import bind
 
     return bind(settings.http.host, settings.http.port)
@@ -175,6 +175,7 @@ async def serve(settings: Settings, sock: socket.socket) -> int:
     helpers = [
         asyncio.create_task(fleet.heartbeat(stop, notify)),
         asyncio.create_task(fleet.watch(stop)),
+        asyncio.create_task(fleet.watch_file(stop)),
     ]
     host, port = sock.getsockname()[:2]
     if settings.tenants:
@@ -193,6 +194,12 @@ async def serve(settings: Settings, sock: socket.socket) -> int:
     await fleet.close(bound - reserve)
     server.should_exit = True
     await asyncio.wait([server_task, *helpers], timeout=reserve / 2)
+    if fleet.lost is not None:
+        from syncd.mirror.lock import MirrorFileLostError
+
+        # The error boundary's one line names the file (exit 6).
+        log.info("daemon_stopped", reason="mirror file lost")
+        raise MirrorFileLostError(fleet.lost)
     log.info("daemon_stopped")
     return 0
 

@@ -94,7 +94,7 @@ def _migrate_after_any_other(
     nothing changed."""
     from syncd.cli_errors import BUSY, CommandError
     from syncd.mirror.db import current_revision, migrate
-    from syncd.mirror.lock import MirrorBusyError, writer_lock
+    from syncd.mirror.lock import MirrorBusyError, MirrorLinkedError, writer_lock
 
     deadline = time.monotonic() + wait
     told = False
@@ -102,6 +102,8 @@ def _migrate_after_any_other(
         try:
             with writer_lock(url, tenant, role="migrate"):
                 return migrate(engine)
+        except MirrorLinkedError:
+            raise  # no migrate will free it: at once
         except MirrorBusyError as exc:
             # No holder named: it took the lock an instant ago (not written yet) or let it go
             # between the attempt and the read; either way, asking again settles it.

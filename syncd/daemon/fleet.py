@@ -26,6 +26,7 @@ from typing import Any
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import event
 
 from syncd.ats.errors import AuthenticationError, PermissionDeniedError
 from syncd.cli_errors import REFUSED, CommandError
@@ -34,7 +35,7 @@ from syncd.daemon.metrics import PrometheusObserver
 from syncd.daemon.service import Daemon
 from syncd.daemon.share import fair_share, plan
 from syncd.mirror.db import describe_db_error, make_engine
-from syncd.mirror.lock import MirrorLock
+from syncd.mirror.lock import MirrorFileLostError, MirrorLock
 from syncd.mirror.members import Membership
 
 log = structlog.get_logger("syncd.daemon")
@@ -78,6 +79,9 @@ class Fleet:
         self.stopping = False
         self.listener: Any = None  # syncd.mirror.inbox.InboxListener (PostgreSQL)
         self.listener_task: asyncio.Task[None] | None = None
+        # SQLite: why the file the locks guard is no longer the mirror (deleted or replaced
+        # while running), once noticed; ``syncd run`` then stops and exits 6.
+        self.lost: str | None = None
 
     @property
     def leading(self) -> list[str]:
@@ -109,7 +113,11 @@ class Fleet:
                 for lock in taken:
                     lock.release()
                 raise
+            # A connection opened after the file was replaced would open the new file: none
+            # is opened then (the pool's open ones write to the old file, read by nobody).
+            event.listen(self.db, "connect", self._refuse_lost_file)
             for d in self.daemons.values():
+                d.file_check = self.file_problem
                 d.lead()
             return
         assert self.members is not None
@@ -211,6 +219,37 @@ class Fleet:
                 log.info("leading", tenant=name, replicas=self.replicas)
                 d.lead()
                 room -= 1
+
+    # ---- the SQLite file under the daemon --------------------------------------------------
+    def file_problem(self) -> str | None:
+        """SQLite: why the file the fleet's locks guard is no longer the mirror (deleted,
+        replaced, its lock file deleted), one line; None while it is (and on PostgreSQL).
+        A stat and an fstat per lock."""
+        if self.lost is None:
+            self.lost = next((p for lock in self.file_locks if (p := lock.problem())), None)
+        return self.lost
+
+    def _refuse_lost_file(self, _dbapi_conn: Any, _record: Any) -> None:
+        lost = self.file_problem()
+        if lost is not None:
+            raise MirrorFileLostError(lost)
+
+    async def watch_file(self, stop: asyncio.Event) -> None:
+        """SQLite: every ``FILE_CHECK_SECONDS``, or at once when a job or /readyz found it
+        first, stop the daemon when its file is deleted or replaced: nothing more is written
+        to a file nobody will read again; the jobs running are cancelled and ``syncd run``
+        exits 6 naming the file (``serve``)."""
+        from syncd.mirror.lock import FILE_CHECK_SECONDS
+
+        if self.elect:
+            return
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=FILE_CHECK_SECONDS)
+            if self.file_problem() is not None:
+                log.error("mirror_file_lost", error=self.lost, action="stopping")
+                stop.set()
+                return
 
     # ---- the event loop's pulse -------------------------------------------------------------
     async def heartbeat(self, stop: asyncio.Event, notify: Any) -> None:

@@ -2,7 +2,8 @@
 
 - ``GET /healthz``: 200 while the process and its event loop are alive (the loop's heartbeat is
   younger than ``HEALTH_STALE_SECONDS``).
-- ``GET /readyz``: 200 when the database answers, its schema is at the head revision, the process
+- ``GET /readyz``: 200 when the database answers (on SQLite: its file is still the one the
+  daemon locked, neither deleted nor replaced), its schema is at the head revision, the process
   knows whether it leads or stands by, and (leader) the last successful pass of each resource is
   younger than 3x ``schedule.poll_interval_seconds`` (a daemon that just started gets that long
   for its first pass); else 503 with the failing checks.
@@ -46,6 +47,10 @@ def readiness(daemon: Any) -> dict[str, Any]:
     from syncd.sync.catalogue import CATALOGUE
 
     checks: dict[str, Any] = {"role": daemon.role}
+    lost = daemon.file_problem() if hasattr(daemon, "file_problem") else None
+    if lost is not None:  # SQLite: the file was deleted or replaced; the daemon is stopping
+        checks["database"] = lost
+        return checks
     try:
         with daemon.db.connect() as conn:
             conn.execute(text("SELECT 1"))

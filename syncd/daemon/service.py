@@ -29,7 +29,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -43,7 +43,7 @@ from sqlalchemy import Connection, Engine
 from syncd.config import Settings
 from syncd.daemon.metrics import ObservedTransport, PrometheusObserver
 from syncd.mirror.db import describe_db_error, make_engine
-from syncd.mirror.lock import MirrorBusyError, MirrorLock
+from syncd.mirror.lock import MirrorBusyError, MirrorFileLostError, MirrorLock
 from syncd.mirror.store import Mirror
 
 log = structlog.get_logger("syncd.daemon")
@@ -129,6 +129,14 @@ class Daemon:
         self.hooks: Any = None  # syncd.daemon.hooks_in.HookIntake, once the HTTP server runs
         # Several tenants share one scheduler: their jobs are named "TENANT:pull" and so on.
         self.job_prefix = job_prefix
+        # SQLite: the fleet's check that the file is still the mirror its locks guard (a line
+        # saying why not, or None); None on PostgreSQL.
+        self.file_check: Callable[[], str | None] | None = None
+
+    def file_problem(self) -> str | None:
+        """SQLite: why the mirror's file is no longer the one locked (deleted or replaced), or
+        None (``Fleet.file_problem``)."""
+        return self.file_check() if self.file_check is not None else None
 
     def job_id(self, name: str) -> str:
         return f"{self.job_prefix}{name}"
@@ -286,6 +294,10 @@ class Daemon:
             structlog.contextvars.bind_contextvars(tenant=self.tenant)
             self.running.add(task)
             try:
+                lost = self.file_problem()
+                if lost is not None:  # the fleet's watch stops the daemon (exit 6)
+                    log.error("job_skipped", job=name, error=lost)
+                    return
                 await work()
             except asyncio.CancelledError:
                 log.info("job_stopped", job=name)
@@ -311,6 +323,9 @@ class Daemon:
 
         failed: PassesFailed | None = None
         async with self.write_lock:
+            lost = self.file_problem()
+            if lost is not None:
+                raise MirrorFileLostError(lost)
             engine = Engine(
                 self.mirror,
                 self.sr,
@@ -355,7 +370,7 @@ class Daemon:
         # each of the push's write transactions takes the write lock, and only for that write:
         # never while it waits for a target or SmartRecruiters, so an HRIS outage never holds up
         # a pull or a webhook refresh. PostgreSQL writes side by side.
-        gate = (lambda: self.write_lock) if self.db.dialect.name == "sqlite" else None
+        gate = self._sqlite_write_gate if self.db.dialect.name == "sqlite" else None
         wb = sr_write_back(self.db, self.tenant, self.sr, notices, write_gate=gate)
         reports = await push_once(self.db, self.tenant, sinks, write_back=wb, write_gate=gate)
         # A pass that ended on a throttled or unavailable target: the next one when the target
@@ -385,6 +400,17 @@ class Daemon:
         for n in notices:
             log.warning("push_notice", notice=n)
 
+    @contextlib.asynccontextmanager
+    async def _sqlite_write_gate(self) -> AsyncIterator[None]:
+        """The write lock around one of a push's write transactions on SQLite, after a look at
+        the file: one deleted or replaced is not written (``MirrorFileLostError``: the push job
+        fails, the fleet stops the daemon)."""
+        async with self.write_lock:
+            lost = self.file_problem()
+            if lost is not None:
+                raise MirrorFileLostError(lost)
+            yield
+
     def request_push(self) -> None:
         """Run the push job now (or once more right after the run in progress)."""
         if not self.sink_names or self.stopping or self.role != "leader":
@@ -402,6 +428,9 @@ class Daemon:
         from syncd.sync.refresh import Refresher
 
         async with self.write_lock:
+            lost = self.file_problem()
+            if lost is not None:
+                raise MirrorFileLostError(lost)
             engine = Refresher(
                 self.mirror,
                 self.sr,

@@ -1,10 +1,14 @@
 """One writer per mirror: the lock a writing command (``backfill``, ``sync``, ``migrate``) holds
 for its whole run (DESIGN invariant 5).
 
-- **SQLite**: an exclusive ``flock`` on ``<database>.lock`` beside the database file. The file
+- **SQLite**: an exclusive ``flock`` on ``<database>.lock`` beside the database file (the file
+  the path resolves to: a symlink or ``..`` reaches the same lock; a file with hard links is
+  refused, ``MirrorLinkedError``). The file
   holds the holder as JSON (host, pid, since); the lock is the kernel's, so a holder killed with
   SIGKILL frees it by itself (the file stays; its content is only read while the lock is held).
   One writer per SQLite file, whatever the tenant: SQLite itself allows one writer at a time.
+  A holder checks that the file at the path is still the one it locked (``problem``; deleted or
+  replaced: ``MirrorFileLostError``, exit 6).
 - **PostgreSQL**: a session advisory lock (``pg_try_advisory_lock``) keyed by the schema and the
   tenant, held on a connection of its own for the run. Its ``application_name`` is
   ``syncd writer PID@HOST``; a refused process reads the holder from ``pg_locks`` and
@@ -82,8 +86,47 @@ class MirrorBusyError(Exception):
         )
 
 
+class MirrorLinkedError(MirrorBusyError):
+    """The SQLite file has more than one name (hard links): syncd's lock beside one name does
+    not keep out a writer using another (exit 5, as for a held lock)."""
+
+    def __init__(self, where: str, links: int) -> None:
+        Exception.__init__(
+            self,
+            f"the mirror file {where} has {links} names (hard links): a syncd writing to it "
+            "through another name would not see this one's lock, and SQLite keeps a -wal file "
+            f"beside each name; remove the other names (`find / -xdev -samefile {where}`) or "
+            "copy the file, and point every syncd at one path",
+        )
+        self.where = where
+        self.holder = None
+        self.role = "writer"
+
+
 class MirrorNotWritableError(Exception):
     """The SQLite file or its folder cannot be written by this process."""
+
+
+class MirrorFileLostError(Exception):
+    """The SQLite file a writer held was deleted or replaced under it, or its lock file was
+    (exit 6): what it wrote since went to a file nobody will read again."""
+
+
+def real_file(db: Path) -> Path:
+    """The file a SQLite path resolves to (symlinks, ``..`` and a relative path resolved): the
+    place of its lock files."""
+    return Path(os.path.realpath(db))
+
+
+def mirror_where(db: Path) -> str:
+    """A SQLite mirror for messages: the path as configured, and the file it resolves to when
+    that differs (``alias/m.db (the file /srv/m.db)``)."""
+    real = real_file(db)
+    return str(db) if real == db else f"{db} (the file {real})"
+
+
+def _identity(st: os.stat_result) -> tuple[int, int]:
+    return st.st_dev, st.st_ino
 
 
 def session_answers(conn: Connection | None) -> bool:
@@ -122,19 +165,36 @@ def schema_key(schema: str) -> int:
 
 # How often a held PostgreSQL lock's session is asked whether it still answers (seconds).
 LOCK_CHECK_SECONDS = 5.0
+# How often a held SQLite lock checks that the database file is still the one it locked
+# (seconds): a stat and an fstat.
+FILE_CHECK_SECONDS = 1.0
 
 
 class _SqliteLock:
     def __init__(self, db: Path, role: str) -> None:
         self.db = db
         self.role = role
+        # The lock file sits beside the file the path resolves to, not beside the path as
+        # given: a symlink (to the file or to a folder on its way), `..` or a relative path
+        # names the same lock as the real path. SQLite resolves symlinks the same way for its
+        # -wal and -shm files.
+        self.real = real_file(db)
         # migrate takes the writer's file: one writer per file, whatever the tenant.
         plain = role in ("writer", "migrate")
-        self.path = db.with_name(db.name + (".lock" if plain else f".{role}.lock"))
+        self.path = self.real.with_name(self.real.name + (".lock" if plain else f".{role}.lock"))
         self.fd: int | None = None
+        # (st_dev, st_ino) of the database file and of the lock file while held: a file deleted
+        # or replaced under a running syncd is noticed (``problem``).
+        self.identity: tuple[int, int] | None = None
+        self.lock_identity: tuple[int, int] | None = None
+
+    @property
+    def where(self) -> str:
+        """The mirror as configured, and the file it resolves to when that differs."""
+        return mirror_where(self.db)
 
     def acquire(self) -> None:
-        folder = self.db.parent.resolve()
+        folder = self.real.parent
         if not folder.is_dir():
             raise MirrorNotWritableError(
                 f"the folder {folder} of the mirror does not exist: create it, or fix "
@@ -150,6 +210,7 @@ class _SqliteLock:
                 f"the mirror file {self.db} is not writable by this user: make it writable, "
                 "or use a read-only command (status, quarantine, report)"
             )
+        self._refuse_hard_links()  # before a lock file is left beside another name
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except PermissionError:
@@ -166,12 +227,67 @@ class _SqliteLock:
             role = "writer" if self.role == "migrate" else self.role
             if holder is not None and holder.role in ROLES:
                 role = holder.role
-            raise MirrorBusyError(str(self.db), holder, role) from None
+            raise MirrorBusyError(self.where, holder, role) from None
         me = _me()
         os.ftruncate(fd, 0)
         who = {"host": me.host, "pid": me.pid, "since": me.since, "role": self.role}
         os.pwrite(fd, json.dumps(who).encode(), 0)
         self.fd = fd
+        self.lock_identity = _identity(os.fstat(fd))
+        with contextlib.suppress(OSError):
+            self.identity = _identity(os.stat(self.db))  # a mirror migrate has yet to create: later
+
+    def _refuse_hard_links(self) -> None:
+        """A database file with a second name (a hard link, perhaps in another folder) is
+        refused: a syncd opening it by the other name would take the lock beside that name and
+        write beside this one, and SQLite would keep a -wal file beside each name (SQLite docs,
+        "How To Corrupt An SQLite Database File", 2.3 "Multiple links to the same file"). No
+        path leads from one name to the others, so the lock cannot be found from both."""
+        try:
+            st = os.stat(self.real)
+        except OSError:
+            return  # not created yet: migrate creates it with one name
+        if st.st_nlink > 1:
+            raise MirrorLinkedError(str(self.db), st.st_nlink)
+
+    def problem(self) -> str | None:
+        """Why this held lock no longer guards the mirror (one line), or None while it does:
+        the database file at the configured path was deleted, or is another file than the one
+        held (replaced, moved, or a symlink pointed elsewhere), or the lock file was. One
+        ``stat`` and one ``fstat``: cheap enough before every write group."""
+        if self.fd is None:
+            return None
+        try:
+            now = _identity(os.stat(self.db))
+        except FileNotFoundError:
+            now = None
+        except OSError:
+            return None  # not readable at the moment (a folder's permissions): SQLite will say
+        if self.identity is None:
+            self.identity = now  # migrate: the file it created, the first time it is seen
+        elif now is None:
+            return (
+                f"the mirror database file {self.db} was deleted while syncd was writing to it; "
+                "what was written since is lost: syncd stopped writing. Restore the file (or run "
+                "`syncd migrate` and `syncd backfill`), then start syncd again"
+            )
+        elif now != self.identity:
+            return (
+                f"the mirror database file {self.db} was replaced by another file (or moved) "
+                "while syncd was writing to it: syncd stopped writing to the old one; start "
+                "syncd again to use the file now at that path"
+            )
+        try:
+            lock_now: tuple[int, int] | None = _identity(os.stat(self.path))
+        except OSError:
+            lock_now = None
+        if lock_now != self.lock_identity:
+            return (
+                f"the lock file {self.path} was deleted or replaced while syncd held it: another "
+                "syncd could now write to the mirror beside this one, so this one stopped; start "
+                "it again"
+            )
+        return None
 
     @staticmethod
     def _read_holder(fd: int) -> Holder | None:
@@ -193,6 +309,7 @@ class _SqliteLock:
                 os.ftruncate(self.fd, 0)
             os.close(self.fd)  # closing the descriptor releases the flock
             self.fd = None
+        self.identity = self.lock_identity = None
 
 
 class _PostgresLock:
@@ -315,6 +432,13 @@ class MirrorLock:
     def alive(self) -> bool:
         return self.held and (self._lock is None or self._lock.alive())
 
+    def problem(self) -> str | None:
+        """SQLite: why the held lock no longer guards the mirror (its file or the lock file
+        deleted or replaced; one line), or None. Other databases: None."""
+        if self.held and isinstance(self._lock, _SqliteLock):
+            return self._lock.problem()
+        return None
+
     def release(self) -> None:
         if self._lock is not None:
             self._lock.release()
@@ -372,13 +496,67 @@ def writer_lock(url: str, tenant: str, role: str = "writer") -> Iterator[None]:
         yield
         return
     lock.acquire()
-    watch = _LostLockWatch(lock) if isinstance(lock, _PostgresLock) else None
+    watch: _LostLockWatch | _FileWatch
+    watch = _LostLockWatch(lock) if isinstance(lock, _PostgresLock) else _FileWatch(lock)
+    lost: str | None = None
     try:
         yield
+    except BaseException:
+        lost = _ended_lost(watch, lock)
+        if lost is None:
+            raise
+    else:
+        lost = _ended_lost(watch, lock)
     finally:
-        if watch is not None:
-            watch.stop()
+        watch.stop()
         lock.release()
+    if lost is not None:
+        # SIGTERM sent by the watch, or whatever else the lost file made the command raise:
+        # the one line says what happened (exit 6).
+        raise MirrorFileLostError(lost) from None
+
+
+def _ended_lost(
+    watch: _LostLockWatch | _FileWatch, lock: _SqliteLock | _PostgresLock
+) -> str | None:
+    """At the end of a locked block: why the SQLite file no longer is the one written (the
+    watch's finding, or a last look), or None."""
+    if not isinstance(lock, _SqliteLock) or not isinstance(watch, _FileWatch):
+        return None
+    return watch.lost or lock.problem()
+
+
+class _FileWatch:
+    """SQLite: every ``FILE_CHECK_SECONDS`` this thread checks that the database file at the
+    configured path is still the one locked (``_SqliteLock.problem``). When it is not (deleted,
+    replaced), everything written from then on is lost: the finding is logged and, when the
+    command stops cleanly on SIGTERM (its handler installed), the process is stopped as by
+    SIGTERM; ``writer_lock`` then raises ``MirrorFileLostError`` (exit 6). A command without a
+    handler is told at its end."""
+
+    def __init__(self, lock: _SqliteLock) -> None:
+        self.lock = lock
+        self.lost: str | None = None
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._watch, name="syncd-file-watch", daemon=True)
+        self.thread.start()
+
+    def _watch(self) -> None:
+        while not self.done.wait(FILE_CHECK_SECONDS):
+            problem = self.lock.problem()
+            if problem is None:
+                continue
+            from syncd.logging import get_logger
+
+            self.lost = problem
+            get_logger().error("mirror_file_lost", error=problem)
+            if signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, signal.SIG_IGN, None):
+                os.kill(os.getpid(), signal.SIGTERM)
+            return
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join(timeout=FILE_CHECK_SECONDS + 5)
 
 
 class _LostLockWatch:

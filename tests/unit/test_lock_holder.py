@@ -32,3 +32,30 @@ def test_a_written_holder_reads_back(tmp_path: Path) -> None:
     finally:
         os.close(fd)
     assert holder is not None and (holder.host, holder.pid, holder.role) == ("vm", 41, "migrate")
+
+
+def test_a_held_lock_sees_its_file_or_lock_file_deleted_or_replaced(tmp_path: Path) -> None:
+    """``problem``: the file at the configured path compared by (st_dev, st_ino) with the one
+    locked; a symlink pointed elsewhere is a replaced file; the lock file deleted is named."""
+    real = tmp_path / "real.db"
+    real.write_bytes(b"")
+    alias = tmp_path / "alias.db"
+    alias.symlink_to(real)
+    lock = _SqliteLock(alias, "writer")
+    assert lock.path == tmp_path / "real.db.lock"  # beside the file, not the symlink
+    lock.acquire()
+    try:
+        assert lock.problem() is None
+        other = tmp_path / "other.db"
+        other.write_bytes(b"")
+        alias.unlink()
+        alias.symlink_to(other)
+        assert (lock.problem() or "").startswith(f"the mirror database file {alias} was replaced")
+        alias.unlink()
+        assert (lock.problem() or "").startswith(f"the mirror database file {alias} was deleted")
+        alias.symlink_to(real)
+        assert lock.problem() is None
+        lock.path.unlink()
+        assert (lock.problem() or "").startswith(f"the lock file {lock.path} was deleted")
+    finally:
+        lock.release()
