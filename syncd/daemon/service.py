@@ -332,14 +332,12 @@ class Daemon:
                 self.settings.sync,
                 concurrency=self.settings.smartrecruiters.max_concurrency,
             )
+            # Each pass counted in /metrics as it ends (its sync_runs row just finished), not
+            # once the job's last resource is done: a scrape never lags the mirror by a pass.
             try:
-                reports = await engine.run(mode)
+                reports = await engine.run(mode, on_pass_ended=self.observer.pass_ended)
             except PassesFailed as exc:
                 reports, failed = exc.reports, exc
-            for r in reports:
-                self.observer.pass_ended(r)
-                if r.status == "incomplete":
-                    log.warning("pass_incomplete", resource=r.resource, reason=r.error)
         if any(r.counts.inserted or r.counts.updated or r.counts.deleted for r in reports):
             self.request_push()
         if failed is not None:

@@ -34,7 +34,7 @@ import asyncio
 import dataclasses
 import os
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -91,11 +91,16 @@ class Engine(
         mode: str,
         resources: Sequence[str] | None = None,
         since: datetime | None = None,
+        on_pass_ended: Callable[[PassReport], None] | None = None,
     ) -> list[PassReport]:
         """``mode``: backfill (complete pass, or from ``since``), incremental (from the cursor),
         sweep (complete pass that tombstones what it did not see). Raises
         ``checkpoints.UnreadableCheckpoint`` before any call when a pass in progress has a
-        checkpoint this syncd cannot read."""
+        checkpoint this syncd cannot read.
+
+        ``on_pass_ended`` is called with each pass's report as that pass ends (its sync_runs row
+        already finished), before the next pass starts: the daemon's /metrics count a pass when
+        the mirror records it, not when the run's last resource is done."""
         names = list(resources or [r.name for r in CATALOGUE])
         unknown = [n for n in names if n not in BY_NAME]
         if unknown:
@@ -112,16 +117,22 @@ class Engine(
                 plan = backfills.current(self.m, conn)
         self.backfill = plan
         reports: list[PassReport] = []
+
+        def ended(report: PassReport) -> None:
+            reports.append(report)
+            if on_pass_ended is not None:
+                on_pass_ended(report)
+
         failures: list[tuple[str, Exception]] = []
         for res in chosen:
             try:
-                await self._resource(res, mode, since, plan, reports)
+                await self._resource(res, mode, since, plan, ended)
             except Exception as exc:
                 if job_wide(exc):
                     raise
                 # One resource's failure (an API error, its page tokens refused): recorded
                 # `failed` by its pass; the next resources still run.
-                reports.append(self._failed_report(res, mode, exc))
+                ended(self._failed_report(res, mode, exc))
                 failures.append((res.name, exc))
         if failures:
             raise PassesFailed(reports, failures)
@@ -133,23 +144,23 @@ class Engine(
         mode: str,
         since: datetime | None,
         plan: backfills.Plan | None,
-        reports: list[PassReport],
+        ended: Callable[[PassReport], None],
     ) -> None:
-        """The passes of one resource in this run, appended to ``reports`` as they end."""
+        """The passes of one resource in this run, each given to ``ended`` as it ends."""
         if mode == "backfill" and plan is not None and res.name in plan.done:
             # Finished earlier in the backfill this run resumes: only what changed since.
             report = await self._pass(res, "incremental")
             report.note = "backfill finished before the interruption; incremental pass"
         else:
             report = await self._pass(res, mode, since)
-        reports.append(report)
+        ended(report)
         if report.resumed and report.status == "ok":
             # The resumed pass shows the tenant as it was when that pass began (records
             # changed since, behind its checkpoint, were not walked again): one more pass
             # from its new cursor brings the resource up to this run's start.
             catch_up = await self._pass(res, "incremental")
             catch_up.note = "changes since the resumed pass began"
-            reports.append(catch_up)
+            ended(catch_up)
 
     def _failed_report(self, res: Resource, mode: str, exc: Exception) -> PassReport:
         """The report of ``res``'s pass that raised ``exc`` (recorded ``failed`` by

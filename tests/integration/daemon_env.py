@@ -29,11 +29,13 @@ T = TypeVar("T")
 def wait_for(
     what: str,
     check: Callable[[], T | None],
-    timeout: float = 60.0,
+    timeout: float = 120.0,
     log: Callable[[], str] | None = None,
 ) -> T:
     """Poll ``check`` until it returns a truthy value; fail naming ``what`` at the deadline (with
-    the tail of ``log()``, the daemon's log, when given)."""
+    the tail of ``log()``, the daemon's log, when given). The default deadline is only reached
+    when something is wrong: on a loaded 2-core machine a daemon's first pull alone has taken
+    over 60 s."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:

@@ -16,10 +16,13 @@ from sqlalchemy import Engine, text
 
 from syncd.sandbox.limits import LimitConfig
 from syncd.sandbox.runner import ThreadServer, serve_in_thread
+from syncd.sync.catalogue import CATALOGUE
 from tests.conftest import sandbox_options
 from tests.integration.daemon_env import DaemonProc, daemon_env, runs, start_daemon, wait_for
 from tests.integration.push_env import push_env, write_config
 from tests.integration.test_mirror_sync import TENANT
+
+RESOURCES = {r.name for r in CATALOGUE}  # what each pull passes over
 
 
 @pytest.fixture
@@ -67,9 +70,12 @@ def test_one_leader_standby_takes_over_and_lost_lock_stops_writing(
         before = len(runs(db_url, TENANT))
         wait_for("the standby taking over", lambda: _role(second) == "leader", timeout=90)
         assert time.monotonic() - killed < 30
+        # A pass of every resource by the new leader: the killed leader's pass left its row
+        # `running`, and only the next pass of that resource records it interrupted (checked
+        # at the end, after this daemon too has been stopped).
         wait_for(
-            "passes by the new leader",
-            lambda: any(s == "ok" for _, _, s in runs(db_url, TENANT)[before:]),
+            "a pass of every resource by the new leader",
+            lambda: {r for r, _, s in runs(db_url, TENANT)[before:] if s == "ok"} >= RESOURCES,
         )
 
         # The leader's lock session is terminated: it stops its jobs and stands by, then takes
@@ -124,7 +130,7 @@ def test_every_session_terminated_leaves_only_json_lines_in_the_log(
     try:
         wait_for("a first pull", lambda: any(s == "ok" for _, _, s in runs(db_url, TENANT)))
         mine = rf"^syncd [a-z]+ {d.proc.pid}[ @]"
-        for _ in range(3):
+        for lost in range(1, 4):
             with db.connect() as conn:
                 n = conn.execute(
                     text(
@@ -135,9 +141,11 @@ def test_every_session_terminated_leaves_only_json_lines_in_the_log(
                 ).all()
                 conn.commit()
             assert n  # its sessions were there to terminate
+            # This round's loss (the log already holds the earlier rounds' lines, and the role
+            # read next is still "leader" until the loss is noticed).
             wait_for(
-                "the lost lock noticed",
-                lambda: '"event": "leadership_lost"' in d.output(),
+                f"loss {lost} of the lock noticed",
+                lambda k=lost: d.output().count('"event": "leadership_lost"') >= k,
                 timeout=30,
             )
             wait_for("leading again", lambda: _role(d) == "leader", timeout=90)

@@ -127,7 +127,8 @@ def test_run_syncs_delivers_stops_on_sigterm_and_resumes(
         )
         assert ready.json()["checks"]["role"] == "leader"
 
-        # The first pass had no cursor: every candidate of the tenant was inserted once.
+        # The first pass had no cursor: every candidate of the tenant was inserted once. (A pass
+        # is counted in /metrics as its sync_runs row ends, so the runs read above are counted.)
         truth = snapshot(tenant)
         assert d.metric("syncd_records_total", resource="candidates", outcome="inserted") == len(
             truth["candidates"]
@@ -151,12 +152,17 @@ def test_run_syncs_delivers_stops_on_sigterm_and_resumes(
         # A hire the HRIS refuses (422) is a dead letter, counted by /metrics and syncd status.
         receiver.state.reject[f"sr-{app[2]['id']}"] = (422, "invalid department")
         control(tenant, "hire", {"candidateId": app[2]["candidateId"], "jobId": app[2]["jobId"]})
-        wait_for(
-            "the dead letter in /metrics",
-            lambda: d.metric("syncd_dead_letters", sink="hr") == 1.0,
-            log=d.output,
-        )
-        assert d.metric("syncd_deliveries_total", sink="hr", outcome="rejected") == 1.0
+
+        # The gauge is read from the mirror at the scrape, as soon as the pass records the dead
+        # letter; the counter when that push pass ends (after its write-back): both in one scrape.
+        def dead_letter() -> bool:
+            m = d.metrics()
+            return (
+                m.get(("syncd_dead_letters", (("sink", "hr"),))),
+                m.get(("syncd_deliveries_total", (("outcome", "rejected"), ("sink", "hr")))),
+            ) == (1.0, 1.0)
+
+        wait_for("the dead letter and the rejection in /metrics", dead_letter, log=d.output)
 
         # /metrics against the truth, read between two pulls (a scrape taken while a request
         # is in flight differs, and is read again).
@@ -174,10 +180,16 @@ def test_run_syncs_delivers_stops_on_sigterm_and_resumes(
         assert sum(by_labels(m, "syncd_pass_duration_seconds_sum", "resource").values()) > 0
 
         # Each 429 retried is logged at info with the client's counts so far, and names the
-        # tenant, and inside a pass the resource and the run.
-        events = [json.loads(line) for line in d.output().splitlines() if line.startswith("{")]
-        waits = [e for e in events if e["event"] == "api_retry" and e["reason"] == "HTTP 429"]
-        assert len(waits) == m[("syncd_api_throttled_total", ())]
+        # tenant, and inside a pass the resource and the run. The daemon keeps pulling (and
+        # meeting 429s) meanwhile, and counts a 429 before its retry is logged: the log is read
+        # against the count until both show the same 429s.
+        def retries_logged() -> list[dict[str, Any]] | None:
+            throttled = d.metric("syncd_api_throttled_total")
+            events = [json.loads(ln) for ln in d.output().splitlines() if ln.startswith("{")]
+            waits = [e for e in events if e["event"] == "api_retry" and e["reason"] == "HTTP 429"]
+            return waits if len(waits) == throttled else None
+
+        waits = wait_for("every 429 counted logged", retries_logged, log=d.output)
         assert all(e["level"] == "info" and e["tenant"] == TENANT for e in waits)
         assert sorted(e["throttled"] for e in waits) == list(range(1, len(waits) + 1))
         in_pass = [e for e in waits if "resource" in e]

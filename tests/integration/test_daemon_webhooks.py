@@ -29,13 +29,15 @@ from tests.integration.daemon_env import (
     start_daemon,
     wait_for,
 )
-from tests.integration.push_env import push_env, syncd_run, write_config
+from tests.integration.push_env import onboarding_writes, push_env, syncd_run, write_config
 from tests.integration.test_daemon_leader import _role
 from tests.integration.test_mirror_sync import TENANT, control
 from tests.integration.test_push_webhook import candidates_to_hire, webhook_sink
 from tests.receiver import ReceiverServer
 
 WEBHOOKS = "/webhooks-api/v201907"
+# The onboarding statuses webhook_sink writes back for a delivered hire the HRIS reads active.
+WRITTEN_BACK = ["READY_TO_ONBOARD", "ONBOARDING_SUCCESSFUL"]
 
 
 @pytest.fixture
@@ -91,13 +93,21 @@ def test_webhooks_refresh_and_push_and_bad_ones_are_refused(
                 >= {"jobs", "audit", "candidates", "offers"}
             ),
         )
-        # Idle now (the next pull is an hour away): /metrics counts every API call the sandbox
-        # answered, by group, as the sandbox counted them.
-        wait_for("the API calls counted alike", lambda: _calls(d) == _sandbox_calls(tenant))
-        assert sum(_calls(d).values()) > 0
-        # Every request waited its turn in the client's limiter once: counted alike by group.
-        waits = by_labels(d.metrics(), "syncd_limiter_wait_seconds_count", "group")
-        assert {g: n for (g,), n in waits.items()} == _calls(d)
+
+        # /metrics counts every API call the sandbox answered, by group, as the sandbox counted
+        # them, and every request waited its turn in the client's limiter once (counted alike by
+        # group). The daemon may still be calling (the pull's last passes, the push it asks
+        # for), and a request's limiter wait is counted before its answer: both are read from
+        # one scrape, taken while no request is in flight.
+        def counted_alike() -> dict[str, float] | None:
+            m = d.metrics()
+            calls = {g: n for (g,), n in by_labels(m, "syncd_api_calls_total", "group").items()}
+            waits = by_labels(m, "syncd_limiter_wait_seconds_count", "group")
+            same = calls == _sandbox_calls(tenant) == {g: n for (g,), n in waits.items()}
+            return calls if same else None
+
+        calls = wait_for("the API calls and limiter waits counted alike", counted_alike)
+        assert sum(calls.values()) > 0
 
         sub = syncd_run(env, "webhooks", "subscribe")
         assert sub.returncode == 0, sub.stderr
@@ -126,6 +136,16 @@ def test_webhooks_refresh_and_push_and_bad_ones_are_refused(
         assert latency < 600  # the next pull is an hour away: only the webhook brought it
         queued = d.metric("syncd_webhook_callbacks_total", outcome="accepted", reason="queued")
         assert queued >= 1
+        # The delivery's onboarding status goes back to SmartRecruiters (READY_TO_ONBOARD, then
+        # ONBOARDING_SUCCESSFUL once the HRIS reads it active), and each write is a callback of
+        # its own: once both are written, and every callback the sandbox made is answered, no
+        # other callback comes, and the counts below are this test's own.
+        wait_for(
+            "the onboarding status written back",
+            lambda: onboarding_writes(tenant, app["id"]) == WRITTEN_BACK,
+            log=d.output,
+        )
+        control(tenant, "webhooks/flush", {})  # returns once no callback is in flight
 
         # The sandbox's own record of what it sent: every callback answered 202.
         with _sr(tenant) as sr:
@@ -280,7 +300,22 @@ def test_a_callback_to_the_standby_reaches_the_mirror_and_the_hris_through_the_i
         wait_for("the hire at the receiver", lambda: receiver.state.hires(), timeout=30, log=both)
         assert set(receiver.state.hires()) == {f"sr-{app['id']}"}
         assert _status(db, app) == "HIRED"
-        assert ("applications", "refresh", "ok") in runs(db_url, TENANT)
+        # The hire's records are written (and may be pushed by a push already running) before
+        # the refresh's follow-ups end and its run is recorded.
+        wait_for(
+            "the refresh ended",
+            lambda: ("applications", "refresh", "ok") in runs(db_url, TENANT),
+            log=both,
+        )
+        # The delivery's onboarding status goes back to SmartRecruiters (two writes), each a
+        # callback of its own to the standby: once both are written and the sandbox has no
+        # callback in flight, no other callback comes.
+        wait_for(
+            "the onboarding status written back",
+            lambda: onboarding_writes(tenant, app["id"]) == WRITTEN_BACK,
+            log=both,
+        )
+        control(tenant, "webhooks/flush", {})  # returns once no callback is in flight
 
         # Every callback the sandbox sent was answered 202 by the standby and stored in the
         # inbox, which the leader drained (each marked done with its refresh).
