@@ -353,6 +353,11 @@ class Settings(BaseSettings):
             return "file", f"SYNCD_CONFIG ({self._toml_path}) [{'.'.join(parts[:-1])}]"
         return None
 
+    def sink_table(self, sink: str) -> str:
+        """The TOML table of sink ``sink`` as messages name it: ``sinks.hr``, or
+        ``tenants.NAME.sinks.hr`` for a tenant's own sinks."""
+        return ".".join((*self._sinks_at, sink))
+
     def variable(self, setting: str) -> str:
         """The environment variable that sets ``setting`` (``SMARTRECRUITERS__API_KEY``) of this
         tenant: ``SYNCD_TENANTS__NAME__…`` for a tenant of ``[tenants]``, else ``SYNCD_…``."""
