@@ -146,6 +146,7 @@ def sandbox_serve(
 
     from syncd.cli_listen import listen_socket
     from syncd.sandbox.limits import LimitConfig
+    from syncd.sandbox.runner import sandbox_serving_line
     from syncd.sandbox.server import SandboxOptions, create_app
 
     pairs = []
@@ -171,11 +172,8 @@ def sandbox_serve(
     # Bound here, not by uvicorn, so that the line names the port the system gave for --port 0.
     sock = listen_socket(host, port)
     bound = sock.getsockname()[1]
-    click.echo(
-        f"sandbox: seed={seed} jobs={jobs} candidates={candidates} generated in "
-        f"{time.perf_counter() - started:.1f}s; serving http://{host}:{bound}",
-        err=True,
-    )
+    seconds = time.perf_counter() - started
+    click.echo(sandbox_serving_line(seed, jobs, candidates, seconds, host, bound), err=True)
     config = uvicorn.Config(app, log_level=log_level, access_log=False)
     uvicorn.Server(config).run(sockets=[sock])
 
