@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from syncd.cli_api import api as api_command
-from syncd.cli_errors import FiniteRange, SyncdGroup, exit_codes_help
+from syncd.cli_errors import FiniteRange, SyncdGroup, WholeRange, exit_codes_help
 from syncd.cli_hris_sandbox import hris_sandbox as hris_sandbox_command
 from syncd.cli_inspect import quarantine_cmd, report_cmd, status_cmd
 from syncd.cli_push import changes_cmd, deliveries_cmd, push_cmd, sinks_cmd
@@ -68,10 +68,10 @@ def _parse_faults(ctx: click.Context, param: click.Parameter, value: str) -> str
 
 @sandbox.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8011, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--port", default=8011, show_default=True, type=WholeRange(0, 65535))
 @click.option("--seed", default=7, show_default=True, type=int, help="Same seed, same tenant.")
-@click.option("--jobs", default=50, show_default=True, type=click.IntRange(0, 100_000))
-@click.option("--candidates", default=2000, show_default=True, type=click.IntRange(0, 2_000_000))
+@click.option("--jobs", default=50, show_default=True, type=WholeRange(0, 100_000))
+@click.option("--candidates", default=2000, show_default=True, type=WholeRange(0, 2_000_000))
 @click.option(
     "--token",
     "tokens",
@@ -92,7 +92,7 @@ def _parse_faults(ctx: click.Context, param: click.Parameter, value: str) -> str
     "--token-ttl",
     default=3600,
     show_default=True,
-    type=click.IntRange(1, 10 * 366 * 86400),  # ten years: more overflows the clock
+    type=WholeRange(1, 10 * 366 * 86400),  # ten years: more overflows the clock
     help="Lifetime of issued OAuth bearers, in seconds.",
 )
 @click.option(
@@ -146,6 +146,7 @@ def sandbox_serve(
 
     from syncd.cli_listen import listen_socket
     from syncd.sandbox.limits import LimitConfig
+    from syncd.sandbox.runner import sandbox_serving_line
     from syncd.sandbox.server import SandboxOptions, create_app
 
     pairs = []
@@ -171,11 +172,8 @@ def sandbox_serve(
     # Bound here, not by uvicorn, so that the line names the port the system gave for --port 0.
     sock = listen_socket(host, port)
     bound = sock.getsockname()[1]
-    click.echo(
-        f"sandbox: seed={seed} jobs={jobs} candidates={candidates} generated in "
-        f"{time.perf_counter() - started:.1f}s; serving http://{host}:{bound}",
-        err=True,
-    )
+    seconds = time.perf_counter() - started
+    click.echo(sandbox_serving_line(seed, jobs, candidates, seconds, host, bound), err=True)
     config = uvicorn.Config(app, log_level=log_level, access_log=False)
     uvicorn.Server(config).run(sockets=[sock])
 

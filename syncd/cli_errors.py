@@ -57,6 +57,28 @@ class FiniteRange(click.FloatRange):
         return out
 
 
+class WholeRange(click.IntRange):
+    """``click.IntRange`` whose refusal of a value that is not a whole number says what is
+    expected (``'abc' is not a whole number; expected one from 1 to 100000``), where click says
+    ``'abc' is not a valid integer range``. Out-of-range values keep click's message."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return super().convert(value, param, ctx)
+        try:
+            int(str(value).strip())
+        except ValueError:
+            low, high = self.min, self.max
+            if low is not None and high is not None:
+                want = f"from {low} to {high}"
+            elif low is not None:
+                want = f"of at least {low}"
+            else:
+                want = f"of at most {high}"
+            self.fail(f"{value!r} is not a whole number; expected one {want}", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 EXIT_CODES: dict[int, str] = {
     OK: "done",
     FAILED: "a pass or an API request failed, or an unexpected error (logged); rerun to resume",

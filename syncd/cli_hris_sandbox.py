@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from syncd.cli_errors import FiniteRange
+from syncd.cli_errors import FiniteRange, WholeRange
 
 VENDORS = ("bamboohr", "personio")
 
@@ -35,7 +35,7 @@ def hris_sandbox() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option(
     "--port",
-    type=click.IntRange(0, 65535),
+    type=WholeRange(0, 65535),
     help="0 picks a free port. Default: 8021 (bamboohr), 8022 (personio).",
 )
 @click.option("--seed", default=7, show_default=True, type=int, help="Same seed, same company.")
@@ -43,7 +43,7 @@ def hris_sandbox() -> None:
     "--employees",
     default=20,
     show_default=True,
-    type=click.IntRange(0, 100_000),
+    type=WholeRange(0, 100_000),
     help="People the company already employs.",
 )
 @click.option(
@@ -66,7 +66,7 @@ def hris_sandbox() -> None:
     "--token-ttl",
     default=86400,
     show_default=True,
-    type=click.IntRange(1, 10 * 366 * 86400),  # ten years: more overflows the clock
+    type=WholeRange(1, 10 * 366 * 86400),  # ten years: more overflows the clock
     help="Personio: lifetime of issued bearers, seconds.",
 )
 @click.option("--no-limits", is_flag=True, help="Turn the vendor's rate limits off (benchmarks).")

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from syncd.cli_errors import WholeRange
+
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
@@ -259,7 +261,7 @@ def _print_daemon_view(st: dict[str, Any]) -> None:
     callback=_check_resource,
     help="Only records of this resource (jobs, candidates, audit ...).",
 )
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--limit", default=50, show_default=True, type=WholeRange(1, 100_000))
 @click.option("--raw", is_flag=True, help="Also print each payload as received.")
 @click.option("--json", "as_json", is_flag=True, help="Print the records as JSON (with payloads).")
 def quarantine_cmd(resource: str | None, limit: int, raw: bool, as_json: bool) -> None:

@@ -11,7 +11,16 @@ from typing import Any
 
 import click
 
-from syncd.cli_errors import BIGINT_MAX, FAILED, OK, REFUSED, USAGE, CommandError, FiniteRange
+from syncd.cli_errors import (
+    BIGINT_MAX,
+    FAILED,
+    OK,
+    REFUSED,
+    USAGE,
+    CommandError,
+    FiniteRange,
+    WholeRange,
+)
 from syncd.cli_inspect import _mirror, _table
 
 
@@ -47,13 +56,13 @@ def _unknown(option: str, given: str, valid: set[str], none: str) -> CommandErro
 @click.command("changes")
 @click.option("--type", "types", multiple=True, help="Only this event type (repeatable).")
 @click.option(
-    "--since", default=0, type=click.IntRange(0, BIGINT_MAX), help="Events after this sequence."
+    "--since", default=0, type=WholeRange(0, BIGINT_MAX), help="Events after this sequence."
 )
 @click.option("--follow", is_flag=True, help="Keep printing new events (Ctrl-C stops).")
 @click.option(
     "--limit",
     default=100,
-    type=click.IntRange(1, BIGINT_MAX),
+    type=WholeRange(1, BIGINT_MAX),
     show_default=True,
     help="Events to print (without --follow).",
 )
@@ -295,7 +304,7 @@ def deliveries_cmd() -> None:
     ),
     help="Only this state (dead-letters: rejected and dead).",
 )
-@click.option("--limit", default=200, type=click.IntRange(1, BIGINT_MAX), show_default=True)
+@click.option("--limit", default=200, type=WholeRange(1, BIGINT_MAX), show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def deliveries_list(sink: str | None, state: str | None, limit: int, as_json: bool) -> None:
     """Deliveries, oldest first: state, attempts, the target's answer and reason, and when a
@@ -323,8 +332,12 @@ def deliveries_list(sink: str | None, state: str | None, limit: int, as_json: bo
     _table("deliveries", cols, [[r[c] for c in cols] for r in out])
 
 
+# How many of the ids given to `deliveries retry` that are not dead letters its message names.
+RETRY_NAMED = 5
+
+
 @deliveries_cmd.command("retry")
-@click.argument("ids", nargs=-1, type=click.IntRange(1, BIGINT_MAX))
+@click.argument("ids", nargs=-1, type=WholeRange(1, BIGINT_MAX))
 @click.option("--dead", is_flag=True, help="Every dead letter (rejected and dead).")
 def deliveries_retry(ids: tuple[int, ...], dead: bool) -> None:
     """Dead letters back to pending (attempts reset); the next push sends them."""
@@ -335,16 +348,26 @@ def deliveries_retry(ids: tuple[int, ...], dead: bool) -> None:
         click.echo("syncd: give delivery ids or --dead (not both)", err=True)
         sys.exit(2)
     with _mirror() as (conn, tenant):
+        before = q.states_of(conn, tenant, ids) if ids else {}
         n = q.requeue(conn, tenant, ids=ids, dead=dead, now=utcnow())
         conn.commit()
     click.echo(f"{n} dead letter(s) queued again")
-    if ids and n < len(ids):
-        click.echo("syncd: some ids are not dead letters (see syncd deliveries list)", err=True)
+    others = [i for i in dict.fromkeys(ids) if before.get(i) not in q.DEAD_LETTERS]
+    if others:
+        named = ", ".join(
+            f"{i} ({before[i]})" if i in before else f"{i} (no such delivery)"
+            for i in others[:RETRY_NAMED]
+        )
+        more = f" and {len(others) - RETRY_NAMED} more" if len(others) > RETRY_NAMED else ""
+        click.echo(
+            f"syncd: not dead letters, left as they are: {named}{more} (see syncd deliveries list)",
+            err=True,
+        )
         sys.exit(2)
 
 
 @deliveries_cmd.command("skip")
-@click.argument("delivery", type=click.IntRange(1, BIGINT_MAX))
+@click.argument("delivery", type=WholeRange(1, BIGINT_MAX))
 @click.option("--reason", required=True, help="Why (kept with the delivery).")
 def deliveries_skip(delivery: int, reason: str) -> None:
     """Never send this delivery (e.g. the person was entered in the HRIS by hand)."""

@@ -55,7 +55,15 @@ class ConfigError(Exception):
     """A setting is missing or malformed. The message names the setting and the fix."""
 
 
+# Every number setting must be finite: pydantic takes `nan` and `inf` for a float by default,
+# and `nan` passes no bound, so the refusal said "should be less than or equal to …" of `nan`.
+FINITE = ConfigDict(allow_inf_nan=False)
+FINITE_RULE = "must be a finite number (not nan or inf)"
+
+
 class SmartRecruitersSettings(BaseModel):
+    model_config = FINITE
+
     base_url: str = "https://api.smartrecruiters.com"
     api_key: SecretStr | None = None
     client_id: str | None = None
@@ -119,6 +127,8 @@ _CREDENTIAL_WORDS = {"api_key": "SmartRecruiters API key", "client_secret": "cli
 
 
 class SyncSettings(BaseModel):
+    model_config = FINITE
+
     lag_window_seconds: float = Field(default=300.0, ge=0)
     page_size: int = Field(default=100, ge=1, le=100)
     # Applications in these statuses get one GET /candidates/{id}/jobs/{jobId} when they change
@@ -139,6 +149,8 @@ class ScheduleSettings(BaseModel):
     """``syncd run``'s timetable (docs/daemon.md): the incremental pull of every resource, the
     dispatcher's push pass, the complete sweep, and how long a stop may take."""
 
+    model_config = FINITE
+
     # At least a second: a smaller interval only makes the jobs skip their own runs (a run is
     # still going at the next time: one "skipped" warning each), thousands a second. At most 30
     # days (a year for the sweep): an hour away is how tests and benchmarks keep a job quiet,
@@ -158,6 +170,8 @@ class ScheduleSettings(BaseModel):
 class HttpSettings(BaseModel):
     """The daemon's ops HTTP server: /healthz, /readyz, /metrics and the SmartRecruiters
     webhook callback endpoint."""
+
+    model_config = FINITE
 
     host: str = "127.0.0.1"
     port: int = Field(default=9108, ge=0, le=65535)
@@ -182,6 +196,8 @@ class WebhooksSettings(BaseModel):
     """SmartRecruiters webhooks in (docs/daemon.md): ``callback_url`` is the public URL of the
     daemon's ``/webhooks/smartrecruiters`` endpoint; ``secret_keys`` the subscription's signing
     keys (newest first while they rotate); ``events`` what ``syncd webhooks subscribe`` asks for."""
+
+    model_config = FINITE
 
     callback_url: str | None = None
     # NoDecode: from the environment, "k1,k2" (or a JSON list) is split by the validator below.
@@ -250,7 +266,7 @@ class TenantSettings(BaseModel):
     ``[smartrecruiters]``), webhooks (likewise, from ``[webhooks]``) and, when given, its own
     sinks (else the top-level ``[sinks]``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     smartrecruiters: SmartRecruitersSettings = SmartRecruitersSettings()
     webhooks: WebhooksSettings = WebhooksSettings()
@@ -272,6 +288,7 @@ class Settings(BaseSettings):
         env_nested_delimiter=NESTED,
         extra="forbid",
         case_sensitive=False,
+        allow_inf_nan=False,
     )
 
     database_url: str = "sqlite:///syncd.db"
@@ -352,6 +369,11 @@ class Settings(BaseSettings):
         if self._toml is not None and _in_toml(self._toml, parts):
             return "file", f"SYNCD_CONFIG ({self._toml_path}) [{'.'.join(parts[:-1])}]"
         return None
+
+    def sink_table(self, sink: str) -> str:
+        """The TOML table of sink ``sink`` as messages name it: ``sinks.hr``, or
+        ``tenants.NAME.sinks.hr`` for a tenant's own sinks."""
+        return ".".join((*self._sinks_at, sink))
 
     def variable(self, setting: str) -> str:
         """The environment variable that sets ``setting`` (``SMARTRECRUITERS__API_KEY``) of this
@@ -802,6 +824,8 @@ def describe_validation_error(
             if keys[:1] == ["tenants"] and len(keys) == 2:
                 keys.append("smartrecruiters")
             lines.append(f"{name}: must be a table of settings (e.g. [{'.'.join(keys)}]){shown}")
+        elif err["type"] == "finite_number":
+            lines.append(f"{name}: {FINITE_RULE}{shown}")
         else:
             msg = err["msg"].removeprefix("Value error, ")
             lines.append(f"{name}: {msg}{shown}")

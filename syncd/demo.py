@@ -39,6 +39,10 @@ def demo_console(file: TextIO | None = None) -> Console:
     return Console(file=out, width=PIPE_WIDTH, soft_wrap=True, no_color=True, force_terminal=False)
 
 
+# The demo's sandbox tenant (the README's transcript shows its data).
+SANDBOX_ARGS = ("--seed", "7", "--jobs", "20", "--candidates", "300")
+
+
 def start_over(out: Path, say: Callable[[str], None]) -> None:
     """Remove the mirror a previous ``syncd demo`` left in ``out`` (the demo starts from an empty
     one), saying so first in one line; nothing said when there is none."""
@@ -63,8 +67,8 @@ def run_demo(data_dir: str = "demo-data", run_seconds: float = 60.0) -> int:
 
     configure_logging("warning")
     console = demo_console()
-    cmd = [sys.executable, "-m", "syncd", "sandbox", "serve", "--port", "0"]
-    cmd += ["--seed", "7", "--jobs", "20", "--candidates", "300", "--token", TOKEN]
+    cmd = [sys.executable, "-m", "syncd", "sandbox", "serve", "--port", "0", *SANDBOX_ARGS]
+    cmd += ["--token", TOKEN]
     try:
         # The port the sandbox bound, read from its "serving" line: one chosen here and released
         # could be taken by another process before the sandbox binds it.

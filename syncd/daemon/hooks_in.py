@@ -35,6 +35,11 @@
   (``syncd.config.HEADER_SAFE_RULE``) is left out (``webhook_key_refused``, naming its
   subscription); a handshake whose ``X-Hook-Secret`` is not is answered ``400``
   (``bad_handshake``) and not echoed. Configured keys are checked with the settings.
+- **Bodies** (``read_body``): a signed callback of an event syncd mirrors whose body is not a
+  UTF-8 JSON object holding the ids syncd reads its record by is answered ``400``
+  (``bad_body``, one warning naming the event and what is wrong, never the body);
+  SmartRecruiters redelivers it up to 10 times all the same (any answer but 202), each refused
+  alike. Events syncd does not mirror are answered ``202`` (``ignored``), their bodies unread.
 - A stopping daemon answers ``503``: SmartRecruiters delivers again later.
 """
 
@@ -95,6 +100,60 @@ _TARGETS: tuple[tuple[str, str, tuple[tuple[str, ...], ...]], ...] = (
     ("job.", "jobs", (("id",), ("job_id",))),  # job ads carry {job_id, job_ad_id}
     ("position.", "positions", (("job_id",),)),
 )
+
+
+class BadBody(ValueError):
+    """A signed callback of an event syncd mirrors whose body cannot name a record. The message
+    says what is wrong (not UTF-8, not JSON, not an object, which id is missing or not a
+    string), never the body's content."""
+
+
+def _describe(value: Any) -> str:
+    """The JSON type of ``value``, never the value (a refusal never echoes what it refused)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "an empty string" if not value else "a string"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def read_body(event_name: str, body: bytes) -> tuple[str, str] | None:
+    """(resource, id) that a signed callback names; None for an event syncd does not mirror
+    (its body is not read). Raises ``BadBody`` for an event syncd mirrors whose body is not
+    UTF-8 JSON, not an object, or lacks one of the ids syncd reads the record by (each a
+    non-empty string). Those ids are the ones the spec's payload schemas mark required
+    (docs/webhooks.md "Deliveries"; ``ApplicationWebhookPayload`` & co.); the others a schema
+    requires (``application_id``, ``approval_id``, ``position_id``, ``job_ad_id``) are not
+    checked, as syncd does not use them."""
+    alternatives = next((alt for prefix, _, alt in _TARGETS if event_name.startswith(prefix)), None)
+    if alternatives is None:
+        return None
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadBody("the body is not UTF-8") from None
+    try:
+        parsed = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise BadBody("the body is not JSON") from None
+    if not isinstance(parsed, dict):
+        raise BadBody(f"the body is {_describe(parsed)}, not a JSON object")
+    target = target_of(event_name, parsed)
+    if target is not None:
+        return target
+    # Named after the first alternative the body has a key of (else the schema's own).
+    parts = next((p for p in alternatives if any(k in parsed for k in p)), alternatives[0])
+    for part in parts:
+        if part not in parsed:
+            raise BadBody(f"the body has no {part} (a non-empty string)")
+        value = parsed[part]
+        if not (isinstance(value, str) and value):
+            raise BadBody(f"the body's {part} is {_describe(value)}, not a non-empty string")
+    raise BadBody("the body has none of the ids its event names")  # not reached
 
 
 def target_of(event_name: str, body: Any) -> tuple[str, str] | None:
@@ -333,10 +392,16 @@ class HookIntake:
             return self._refuse(400, "no_event_id", "event-id header missing")
         event_name = request.headers.get("event-name", "")
         try:
-            parsed = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            parsed = None
-        target = target_of(event_name, parsed)
+            target = read_body(event_name, body)
+        except BadBody as exc:
+            # Refused, not ignored: the change it announces would wait for the next pass
+            # unnoticed. SmartRecruiters delivers it again (up to 10 times, docs/webhooks.md
+            # "Deliveries"), each refused alike; its callbacks log shows the 400s.
+            self.daemon.observer.webhook(False, "bad_body")
+            log.warning(
+                "webhook_rejected", reason="bad_body", event_name=event_name[:100], problem=str(exc)
+            )
+            return JSONResponse({"error": f"{event_name[:100]}: {exc}"}, status_code=400)
         if target is not None:
             # Refused before it is recorded or queued: one malformed id must not reach a refresh
             # batch (SmartRecruiters' ids never have this form, so a redelivery cannot help).

@@ -126,6 +126,9 @@ class Daemon:
         )
         self._push_again = False
         self._pushing = False
+        # Sinks found unreachable by a push pass, warned about once (sink_unreachable) until a
+        # pass delivers to them again (sink_recovered).
+        self._sinks_down: set[str] = set()
         self.hooks: Any = None  # syncd.daemon.hooks_in.HookIntake, once the HTTP server runs
         # Several tenants share one scheduler: their jobs are named "TENANT:pull" and so on.
         self.job_prefix = job_prefix
@@ -381,6 +384,7 @@ class Daemon:
                 at = datetime.now(UTC) + timedelta(seconds=max(min(waits), 1.0))
                 job.modify(next_run_time=at)
         self.observer.push_ended(reports)
+        self._note_outages(reports)
         for r in reports:
             log.info(
                 "push_pass",
@@ -408,6 +412,36 @@ class Daemon:
             if lost is not None:
                 raise MirrorFileLostError(lost)
             yield
+
+    def _note_outages(self, reports: list[Any]) -> None:
+        """One warning when a sink's outage starts (``sink_unreachable``: the sink, the first
+        failed attempt's reason, when the next attempt is due, the fix), none while it lasts,
+        and an info line when a pass delivers to it again (``sink_recovered``). ``reports``:
+        ``syncd.delivery.dispatcher.SinkReport``s. The push_pass lines stay info."""
+        for r in reports:
+            if r.outage is not None and r.sink not in self._sinks_down:
+                self._sinks_down.add(r.sink)
+                due = (
+                    None
+                    if r.resume_after is None
+                    else (datetime.now(UTC) + timedelta(seconds=r.resume_after))
+                    .isoformat(timespec="seconds")
+                    .replace("+00:00", "Z")
+                )
+                table = self.settings.sink_table(r.sink)
+                log.warning(
+                    "sink_unreachable",
+                    sink=r.sink,
+                    reason=r.outage,
+                    next_attempt_at=due,
+                    retrying=r.retrying + r.parked + r.held,
+                    fix=f"check that the target of [{table}] is up and reachable from this host "
+                    f"(its URL in [{table}], DNS, firewall, proxy); deliveries wait and are "
+                    "retried, none is lost",
+                )
+            elif r.sink in self._sinks_down and r.outage is None and r.delivered:
+                self._sinks_down.discard(r.sink)
+                log.info("sink_recovered", sink=r.sink, delivered=r.delivered)
 
     def request_push(self) -> None:
         """Run the push job now (or once more right after the run in progress)."""

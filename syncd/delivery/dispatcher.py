@@ -100,6 +100,11 @@ class SinkReport:
     # The pass ended on an unavailable target: seconds until it is worth asking again (the
     # target's Retry-After, else the failed delivery's scheduled wait). None: it did not.
     resume_after: float | None = None
+    # The pass found the target unreachable or failing (a connection refused, a timeout, 408 or
+    # 5xx; not 429, the target's own pace, nor 401/403, alerted as sink_auth_refused): the
+    # first such attempt's reason ("cannot connect (ConnectError)", "HTTP 503" ...). None: it
+    # did not. The daemon warns once per outage from it (sink_unreachable).
+    outage: str | None = None
     read_back: int = 0
     cursor: int = 0
     errors: list[str] = field(default_factory=list)
@@ -522,6 +527,8 @@ class Dispatcher:
                 if self._down:
                     again = min(o.retry_after, wait) if o.retry_after else wait
                     report.resume_after = min(report.resume_after or again, again)
+                if o.kind == "retry" and o.status_code != 429 and report.outage is None:
+                    report.outage = o.reason or "no answer"
             changes.append(values)
         async with self._tx() as conn:
             q.update_deliveries(conn, changes, now=now)

@@ -161,10 +161,42 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def require_schema_to_create_in(engine: Engine) -> None:
+    """PostgreSQL: raise SchemaError (exit 2) when no schema of the session's ``search_path``
+    exists (``?options=-csearch_path%3DNAME`` in SYNCD_DATABASE_URL naming a schema never
+    created): PostgreSQL would refuse the first CREATE TABLE with "no schema has been selected
+    to create in" (SQLSTATE 3F000), which is a setting to fix, not a failure to rerun. SQLite:
+    nothing to check."""
+    if engine.dialect.name != "postgresql":
+        return
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        if conn.execute(text("SELECT current_schema()")).scalar() is not None:
+            return
+        path = str(conn.execute(text("SHOW search_path")).scalar() or "")
+        user = str(conn.execute(text("SELECT current_user")).scalar())
+    names = [n.strip().strip('"') for n in path.split(",") if n.strip()]
+    names = [user if n == "$user" else n for n in names]
+    if len(names) == 1:
+        name = names[0]
+        raise SchemaError(
+            f"schema {name} does not exist: create it (CREATE SCHEMA {name}) or fix search_path "
+            "in SYNCD_DATABASE_URL"
+        )
+    listed = ", ".join(names) or "empty"
+    raise SchemaError(
+        f"no schema of search_path ({listed}) exists: create the first one (CREATE SCHEMA "
+        f"{names[0] if names else 'NAME'}) or fix search_path in SYNCD_DATABASE_URL"
+    )
+
+
 def migrate(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
-    """Upgrade to ``revision``; returns (before, after)."""
+    """Upgrade to ``revision``; returns (before, after). Raises SchemaError when PostgreSQL's
+    search_path names no schema that exists (``require_schema_to_create_in``)."""
     from alembic import command
 
+    require_schema_to_create_in(engine)
     before = current_revision(engine)
     cfg = _config(engine)
     with engine.begin() as conn:

@@ -276,6 +276,14 @@ def requeue(
     )
 
 
+def states_of(conn: Connection, tenant: str, ids: Sequence[int]) -> dict[int, str]:
+    """The state of each of ``ids`` that is a delivery of ``tenant`` (absent ids left out)."""
+    rows = conn.execute(
+        select(d.c.id, d.c.state).where(d.c.tenant == tenant, d.c.id.in_(list(ids)))
+    ).all()
+    return {int(r.id): str(r.state) for r in rows}
+
+
 def due_sooner(
     conn: Connection, tenant: str, sink: str, *, now: datetime, failed_before: datetime
 ) -> int:

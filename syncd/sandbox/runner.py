@@ -106,6 +106,18 @@ def running(options: SandboxOptions | None = None) -> Iterator[ThreadServer]:
 SERVING = re.compile(rb"serving (http://\S+)")
 
 
+def sandbox_serving_line(
+    seed: int, jobs: int, candidates: int, seconds: float, host: str, port: int
+) -> str:
+    """The line ``syncd sandbox serve`` prints on stderr once it listens (``SERVING`` finds its
+    URL; the README's ``make demo`` transcript starts with it): ``seconds`` is how long the
+    tenant took to generate."""
+    return (
+        f"sandbox: seed={seed} jobs={jobs} candidates={candidates} generated in "
+        f"{seconds:.1f}s; serving http://{host}:{port}"
+    )
+
+
 def spawn_serving(
     cmd: Sequence[str],
     env: Mapping[str, str] | None = None,

@@ -51,7 +51,7 @@ class SinkSettings(BaseModel):
     """Base of a sink's own settings (the keys of ``[sinks.NAME]`` beside the common ones).
     Unknown keys are refused with their name."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from syncd.config import closest
+from syncd.config import FINITE_RULE, closest
 from syncd.secret_file import SecretFileError, read_secret_file
 from syncd.sinks.base import SecretOrigin, Sink, SinkError
 from syncd.sinks.registry import sink_class
@@ -30,7 +30,7 @@ from syncd.sinks.registry import sink_class
 class SinkConfig(BaseModel):
     """The keys every ``[sinks.NAME]`` table may hold; the rest go to the sink's own model."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     type: str
     enabled: bool = True
@@ -93,6 +93,8 @@ def _describe(
             lines.append(f"{where}: unknown setting; {_unknown_hint(name, loc, choices, origin)}")
         elif err["type"] == "missing":
             lines.append(f"{where}: required; add it to [sinks.{name}]")
+        elif err["type"] == "finite_number":
+            lines.append(f"{where}: {FINITE_RULE} (got {err.get('input')!r})")
         else:
             hidden = any(w in loc for w in ("secret", "token", "password", "key", "headers"))
             got = "" if hidden else f" (got {err.get('input')!r})"
@@ -199,7 +201,10 @@ def build_sink(
         cfg = SinkConfig(**common)
     except ValidationError as exc:
         raise SinkError(_describe(name, exc, COMMON, origin)) from None
-    cls = sink_class(cfg.type)
+    try:
+        cls = sink_class(cfg.type)
+    except SinkError as exc:
+        raise SinkError(f"sinks.{name}.type: {exc}") from None
     table = one_secret(name, cls, table, origin)
     if "secret_file" not in table:
         cfg = cfg.model_copy(update={"secret_file": None})

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import difflib
 from importlib.metadata import entry_points
 
 from syncd.sinks.base import Sink, SinkError
@@ -20,13 +21,16 @@ def available() -> dict[str, str]:
 
 
 def sink_class(type_name: str) -> type[Sink]:
-    """The class registered as ``type_name``; SinkError naming the installed types otherwise."""
+    """The class registered as ``type_name``; SinkError naming the installed types otherwise
+    (and the nearest one, for a typo)."""
     found = [ep for ep in entry_points(group=GROUP) if ep.name == type_name]
     if not found:
-        known = ", ".join(sorted(available())) or "none"
+        names = sorted(available())
+        near = difflib.get_close_matches(str(type_name), names, n=1, cutoff=0.6)
+        hint = f" (did you mean {near[0]}?)" if near else ""
         raise SinkError(
-            f"unknown sink type {type_name!r}; installed: {known} (a package adds one through "
-            f"the entry-point group {GROUP!r})"
+            f"unknown sink type {type_name!r}{hint}; installed: {', '.join(names) or 'none'} "
+            f"(a package adds one through the entry-point group {GROUP!r})"
         )
     try:
         cls = found[0].load()

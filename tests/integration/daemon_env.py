@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import orjson
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
@@ -87,6 +88,12 @@ class DaemonProc:
 
     def output(self) -> str:
         return self.log.read_text() if self.log.exists() else ""
+
+    def events(self) -> list[dict[str, Any]]:
+        """The daemon's JSON log lines so far; a last line still being written is left for
+        later."""
+        lines = self.output().splitlines(keepends=True)
+        return [orjson.loads(x) for x in lines if x.startswith("{") and x.endswith("\n")]
 
 
 def start_daemon(

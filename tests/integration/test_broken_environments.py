@@ -8,14 +8,17 @@ environments; commands that serve until stopped are listed in ``LONG_RUNNING``."
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import click
 import pytest
+from sqlalchemy import text
 
 from syncd.cli import main
-from syncd.cli_errors import OK
+from syncd.cli_errors import OK, USAGE
+from syncd.mirror.db import make_engine, normalize_url
 from syncd.sandbox.runner import ThreadServer, serve_in_thread
 from tests.conftest import TOKEN, sandbox_options
 from tests.integration.failure_helpers import (
@@ -149,3 +152,34 @@ def test_every_command_in_a_broken_environment(
     finally:
         folder.chmod(0o755)
         mirror.chmod(0o644)
+
+
+def test_migrate_into_a_postgresql_schema_that_does_not_exist(postgres_url: str) -> None:
+    """A search_path naming a schema never created is a setting to fix (exit 2, the schema and
+    the fix named), not a statement to rerun (exit 1); once it exists, migrate creates the
+    mirror in it and nowhere else."""
+    name = "nope_" + uuid.uuid4().hex[:8]
+    url = normalize_url(postgres_url) + f"?options=-csearch_path%3D{name}"
+    env = base_env(SYNCD_DATABASE_URL=url)
+    r = syncd(env, "migrate", timeout=120)
+    assert_clean(r)
+    assert r.code == USAGE, r.err
+    assert r.line == (
+        f"syncd: schema {name} does not exist: create it (CREATE SCHEMA {name}) or fix "
+        "search_path in SYNCD_DATABASE_URL"
+    )
+    eng = make_engine(postgres_url)
+    try:
+        with eng.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {name}"))
+        r = syncd(env, "migrate", timeout=120)
+        assert r.code == OK, r.err
+        with eng.connect() as conn:
+            tables = conn.execute(
+                text("SELECT COUNT(*) FROM pg_tables WHERE schemaname = :s"), {"s": name}
+            ).scalar_one()
+        assert tables > 10
+    finally:
+        with eng.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
+        eng.dispose()

@@ -519,6 +519,52 @@ def test_unsigned_requests_cannot_spend_the_api_budget_and_a_bad_id_is_refused(
             assert "CANDIDATE_ID" in bad.json()["error"] or "64" in bad.json()["error"]
             assert ident not in bad.text
         assert d.metric("syncd_webhook_callbacks_total", outcome="rejected", reason="bad_id") == 2
+        # Malformed bodies of mirrored events: 400 bad_body, one warning each naming the event
+        # and the problem, never the body; an event syncd does not mirror stays 202 ignored.
+        malformed = [
+            ("candidate.updated", b"{not json", "the body is not JSON"),
+            ("candidate.updated", b"[1,2,3]", "the body is an array, not a JSON object"),
+            ("candidate.updated", b'""', "the body is an empty string, not a JSON object"),
+            (
+                "candidate.updated",
+                b'{"id": 5}',
+                "the body's id is a number, not a non-empty string",
+            ),
+            ("candidate.updated", b'{"id": null}', "the body's id is null, not a non-empty string"),
+            ("candidate.updated", b'{"id": "\xff\xfe"}', "the body is not UTF-8"),
+            (
+                "application.status.updated",
+                orjson.dumps({"candidate_id": app["candidateId"], "application_id": "a-1"}),
+                "the body has no job_id (a non-empty string)",
+            ),
+        ]
+        for n, (event, body, problem) in enumerate(malformed):
+            bad = httpx.post(callback, headers=_signed(key, f"body-{n}", event, body), content=body)
+            assert bad.status_code == 400, (body, bad.text)
+            assert bad.json() == {"error": f"{event}: {problem}"}
+        assert d.metric(
+            "syncd_webhook_callbacks_total", outcome="rejected", reason="bad_body"
+        ) == len(malformed)
+        warned = [
+            (e["event_name"], e["problem"])
+            for e in d.events()
+            if e["event"] == "webhook_rejected" and e.get("reason") == "bad_body"
+        ]
+        assert warned == [(event, problem) for event, _, problem in malformed]
+        assert app["candidateId"] not in d.output()
+        ignored_before = d.metric(
+            "syncd_webhook_callbacks_total", outcome="accepted", reason="ignored"
+        )
+        other = httpx.post(
+            callback,
+            headers=_signed(key, "review-1", "review.created", b"{not json"),
+            content=b"{not json",
+        )
+        assert other.status_code == 202 and other.json() == {"accepted": True, "refresh": None}
+        assert (
+            d.metric("syncd_webhook_callbacks_total", outcome="accepted", reason="ignored")
+            == ignored_before + 1
+        )
         # A timestamp that is not whole seconds, signed as it is: `nan` compares as never stale.
         body = orjson.dumps({"id": app["candidateId"]})
         for n, stamp in enumerate(("nan", "inf", "1e20", "1795900602.5", "-1")):
@@ -728,12 +774,6 @@ def test_a_callback_sqlites_busy_write_lock_keeps_out_of_the_inbox_is_still_answ
         d.kill()
 
 
-def _events(d: DaemonProc) -> list[dict[str, Any]]:
-    """The daemon's JSON log lines so far; a last line still being written is left for later."""
-    lines = d.output().splitlines(keepends=True)
-    return [orjson.loads(x) for x in lines if x.startswith("{") and x.endswith("\n")]
-
-
 def test_a_daemon_without_webhook_keys_or_callback_url_says_so_once_at_start(
     tenant: ThreadServer, db: Engine, db_url: str, tmp_path: Path
 ) -> None:
@@ -752,7 +792,7 @@ def test_a_daemon_without_webhook_keys_or_callback_url_says_so_once_at_start(
     try:
         wait_for(
             "daemon_started",
-            lambda: any(e["event"] == "daemon_started" for e in _events(d)),
+            lambda: any(e["event"] == "daemon_started" for e in d.events()),
             log=d.output,
         )
         callback = httpx.post(
@@ -771,10 +811,10 @@ def test_a_daemon_without_webhook_keys_or_callback_url_says_so_once_at_start(
         assert d.stop() == 0, d.output()[-3000:]
     finally:
         d.kill()
-    events = [e["event"] for e in _events(d)]
+    events = [e["event"] for e in d.events()]
     assert events.count("webhooks_without_keys") == 1, events
     assert events.index("webhooks_without_keys") < events.index("daemon_started")
-    warned = next(e for e in _events(d) if e["event"] == "webhooks_without_keys")
+    warned = next(e for e in d.events() if e["event"] == "webhooks_without_keys")
     assert (warned["level"], warned["tenant"], warned["path"]) == (
         "warning",
         TENANT,
@@ -790,10 +830,10 @@ def test_a_daemon_without_webhook_keys_or_callback_url_says_so_once_at_start(
     try:
         wait_for(
             "daemon_started",
-            lambda: any(e["event"] == "daemon_started" for e in _events(keyed)),
+            lambda: any(e["event"] == "daemon_started" for e in keyed.events()),
             log=keyed.output,
         )
         assert keyed.stop() == 0, keyed.output()[-3000:]
     finally:
         keyed.kill()
-    assert "webhooks_without_keys" not in [e["event"] for e in _events(keyed)]
+    assert "webhooks_without_keys" not in [e["event"] for e in keyed.events()]

@@ -173,6 +173,23 @@ def test_backlog_after_503_in_order_and_422_is_a_dead_letter(
         "ONBOARDING_SUCCESSFUL",
     ]
 
+    # Ids that are not dead letters are named, with what they are, up to five; none changes.
+    ids = [r["id"] for r in delivery_rows(db)]
+    wrong = syncd_run(env, "deliveries", "retry", str(ids[0]), "999999", str(ids[0]))
+    assert (wrong.returncode, wrong.stdout) == (2, "0 dead letter(s) queued again\n")
+    assert wrong.stderr.strip() == (
+        f"syncd: not dead letters, left as they are: {ids[0]} (delivered), "
+        "999999 (no such delivery) (see syncd deliveries list)"
+    )
+    many = syncd_run(env, "deliveries", "retry", *map(str, ids))
+    assert many.returncode == 2
+    assert many.stderr.strip() == (
+        "syncd: not dead letters, left as they are: "
+        + ", ".join(f"{i} (delivered)" for i in ids[:5])
+        + f" and {len(ids) - 5} more (see syncd deliveries list)"
+    )
+    assert {r["state"] for r in delivery_rows(db)} == {"delivered"}
+
 
 @pytest.mark.parametrize("status", [503, 401])
 def test_attempts_exhausted_is_dead_with_the_targets_message(

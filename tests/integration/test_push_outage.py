@@ -8,7 +8,10 @@ sandbox is stopped (connection refused, as when the HRIS is killed) while hires 
   pass (``next_attempt_at``), so the outage uses a few attempts, not ``max_attempts``;
 - once the HRIS is back (on the same port, empty of new employees), every hire is delivered
   exactly once (one employee per hire, matched by email and employee number) and none is a dead
-  letter.
+  letter;
+- the outage shows at warning level once (``sink_unreachable``: the sink, the reason class, the
+  next attempt's time, the fix), not at every failed pass, and its end once at info
+  (``sink_recovered``).
 
 The retry schedule is shortened by the sink's own settings (``retry_initial_seconds``,
 ``retry_max_seconds``) so the test takes seconds; every wait polls with a deadline."""
@@ -85,6 +88,7 @@ def test_an_hris_outage_never_stops_mirroring_nor_dead_letters_hires(
         max_attempts=MAX_ATTEMPTS,
     )
     env = daemon_env({**push_env(tenant, db_url, write_config(tmp_path, {"hr": sink}))})
+    env["SYNCD_LOG_LEVEL"] = "info"  # sink_recovered is info; the warnings are counted by level
     d = start_daemon(env, tmp_path)
     try:
         wait_for("a first pass of every resource", lambda: _passes_since(db_url, 0), log=d.output)
@@ -114,6 +118,13 @@ def test_an_hris_outage_never_stops_mirroring_nor_dead_letters_hires(
             log=d.output,
         )
         wait_for("/readyz 200 during the outage", lambda: d.get("/readyz").status_code == 200)
+        # Every hire tried twice: two failing passes at least, one warning.
+        down = [e for e in d.events() if e["event"] == "sink_unreachable"]
+        assert len(down) == 1, down
+        assert down[0]["level"] == "warning" and down[0]["sink"] == "hr"
+        assert "ConnectError" in down[0]["reason"], down
+        assert down[0]["next_attempt_at"].endswith("Z")
+        assert "[sinks.hr]" in down[0]["fix"]
         during = _deliveries(db)
         # None dead-lettered or given up: each waits for its retry, or is being tried right now
         # (a push pass may be attempting it as we read).
@@ -143,6 +154,14 @@ def test_an_hris_outage_never_stops_mirroring_nor_dead_letters_hires(
         assert d.metric("syncd_dead_letters", sink="hr") == 0.0
         assert d.metric("syncd_deliveries_total", sink="hr", outcome="retrying") >= 2 * HIRES
         assert "Traceback" not in d.output()
+        wait_for(
+            "sink_recovered logged",
+            lambda: any(e["event"] == "sink_recovered" for e in d.events()),
+            log=d.output,
+        )
+        events = [e["event"] for e in d.events()]
+        assert events.count("sink_unreachable") == 1 and events.count("sink_recovered") == 1
+        assert events.index("sink_unreachable") < events.index("sink_recovered")
     finally:
         d.stop()
         if hris is not None:

@@ -461,6 +461,19 @@ def test_integer_arguments_past_the_databases_range_are_usage_errors(
         assert (over.returncode, over.stdout) == (2, ""), over.stderr
         assert f"Invalid value for {name}: {top + 1} is not in the range" in over.stderr
         assert "Traceback" not in over.stderr and "OverflowError" not in over.stderr
+    # Not a whole number: what is expected, not click's "is not a valid integer range".
+    for args, name, value, low in [
+        (("deliveries", "retry", "abc"), "'[IDS]...'", "abc", 1),
+        (("deliveries", "skip", "abc", "--reason", "x"), "'DELIVERY'", "abc", 1),
+        (("changes", "--limit", "abc"), "'--limit'", "abc", 1),
+        (("changes", "--since", "1.5"), "'--since'", "1.5", 0),
+    ]:
+        bad = syncd(*args)
+        assert (bad.returncode, bad.stdout) == (2, ""), bad.stderr
+        assert bad.stderr.strip().endswith(
+            f"Invalid value for {name}: {value!r} is not a whole number; expected one from "
+            f"{low} to {top}"
+        ), bad.stderr
     assert syncd("changes", "--since", str(top)).returncode == 0
     listed = syncd("deliveries", "list", "--limit", str(top), "--json")
     assert (listed.returncode, json.loads(listed.stdout)) == (0, [])

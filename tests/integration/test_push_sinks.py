@@ -108,7 +108,8 @@ def test_a_separate_package_adds_a_sink(
             {"type": "webhook", "url": "http://x/h", "secret_file": "SECRET_FILE", "colour": "r"},
             "sinks.hr.colour: unknown setting",
         ),
-        ({"type": "nope"}, "unknown sink type 'nope'"),
+        ({"type": "nope"}, "sinks.hr.type: unknown sink type 'nope'; installed: bamboohr"),
+        ({"type": "webhok"}, "sinks.hr.type: unknown sink type 'webhok' (did you mean webhook?)"),
         (
             {"type": "webhook", "url": "http://x/h", "secret_file": "/nonexistent/secret"},
             "sinks.hr.secret_file: cannot read '/nonexistent/secret'",

@@ -174,3 +174,38 @@ def test_a_tenant_table_in_the_file_that_is_no_table_says_so(
         "[tenants.acme] smartrecruiters: must be a table of settings "
         "(e.g. [tenants.acme.smartrecruiters])"
     ) in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "variable",
+    [
+        "SYNCD_SCHEDULE__POLL_INTERVAL_SECONDS",
+        "SYNCD_SCHEDULE__STOP_GRACE_SECONDS",
+        "SYNCD_SMARTRECRUITERS__TIMEOUT",
+        "SYNCD_SMARTRECRUITERS__RATE_LIMIT",
+        "SYNCD_SYNC__LAG_WINDOW_SECONDS",
+        "SYNCD_WEBHOOKS__TOLERANCE_SECONDS",
+        "SYNCD_MIGRATE_WAIT_SECONDS",
+    ],
+)
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_a_number_setting_that_is_not_finite_says_a_finite_number_is_expected(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert str(err.value) == (
+        f"invalid settings:\n  {variable}: must be a finite number (not nan or inf) (got {value!r})"
+    )
+
+
+@pytest.mark.parametrize("key", ["timeout", "retry_initial_seconds", "retry_max_seconds"])
+def test_a_sink_number_that_is_not_finite_says_a_finite_number_is_expected(key: str) -> None:
+    from syncd.sinks.base import SinkError
+    from syncd.sinks.config import build_sink
+
+    table = {"type": "webhook", "url": "http://127.0.0.1:9/hooks", key: float("nan")}
+    with pytest.raises(SinkError) as err:
+        build_sink("hr", table)
+    assert f"sinks.hr.{key}: must be a finite number (not nan or inf) (got nan)" in str(err.value)

@@ -11,7 +11,7 @@ import pytest
 
 from syncd.config import ConfigError, load_settings
 from syncd.daemon.activation import inherited_socket
-from syncd.daemon.hooks_in import SeenEvents, target_of
+from syncd.daemon.hooks_in import BadBody, SeenEvents, read_body, target_of
 from syncd.daemon.http import is_ready
 from syncd.daemon.metrics import PrometheusObserver, api_group
 from syncd.daemon.notify import Notifier
@@ -54,15 +54,22 @@ def test_bad_daemon_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch) 
         ("SYNCD_SCHEDULE__PUSH_INTERVAL_SECONDS", "0.001", "greater than or equal to 1"),
         ("SYNCD_SCHEDULE__LEADER_CHECK_SECONDS", "0.5", "greater than or equal to 1"),
         ("SYNCD_SCHEDULE__SWEEP_INTERVAL_HOURS", "0.0001", "greater than or equal to 0.000277"),
-        ("SYNCD_SCHEDULE__POLL_INTERVAL_SECONDS", "1e400", "less than or equal to 2592000"),
-        ("SYNCD_SCHEDULE__PUSH_INTERVAL_SECONDS", "nan", "less than or equal to 2592000"),
+        ("SYNCD_SCHEDULE__POLL_INTERVAL_SECONDS", "2592001", "less than or equal to 2592000"),
+        # Not finite (1e400 is inf as a float): said so, not compared with the bound.
+        ("SYNCD_SCHEDULE__POLL_INTERVAL_SECONDS", "1e400", None),
+        ("SYNCD_SCHEDULE__PUSH_INTERVAL_SECONDS", "nan", None),
     ]:
         monkeypatch.setenv(variable, value)
         with pytest.raises(ConfigError) as caught:
             load_settings()
         lines = str(caught.value).splitlines()
         assert lines[0] == "invalid settings:" and len(lines) == 2
-        assert lines[1].startswith(f"  {variable}: Input should be {bound}")
+        if bound is None:
+            assert lines[1] == (
+                f"  {variable}: must be a finite number (not nan or inf) (got {value!r})"
+            )
+        else:
+            assert lines[1].startswith(f"  {variable}: Input should be {bound}")
         monkeypatch.setenv(variable, "1" if "HOURS" not in variable else str(1 / 3600))
         assert load_settings().schedule is not None
         monkeypatch.delenv(variable)
@@ -148,6 +155,56 @@ def test_what_a_callback_names() -> None:
     assert target_of("review.created", {"id": "r"}) is None
     assert target_of("candidate.updated", {"id": 5}) is None  # not the schema's string id
     assert target_of("candidate.updated", ["c1"]) is None
+
+
+@pytest.mark.parametrize(
+    ("event", "body", "problem"),
+    [
+        ("candidate.updated", b"{not json", "the body is not JSON"),
+        ("candidate.updated", b"", "the body is not JSON"),
+        ("candidate.updated", b"[1,2,3]", "the body is an array, not a JSON object"),
+        ("candidate.updated", b'""', "the body is an empty string, not a JSON object"),
+        ("candidate.updated", b'{"id": 5}', "the body's id is a number, not a non-empty string"),
+        ("candidate.updated", b'{"id": null}', "the body's id is null, not a non-empty string"),
+        ("candidate.updated", b'{"id": "\xff"}', "the body is not UTF-8"),
+        (
+            "application.status.updated",
+            b'{"candidate_id": "c1", "application_id": "a1"}',
+            "the body has no job_id (a non-empty string)",
+        ),
+        (
+            "offer.created",
+            b'{"job_id": "j1", "candidate_id": "c1"}',
+            "the body has no offer_id (a non-empty string)",
+        ),
+        ("job.ad.updated", b'{"job_ad_id": "x"}', "the body has no id (a non-empty string)"),
+        (
+            "job.approval.created",
+            b'{"approval_id": "a"}',
+            "the body has no job_id (a non-empty string)",
+        ),
+    ],
+)
+def test_what_a_malformed_callback_body_is_refused_for(
+    event: str, body: bytes, problem: str
+) -> None:
+    with pytest.raises(BadBody) as refused:
+        read_body(event, body)
+    assert str(refused.value) == problem
+
+
+def test_a_callback_body_syncd_reads_or_ignores() -> None:
+    body = b'{"job_id": "j1", "candidate_id": "c1", "application_id": "a1"}'
+    assert read_body("application.status.updated", body) == ("applications", "c1/j1")
+    # application_id is the schema's too, but syncd does not read by it.
+    assert read_body("application.created", b'{"job_id": "j1", "candidate_id": "c1"}') == (
+        "applications",
+        "c1/j1",
+    )
+    assert read_body("job.ad.updated", b'{"job_id": "j1", "job_ad_id": "x"}') == ("jobs", "j1")
+    # Events syncd does not mirror: the body is not read, whatever it holds.
+    for body in (b"{not json", b"\xff", b"[1]"):
+        assert read_body("review.created", body) is None
 
 
 def test_seen_events_forget_after_their_window() -> None:

@@ -4,12 +4,14 @@ output keeps each line whole and tables at a fixed width (no wrapping at 80 colu
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pytest
 from rich.table import Table
 
-from syncd.demo import PIPE_WIDTH, demo_console, start_over
+from syncd.demo import PIPE_WIDTH, SANDBOX_ARGS, demo_console, start_over
+from syncd.sandbox.runner import sandbox_serving_line
 
 
 def test_a_rerun_says_it_starts_over_before_removing_the_last_mirror(tmp_path: Path) -> None:
@@ -57,3 +59,27 @@ def test_piped_output_keeps_lines_whole_and_tables_at_a_fixed_width(
     assert all(len(line) <= PIPE_WIDTH for line in lines[2:])
     assert any("onboarding status written back onboarding status written back" in line
                for line in lines[2:])  # fmt: skip
+
+
+def test_the_readme_transcript_starts_with_the_sandbox_line_the_demo_prints() -> None:
+    """The README's `make demo` transcript shows every line the demo prints, the sandbox
+    tenant's first (syncd sandbox serve's, with the demo's seed and sizes; its time and port
+    differ from run to run)."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    transcript = readme.split("$ make demo\n", 1)[1].splitlines()
+    assert transcript[0] == ".venv/bin/syncd demo"
+    assert transcript[2].startswith("1. migrate ")
+    m = re.fullmatch(
+        r"(.*) generated in ([0-9.]+)s; serving http://127\.0\.0\.1:(\d+)", transcript[1]
+    )
+    assert m is not None, transcript[1]
+    args = dict(zip(SANDBOX_ARGS[::2], SANDBOX_ARGS[1::2], strict=True))
+    expected = sandbox_serving_line(
+        int(args["--seed"]),
+        int(args["--jobs"]),
+        int(args["--candidates"]),
+        float(m.group(2)),
+        "127.0.0.1",
+        int(m.group(3)),
+    )
+    assert transcript[1] == expected

@@ -115,9 +115,13 @@ def test_registry() -> None:
     assert available()["webhook"] == "syncd.sinks.webhook:WebhookSink"
     assert sink_class("files").type == "files"
     with pytest.raises(
-        SinkError, match="unknown sink type 'bamboo'; installed: bamboohr, files, personio, webhook"
+        SinkError,
+        match=r"unknown sink type 'bamboo' \(did you mean bamboohr\?\); installed: bamboohr, "
+        "files, personio, webhook",
     ):
         sink_class("bamboo")
+    with pytest.raises(SinkError, match=r"unknown sink type 'zzz'; installed: bamboohr"):
+        sink_class("zzz")  # nothing near: no guess
 
 
 def test_webhook_secret_must_be_whsec(tmp_path: Any) -> None:
