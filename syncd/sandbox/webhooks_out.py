@@ -500,7 +500,9 @@ class WebhookEngine:
             d.state, d.next_due = "delivered", None
         elif number <= len(SCHEDULE_MINUTES):
             delay = SCHEDULE_MINUTES[number - 1] * 60 * self.settings.retry_scale
-            d.next_due = self.now() + delay
+            # Counted from the attempt (its send time, the attempt's "at"), not from when its
+            # answer or timeout came back, so the schedule does not drift with slow callbacks.
+            d.next_due = sent_at + delay
             self._ensure_scheduler()
         else:
             d.state, d.next_due = "failed", None
