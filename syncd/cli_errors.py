@@ -37,6 +37,9 @@ INTERRUPTED_TERM = 128 + signal.SIGTERM  # 143: stopped by SIGTERM; the run is `
 # 141: stdout's reader went away (`| head`): what a shell reports for `ls` or `git log` there
 # (they die of SIGPIPE); syncd ignores SIGPIPE, as Python does, and exits with the same code.
 PIPE_CLOSED = 128 + signal.SIGPIPE
+# ``click.Context.meta`` key a command sets when it writes nothing on stdout (``syncd run``):
+# its exit is never 141 for a reader of stdout gone.
+NO_STDOUT = "syncd.no_stdout"
 
 # The largest integer the mirror's columns and SQL LIMIT take on both databases (SQLite's
 # INTEGER, PostgreSQL's BIGINT): sequences, delivery ids and --limit values are bounded by it,
@@ -362,10 +365,13 @@ class SyncdGroup(click.Group):
             try:
                 out = super().invoke(ctx)
             except SystemExit as exc:
-                if exc.code in (0, None):  # a command that ends itself "done" wrote all too
+                # A command that ends itself "done" wrote all too. ``syncd run`` writes nothing
+                # on stdout (its log is on stderr): a reader of it gone is no failure of its.
+                if exc.code in (0, None) and not ctx.meta.get(NO_STDOUT):
                     finish_stdout()
                 raise
-            finish_stdout()
+            if not ctx.meta.get(NO_STDOUT):
+                finish_stdout()
             return out
         except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
             raise

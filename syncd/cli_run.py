@@ -104,8 +104,11 @@ def run_cmd() -> None:
     cleanly (exit 0). docs/daemon.md."""
     import asyncio
 
+    from syncd.cli_errors import NO_STDOUT
     from syncd.logging import configure_logging
 
+    # Nothing goes to stdout: `syncd run 2>&1 | head -1` stops like any run (exit 0), not 141.
+    click.get_current_context().meta[NO_STDOUT] = True
     settings = _run_settings()
     sock = _preflight(settings)
     from syncd.daemon.service import route_library_logs

@@ -5,7 +5,9 @@ credentials are redacted whatever their type."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sys
 from collections.abc import MutableMapping
 from datetime import UTC, date, datetime
@@ -117,13 +119,64 @@ def route_stdlib_logging(level: str = "info") -> None:
 
 class _CurrentStderr:
     """Writes to whatever ``sys.stderr`` is at each line, not the stream it was when logging was
-    configured: a stream replaced since (a test's capture, a redirect) may be closed by then."""
+    configured: a stream replaced since (a test's capture, a redirect) may be closed by then.
+
+    A stream that cannot take a line (its reader went away: ``syncd run 2>&1 | head -1``, a log
+    collector gone; or closed) never stops the process: the line is dropped and counted
+    (``dropped_lines``; ``syncd_log_lines_dropped_total`` in the daemon's /metrics), and so is
+    every later line for that stream, which is not tried again. Raising there instead wedged
+    the daemon (its SIGTERM handler raised before it could stop; every pass raised at its first
+    line and stayed ``running``) and turned a one-shot command's pass into ``failed:
+    BrokenPipeError``. File descriptor 2 then points at /dev/null, so that nothing else
+    (the interpreter's last flush, a library writing to it) meets the broken pipe again."""
+
+    def __init__(self) -> None:
+        self.dead: Any = None  # the stream that could not take a line
+        self.dropped = 0
+
+    def _lost(self, out: Any) -> None:
+        self.dropped += 1
+        if self.dead is out:
+            return
+        self.dead = out
+        with contextlib.suppress(Exception):
+            if out.fileno() == 2:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 2)
+                os.close(devnull)
 
     def write(self, text: str) -> int:
-        return sys.stderr.write(text)
+        out = sys.stderr
+        if out is None or out is self.dead:
+            self.dropped += 1
+            return 0
+        try:
+            return out.write(text)
+        except BlockingIOError:  # a non-blocking stream full for now: this line only
+            self.dropped += 1
+            return 0
+        except (OSError, ValueError):  # EPIPE, EIO, ENOSPC; ValueError: closed
+            self._lost(out)
+            return 0
 
     def flush(self) -> None:
-        sys.stderr.flush()
+        out = sys.stderr
+        if out is None or out is self.dead:
+            return
+        try:
+            out.flush()
+        except BlockingIOError:
+            self.dropped += 1
+        except (OSError, ValueError):  # the line written into its buffer is lost with it
+            self._lost(out)
+
+
+_STDERR = _CurrentStderr()
+
+
+def dropped_lines() -> int:
+    """Log lines this process could not write (its stderr's reader gone, or stderr closed)."""
+    return _STDERR.dropped
 
 
 def configure_logging(level: str = "info", fmt: str = "auto") -> None:
@@ -147,7 +200,9 @@ def configure_logging(level: str = "info", fmt: str = "auto") -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
+        # One write and one flush per line (PrintLogger writes the newline apart): a line is
+        # dropped, and counted, whole.
+        logger_factory=structlog.WriteLoggerFactory(file=_STDERR),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
     route_stdlib_logging(level)

@@ -142,9 +142,15 @@ class Fleet:
             self.listener_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.listener_task
+        # No job starts from now, and the running ones are cancelled once, by their daemon,
+        # which then waits for them: APScheduler's shutdown cancels its running coroutine jobs
+        # too, and a second cancel reached a pass in its clean-up (the write group's close),
+        # which it then left undone (``syncd.sync.passes.to_the_end``). Shut down once they ended.
+        with contextlib.suppress(Exception):
+            self.scheduler.pause()
+        await asyncio.gather(*(d.close(grace) for d in self.daemons.values()))
         with contextlib.suppress(Exception):
             self.scheduler.shutdown(wait=False)
-        await asyncio.gather(*(d.close(grace) for d in self.daemons.values()))
         for lock in self.file_locks:
             with contextlib.suppress(Exception):
                 lock.release()

@@ -49,6 +49,23 @@ class Observer(Protocol):
     def inbox_expired(self, tenant: str, n: int) -> None: ...
 
 
+class _DroppedLogLines:
+    """``syncd_log_lines_dropped_total``: log lines the process could not write (its stderr's
+    reader gone: ``syncd.logging._CurrentStderr``). Process-wide: with several tenants, the
+    same figure under each tenant's label."""
+
+    def collect(self) -> Iterable[Any]:
+        from prometheus_client.core import CounterMetricFamily
+
+        from syncd.logging import dropped_lines
+
+        yield CounterMetricFamily(
+            "syncd_log_lines_dropped",
+            "Log lines dropped because stderr could not take them (its reader went away)",
+            value=dropped_lines(),
+        )
+
+
 class PrometheusObserver:
     """The ``Observer`` of ``syncd run``: metrics named ``syncd_*`` (docs/daemon.md lists them)."""
 
@@ -109,6 +126,7 @@ class PrometheusObserver:
             "syncd_leader", "1 while this process leads the tenant, 0 while it stands by",
             ["tenant"], registry=r,
         )  # fmt: skip
+        r.register(_DroppedLogLines())
         self.inbox_in = Counter(
             "syncd_webhook_inbox_accepted",
             "Callbacks naming a record that this replica verified and stored in the webhook "

@@ -172,7 +172,8 @@ class Daemon:
     async def _cancel_jobs(self, grace: float) -> None:
         tasks = [t for t in self.running if not t.done()]
         for t in tasks:
-            t.cancel()
+            if not t.cancelling():  # once: a second cancel would cut its clean-up short
+                t.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=grace)
 

@@ -67,6 +67,7 @@ from syncd.sync.passes import (
     aware,
     naive,
     prefetched,
+    to_the_end,
 )
 
 log = structlog.get_logger("syncd.sync")
@@ -421,8 +422,10 @@ class Engine(
                 self._boundary(res, f"page{report.pages}")
         finally:
             # An API error ends the walk: what was written is consistent (rows and checkpoint
-            # of the same pages) and is committed; a failed write rolls its group back.
-            await asyncio.to_thread(group.close)
+            # of the same pages) and is committed; a failed write rolls its group back. Run to
+            # its end even when the pass is cancelled (a stop): its transaction must not stay
+            # open behind the pass's own finish_run.
+            await to_the_end(group.close)
 
     def _write_page(
         self,

@@ -175,6 +175,28 @@ def naive(dt: datetime | None) -> datetime | None:
     return dt.astimezone(UTC).replace(tzinfo=None) if dt is not None and dt.tzinfo else dt
 
 
+async def to_the_end(fn: Callable[[], Any]) -> Any:
+    """``fn()`` in a worker thread, awaited to its end even when the caller is cancelled
+    meanwhile (then CancelledError is raised once it ended). For what releases a database
+    lock (``WriteGroup.close``): ``asyncio.to_thread`` cancelled before its worker started
+    never runs ``fn`` at all, and a write transaction left open holds SQLite's file lock until
+    the busy timeout: the pass's own ``finish_run`` then blocked the event loop and a stop ran
+    into its forced exit (a SIGTERM during the first passes, cancelled twice)."""
+    work = asyncio.ensure_future(asyncio.to_thread(fn))
+    cancelled = False
+    while True:
+        try:
+            result = await asyncio.shield(work)
+        except asyncio.CancelledError:
+            if work.done():
+                raise  # the work itself was cancelled (it never is but by a loop closing)
+            cancelled = True  # the caller: wait for the thread all the same
+            continue
+        if cancelled:
+            raise asyncio.CancelledError
+        return result
+
+
 async def prefetched(pages: AsyncIterator[Any]) -> AsyncIterator[Any]:
     """Yield the pages of ``pages`` with the request for the next one already running while the
     caller works on the current one. Never more than one page ahead."""

@@ -20,8 +20,9 @@ import pytest
 from sqlalchemy import Engine, text
 
 from syncd.daemon.activation import activated
+from syncd.mirror.lock import lock_holder
 from syncd.sandbox.limits import LimitConfig
-from syncd.sandbox.runner import ThreadServer, closed_port, serve_in_thread
+from syncd.sandbox.runner import ThreadServer, closed_port, listening_socket, serve_in_thread
 from tests.conftest import sandbox_options, sqlite_mirror
 from tests.integration.daemon_env import (
     DaemonProc,
@@ -423,3 +424,130 @@ def test_bad_configuration_stops_run_before_anything_starts(
     assert unmigrated.returncode == 2
     assert "syncd migrate" in unmigrated.stderr
     assert not (tmp_path / "mirror.db").exists()
+
+
+def _events(d: DaemonProc) -> list[dict[str, Any]]:
+    """The daemon's JSON log lines so far (a last line still being written left for later)."""
+    lines = d.output().splitlines(keepends=True)
+    return [json.loads(x) for x in lines if x.startswith("{") and x.endswith("\n")]
+
+
+def _logged(d: DaemonProc, event: str, **fields: str) -> bool:
+    return any(
+        e["event"] == event and all(e.get(k) == v for k, v in fields.items()) for e in _events(d)
+    )
+
+
+@pytest.mark.parametrize(
+    ("point", "latency", "signalled_when"),
+    [
+        # At once: the first pull just scheduled (or its first pass just begun).
+        ("started", "", ("daemon_started", {})),
+        # Between two passes of the first pull: where a stop used to wait for the forced exit
+        # (the pass cancelled twice left its write group's transaction open on SQLite).
+        ("next pass", "", ("pass_started", {"resource": "audit"})),
+        # Inside a pass whose pages are slow to come.
+        ("mid pass", "latency=150ms", ("pass_started", {"resource": "candidates"})),
+    ],
+)
+def test_sigterm_at_any_point_of_the_first_passes_exits_0_within_seconds(
+    tenant: ThreadServer,
+    db: Engine,
+    db_url: str,
+    tmp_path: Path,
+    point: str,
+    latency: str,
+    signalled_when: tuple[str, dict[str, str]],
+) -> None:
+    """SIGTERM during the daemon's first passes: exit 0 within a few seconds (far inside the
+    25 s bound), ``daemon_stopped`` logged, no run left ``running``; a pass it cut short is
+    recorded ``interrupted``."""
+    env = daemon_env(push_env(tenant, db_url, write_config(tmp_path, {})))
+    env["SYNCD_LOG_LEVEL"] = "info"
+    control(tenant, "faults", {"spec": latency})
+    d = start_daemon(env, tmp_path)
+    event, fields = signalled_when
+    try:
+        wait_for(f"{event} {fields}", lambda: _logged(d, event, **fields), log=d.output)
+        assert d.stop(timeout=10) == 0, d.output()[-3000:]
+    finally:
+        d.kill()
+    assert _logged(d, "daemon_stopped"), d.output()[-3000:]
+    statuses = {(r, s) for r, _, s in runs(db_url, TENANT)}
+    assert {s for _, s in statuses} <= {"ok", "interrupted"}, statuses
+    if point == "mid pass":
+        assert ("candidates", "interrupted") in statuses, statuses
+    if point == "next pass":
+        assert ("jobs", "ok") in statuses, statuses
+
+
+def _closed_after_one_line(proc: subprocess.Popen[str]) -> str:
+    """Read one line of ``proc``'s output, then close the pipe's read end: ``| head -1``."""
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    return first
+
+
+def test_a_daemon_whose_log_pipe_closed_keeps_syncing_and_stops_on_sigterm(
+    tenant: ThreadServer, db: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """``syncd run 2>&1 | head -1``: once its log's reader is gone the daemon drops the lines it
+    cannot write (counted in ``syncd_log_lines_dropped_total``) and goes on: passes end ``ok``
+    round after round, /readyz says so, and SIGTERM stops it with exit 0 and its lock free."""
+    env = daemon_env(push_env(tenant, db_url, write_config(tmp_path, {})))
+    env |= {"SYNCD_LOG_LEVEL": "info", "SYNCD_LOG_FORMAT": "json"}
+    sock = listening_socket()
+    port = int(sock.getsockname()[1])
+    cmd, fds = activated([sys.executable, "-m", "syncd", "run"], sock)
+    with sock:
+        proc = subprocess.Popen(
+            cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            pass_fds=fds,
+        )  # fmt: skip
+    d = DaemonProc(proc, port, tmp_path / "no.log")
+    try:
+        assert _closed_after_one_line(proc).startswith("{")
+        wait_for("lines dropped", lambda: d.metric("syncd_log_lines_dropped_total") > 0)
+        wait_for("every resource synced", lambda: _all_passed(db_url))
+        after = len(runs(db_url, TENANT))
+        wait_for("a later round of passes", lambda: _all_passed(db_url, since=after))
+        ready = d.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        d.kill()
+    assert {s for _, _, s in runs(db_url, TENANT)} <= {"ok", "interrupted"}
+    assert lock_holder(db_url, TENANT)[0] is False
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_one_shot_pass_whose_log_pipe_closed_is_interrupted_by_sigterm(
+    tenant: ThreadServer, db: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """``syncd backfill 2>&1 | head -1``, then SIGTERM: the passes went on without their log
+    lines, and the stop is the usual one (exit 143, the pass ``interrupted``), not a pass
+    ``failed`` for a broken pipe."""
+    env = daemon_env(push_env(tenant, db_url, write_config(tmp_path, {})))
+    env |= {"SYNCD_LOG_LEVEL": "info", "SYNCD_LOG_FORMAT": "json"}
+    control(tenant, "faults", {"spec": "latency=150ms"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "syncd", "backfill"], env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert _closed_after_one_line(proc)
+        # A second pass started: its lines, at least, met the closed pipe.
+        wait_for("a second pass running", lambda: len(runs(db_url, TENANT)) >= 2)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 143
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        control(tenant, "faults", {"spec": ""})
+    statuses = [s for _, _, s in runs(db_url, TENANT)]
+    assert "interrupted" in statuses, statuses
+    assert set(statuses) <= {"ok", "interrupted"}, statuses
