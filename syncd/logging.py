@@ -75,6 +75,12 @@ def render_times(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mutab
 _TEMPLATE_ONLY = ("psycopg", "psycopg_pool", "sqlalchemy")
 
 
+# Library lines that report what syncd asks for, not a problem: APScheduler skipping a job's run
+# while the previous one still runs is the daemon's "at most one instance per job" rule
+# (syncd.daemon.service), so it is logged at info, not as a warning.
+_EXPECTED = (("apscheduler", "maximum number of running instances reached"),)
+
+
 class StdlibToStructlog(logging.Handler):
     """Other libraries' log lines (stdlib ``logging``: psycopg, SQLAlchemy, APScheduler,
     uvicorn, …) as structlog events, so stderr stays one format (JSON lines when not a
@@ -89,8 +95,12 @@ class StdlibToStructlog(logging.Handler):
                 message = str(record.msg)
             else:
                 message = record.getMessage()
+            level = record.levelno
+            top = record.name.split(".")[0]
+            if any(top == lib and text in message for lib, text in _EXPECTED):
+                level = min(level, logging.INFO)
             structlog.get_logger(record.name).log(
-                record.levelno,
+                level,
                 "library_log",
                 logger=record.name,
                 message=message,

@@ -95,3 +95,28 @@ def test_stdlib_logging_of_libraries_is_json_without_sql_values(
         ("library_log", "httpx", "warning", "giving up on https://api.example.com", None),
     ]
     assert "ada@example.com" not in captured.err and "INSERT" not in captured.err
+
+
+def test_a_skipped_overlapping_job_run_is_info_not_a_warning(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """APScheduler skipping a run while the previous one still runs is the daemon's "at most
+    one instance per job" rule: info (left out at the warning level), not a warning; its other
+    warnings stay warnings."""
+    import logging
+
+    skipped = (
+        'Execution of job "push (trigger: interval[0:00:05])" skipped: maximum number of '
+        "running instances reached (1)"
+    )
+    configure_logging("warning", "json")
+    logging.getLogger("apscheduler.scheduler").warning(skipped)
+    logging.getLogger("apscheduler.executors.default").warning("Run time of job was missed")
+    lines = [json.loads(x) for x in capsys.readouterr().err.splitlines()]
+    assert [(x["level"], x["message"]) for x in lines] == [
+        ("warning", "Run time of job was missed")
+    ]
+    configure_logging("info", "json")
+    logging.getLogger("apscheduler.scheduler").warning(skipped)
+    lines = [json.loads(x) for x in capsys.readouterr().err.splitlines()]
+    assert [(x["level"], x["message"]) for x in lines] == [("info", skipped)]
