@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from syncd.hris_sandbox.runner import serve_in_thread
 from syncd.sandbox.limits import LimitConfig
@@ -32,7 +32,7 @@ from tests.integration.hris.conftest import control as hris_control
 from tests.integration.push_env import push_env, write_config
 from tests.integration.test_mirror_sync import TENANT, control
 from tests.integration.test_push_hris import assert_one_employee_per_hire, hris_sink, new_employees
-from tests.integration.test_push_outage import RESOURCES, _cursor_made, _passes_since
+from tests.integration.test_push_outage import RESOURCES, _cursor_made, _deliveries, _passes_since
 from tests.integration.test_push_webhook import candidates_to_hire
 
 HIRES = 3
@@ -45,18 +45,6 @@ def tenant() -> Iterator[ThreadServer]:
     srv = serve_tenant(sandbox_options(candidates=30, jobs=5, limits=LimitConfig(enabled=False)))
     yield srv
     srv.stop()
-
-
-def _deliveries(db: Engine) -> list[dict[str, Any]]:
-    with db.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT external_key, state, attempts, next_attempt_at, reason, status_code "
-                "FROM deliveries WHERE tenant = :t ORDER BY id"
-            ),
-            {"t": TENANT},
-        ).all()
-    return [dict(r._mapping) for r in rows]
 
 
 def test_an_hris_that_never_answers_times_out_and_retries_without_stopping_mirroring(

@@ -527,6 +527,29 @@ def test_a_create_answered_too_late_is_matched_and_a_timed_out_one_made_once(
     )
 
 
+def _hired_then_revoked(
+    tenant: ThreadServer, hris: HrisThreadServer, db: Engine, db_url: str, tmp_path: Path
+) -> tuple[Any, dict[str, str], list[dict[str, Any]], list[dict[str, Any]], str]:
+    """Two hires pushed, the first refused (a bad email), the second an employee; then both
+    revoked in SmartRecruiters (back to OFFERED) and the first's email fixed, ready to be hired
+    again. Returns (state, env, the two applications, the one employee, the fixed email)."""
+    st, env, apps = started(tenant, db, db_url, tmp_path, hris_sink(hris, tmp_path), 2)
+    refused_first = apps[0]
+    control(tenant, f"candidates/{refused_first['candidateId']}/update", {"email": "no-at-sign"})
+    do_hires(tenant, apps)
+    run_pass(st, db, "incremental")
+    out = syncd_run(env, "push", "--once")
+    assert "delivered 1, rejected 1, dead 0" in out.stdout, out.stdout + out.stderr
+    first_employee = new_employees(hris)
+    assert len(first_employee) == 1
+    for a in apps:
+        control(tenant, "status", {"candidateId": a["candidateId"], "jobId": a["jobId"],
+                                   "status": "OFFERED"})  # fmt: skip
+    fixed = f"rehired-{refused_first['candidateId'][:8]}@example.org"
+    control(tenant, f"candidates/{refused_first['candidateId']}/update", {"email": fixed})
+    return st, env, apps, first_employee, fixed
+
+
 @pytest.mark.parametrize("hris", VENDORS, indirect=True)
 def test_a_hire_revoked_then_made_again_is_delivered_again(
     tenant: ThreadServer, hris: HrisThreadServer, db: Engine, db_url: str, tmp_path: Path
@@ -535,22 +558,8 @@ def test_a_hire_revoked_then_made_again_is_delivered_again(
     the hire revoked and the email fixed), it becomes an employee; delivered the first time, it
     matches the employee already there (BambooHR and Personio have no revoke, so the person
     stayed). Exactly once per hire event: passes and pushes after it change nothing."""
-    st, env, apps = started(tenant, db, db_url, tmp_path, hris_sink(hris, tmp_path), 2)
+    st, env, apps, first_employee, fixed = _hired_then_revoked(tenant, hris, db, db_url, tmp_path)
     refused_first, delivered_first = apps
-    control(tenant, f"candidates/{refused_first['candidateId']}/update", {"email": "no-at-sign"})
-    do_hires(tenant, apps)
-    run_pass(st, db, "incremental")
-    out = syncd_run(env, "push", "--once")
-    assert "delivered 1, rejected 1, dead 0" in out.stdout, out.stdout + out.stderr
-    first_employee = new_employees(hris)
-    assert len(first_employee) == 1
-
-    # Both hires revoked in SmartRecruiters (back to OFFERED); the email fixed; both hired again.
-    for a in apps:
-        control(tenant, "status", {"candidateId": a["candidateId"], "jobId": a["jobId"],
-                                   "status": "OFFERED"})  # fmt: skip
-    fixed = f"rehired-{refused_first['candidateId'][:8]}@example.org"
-    control(tenant, f"candidates/{refused_first['candidateId']}/update", {"email": fixed})
     run_pass(st, db, "incremental")
     out = syncd_run(env, "push", "--once")
     assert out.returncode == 0, out.stderr
@@ -652,20 +661,8 @@ def test_rehires_consumed_before_hire_rounds_are_derived_by_migration_0010(
 
     from syncd.mirror.db import MIGRATIONS, head_revision, migrate
 
-    st, env, apps = started(tenant, db, db_url, tmp_path, hris_sink(hris, tmp_path), 2)
+    st, env, apps, first_employee, fixed = _hired_then_revoked(tenant, hris, db, db_url, tmp_path)
     refused_first, delivered_first = apps
-    control(tenant, f"candidates/{refused_first['candidateId']}/update", {"email": "no-at-sign"})
-    do_hires(tenant, apps)
-    run_pass(st, db, "incremental")
-    out = syncd_run(env, "push", "--once")
-    assert "delivered 1, rejected 1, dead 0" in out.stdout, out.stdout + out.stderr
-    first_employee = new_employees(hris)
-
-    for a in apps:
-        control(tenant, "status", {"candidateId": a["candidateId"], "jobId": a["jobId"],
-                                   "status": "OFFERED"})  # fmt: skip
-    fixed = f"rehired-{refused_first['candidateId'][:8]}@example.org"
-    control(tenant, f"candidates/{refused_first['candidateId']}/update", {"email": fixed})
     run_pass(st, db, "incremental")
     do_hires(tenant, apps)
     run_pass(st, db, "incremental")

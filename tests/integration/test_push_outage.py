@@ -63,11 +63,12 @@ def _cursor_made(db: Engine) -> bool:
 
 
 def _deliveries(db: Engine) -> list[dict[str, Any]]:
+    """The tenant's deliveries, oldest first (the outage and hang tests read them)."""
     with db.connect() as conn:
         rows = conn.execute(
             text(
-                "SELECT external_key, state, attempts, next_attempt_at FROM deliveries "
-                "WHERE tenant = :t ORDER BY id"
+                "SELECT external_key, state, attempts, next_attempt_at, reason, status_code "
+                "FROM deliveries WHERE tenant = :t ORDER BY id"
             ),
             {"t": TENANT},
         ).all()
