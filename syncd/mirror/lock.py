@@ -268,14 +268,18 @@ class _SqliteLock:
         elif now is None:
             return (
                 f"the mirror database file {self.db} was deleted while syncd was writing to it; "
-                "what was written since is lost: syncd stopped writing. Restore the file (or run "
-                "`syncd migrate` and `syncd backfill`), then start syncd again"
+                "what was written since is lost: syncd stopped writing. Delete the deleted "
+                f"file's {self.db}-wal and {self.db}-shm (SQLite would replay them into the "
+                "next file at that path), restore the file (or run `syncd migrate` and "
+                "`syncd backfill`), then start syncd again"
             )
         elif now != self.identity:
             return (
                 f"the mirror database file {self.db} was replaced by another file (or moved) "
-                "while syncd was writing to it: syncd stopped writing to the old one; start "
-                "syncd again to use the file now at that path"
+                "while syncd was writing to it: syncd stopped writing to the old one. Unless the "
+                f"new file came with its own, delete the old file's {self.db}-wal and "
+                f"{self.db}-shm (SQLite would replay them into the new file), then start syncd "
+                "again to use the file now at that path"
             )
         try:
             lock_now: tuple[int, int] | None = _identity(os.stat(self.path))

@@ -154,6 +154,11 @@ def test_the_file_deleted_or_replaced_under_the_daemon_stops_it_with_exit_6(
         lines = _syncd_lines(out)
         assert len(lines) == 1, out[-3000:]
         assert f"the mirror database file {db} was {how}" in lines[0], lines
+        # The fix says to delete the old file's write-ahead log, which SQLite would replay into
+        # the next file at that path.
+        assert f"delete the old file's {db}-wal and {db}-shm" in lines[0].replace(
+            "Delete the deleted file's", "delete the old file's"
+        ), lines
         assert "Traceback" not in out
         assert len(_lost(d)) == 1, out[-3000:]
     finally:
