@@ -95,10 +95,11 @@ class Fleet:
             try:
                 await d.open()
             except (AuthenticationError, PermissionDeniedError) as exc:
-                if not self.multi:
-                    raise  # one tenant: the error boundary's line says it all
+                # The fix names where the credential came from: the variable, or the
+                # configuration file's table when no variable gave it.
+                who = f"tenant {name}: " if self.multi else ""
                 raise CommandError(
-                    f"tenant {name}: SmartRecruiters refused the credentials or their role: "
+                    f"{who}SmartRecruiters refused the credentials or their role: "
                     f"{exc}; fix {d.settings.credential_variables()}",
                     REFUSED,
                 ) from None

@@ -426,6 +426,35 @@ def test_bad_configuration_stops_run_before_anything_starts(
     assert not (tmp_path / "mirror.db").exists()
 
 
+def test_a_refused_key_names_where_it_came_from(
+    tenant: ThreadServer, migrated_sqlite: Path, tmp_path: Path
+) -> None:
+    """SmartRecruiters refuses the key as `syncd run` starts: exit 3, one line ending with the
+    fix for where the key came from (the variable, or the TOML file's table), never the key."""
+    db = tmp_path / "mirror.db"
+    sqlite_mirror(migrated_sqlite, db).dispose()
+    env = daemon_env(push_env(tenant, f"sqlite:///{db}", write_config(tmp_path, {})))
+    from_env = syncd_run({**env, "SYNCD_SMARTRECRUITERS__API_KEY": "wrong-env-k3y"}, "run")
+    assert from_env.returncode == 3, from_env.stderr
+    [line] = [x for x in from_env.stderr.splitlines() if x.startswith("syncd: ")]
+    assert line.startswith("syncd: SmartRecruiters refused the credentials or their role: ")
+    assert line.endswith("; fix SYNCD_SMARTRECRUITERS__API_KEY"), line
+    key_file = tmp_path / "sr-key"
+    key_file.write_text("wrong-file-k3y\n")
+    config = tmp_path / "syncd.toml"
+    config.write_text(f'[smartrecruiters]\napi_key_file = "{key_file}"\n' + config.read_text())
+    env.pop("SYNCD_SMARTRECRUITERS__API_KEY")
+    from_file = syncd_run(env, "run")
+    assert from_file.returncode == 3, from_file.stderr
+    [line] = [x for x in from_file.stderr.splitlines() if x.startswith("syncd: ")]
+    assert line.endswith(
+        "; fix api_key (or api_key_file) of [smartrecruiters] in SYNCD_CONFIG, "
+        "or set SYNCD_SMARTRECRUITERS__API_KEY"
+    ), line
+    assert "k3y" not in from_env.stderr + from_file.stderr
+    assert "Traceback" not in from_env.stderr + from_file.stderr
+
+
 def _events(d: DaemonProc) -> list[dict[str, Any]]:
     """The daemon's JSON log lines so far (a last line still being written left for later)."""
     lines = d.output().splitlines(keepends=True)
