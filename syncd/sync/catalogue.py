@@ -118,13 +118,19 @@ class GetById:
     name: str = ""
 
     def check_id(self, value: str) -> str | None:
-        """None when ``value`` has the form ``id_form``, else what is wrong with it."""
+        """None when ``value`` has the form ``id_form``, else what is wrong with it. Each part
+        is non-empty and printable, with no blank and none of ``?#%\\`` (it goes into the
+        request's path: SmartRecruiters' ids are UUIDs and numbers)."""
         parts = value.split("/")
         if len(parts) != self.id_form.count("/") + 1 or not all(
-            p.strip() == p and p for p in parts
+            p and all(c.isprintable() and not c.isspace() and c not in _NOT_IN_IDS for c in p)
+            for p in parts
         ):
             return f"{value!r} is not of the form {self.id_form}"
         return None
+
+
+_NOT_IN_IDS = frozenset("?#%\\")  # would change the request's path or query
 
 
 @dataclass(frozen=True)

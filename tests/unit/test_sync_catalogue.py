@@ -105,6 +105,10 @@ def test_get_by_id_forms() -> None:
     assert offers.check_id("o") == "'o' is not of the form CANDIDATE_ID/JOB_ID/OFFER_ID"
     assert offers.check_id("c//o") is not None
     assert found["jobs"][2].check_id(" j") is not None
+    # A control character, a blank inside, or what would change the request's path or query.
+    for bad in ("a\x00b", "a b", "a\u200bb", "j?x=1", "j#x", "j%2F", "j\\k"):
+        assert found["jobs"][2].check_id(bad) is not None, bad
+    assert found["jobs"][2].check_id("3f2b9c1e-7d4a-4c55-9e0f-1a2b3c4d5e6f") is None
     assert found["hiring_team"][1] is not None  # a child, written through its parent's path
 
 
