@@ -118,6 +118,9 @@ def _ops(sb: HrisSandbox) -> list[str]:
     return sorted({str(getattr(r, "name", "")) for r in sb.routes})
 
 
+_FAULT_KEYS = frozenset({"queue", "rates", "rateOps", "seed", "timeoutSeconds", "retryAfter"})
+
+
 async def post_faults(request: Request) -> Response:
     """Replace the fault plan. Body: ``queue`` (list of ``{kind, count, op, retryAfter}``),
     ``rates`` (``"503=0.05,lost=0.02"``), ``rateOps`` (operations the rates apply to),
@@ -125,6 +128,11 @@ async def post_faults(request: Request) -> Response:
     plan being replaced hangs (kind ``hang``) are let go with a 504, nothing written."""
     sb = sandbox_of(request)
     body = await _body(request)
+    unknown = sorted(set(body) - _FAULT_KEYS)
+    if unknown:
+        raise ControlError(
+            f"'{unknown[0]}': not a fault plan key; use {', '.join(sorted(_FAULT_KEYS))}"
+        )
     queue_in = body.get("queue") or []
     if not isinstance(queue_in, list):
         raise ControlError("'queue': expected a list of fault objects")

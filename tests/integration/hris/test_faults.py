@@ -203,6 +203,7 @@ def test_rates_are_seeded_and_limited_to_named_operations(vendor: Vendor) -> Non
         ({"rates": "503=0.6,429=0.6"}, "add up to more than 1"),
         ({"timeoutSeconds": "1"}, "'timeoutSeconds': expected seconds"),
         ({"rateOps": ["nope"]}, "'rateOps': expected a list of"),
+        ({"plan": [{"kind": "lost"}]}, "'plan': not a fault plan key; use queue, rateOps"),
     ],
 )
 def test_bad_fault_plans_are_refused_with_the_field(vendor: Vendor, plan: Any, error: str) -> None:
