@@ -150,8 +150,8 @@ class Fleet:
         self.stopping = True
         if self.listener_task is not None:
             self.listener_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.listener_task
+            # Within the bound: a cancel a library swallowed never holds the stop up.
+            await asyncio.wait([self.listener_task], timeout=grace)
         # No job starts from now, and the running ones are cancelled once, by their daemon,
         # which then waits for them: APScheduler's shutdown cancels its running coroutine jobs
         # too, and a second cancel reached a pass in its clean-up (the write group's close),

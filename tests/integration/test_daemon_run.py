@@ -561,3 +561,31 @@ def test_a_one_shot_pass_whose_log_pipe_closed_is_interrupted_by_sigterm(
     statuses = [s for _, _, s in runs(db_url, TENANT)]
     assert "interrupted" in statuses, statuses
     assert set(statuses) <= {"ok", "interrupted"}, statuses
+
+
+def test_a_signal_during_the_checks_before_start_up_stops_it_with_exit_0(
+    tenant: ThreadServer, db: Engine, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM received while ``syncd run`` checks its mirror and port (before its event loop's
+    handlers): kept, and the daemon then logs ``stopping``, starts nothing (no
+    ``daemon_started``, no run) and returns 0. In-process, the signal recorded as the early
+    handler records it (the forced-exit timer it also starts would end pytest)."""
+    import asyncio
+
+    import structlog
+
+    from syncd.cli_run import _EarlySignal, _preflight, _run_settings, serve
+
+    env = daemon_env(push_env(tenant, db_url, write_config(tmp_path, {})))
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    settings = _run_settings()
+    sock = _preflight(settings)
+    early = _EarlySignal(bound=25.0)
+    early.signum = signal.SIGTERM
+    with structlog.testing.capture_logs() as logs:
+        assert asyncio.run(serve(settings, sock, early)) == 0
+    events = [e["event"] for e in logs]
+    assert events == ["daemon_starting", "stopping", "daemon_stopped"], events
+    assert runs(db_url, TENANT) == []
+    assert lock_holder(db_url, TENANT)[0] is False
