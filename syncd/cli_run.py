@@ -110,16 +110,40 @@ def run_cmd() -> None:
     # Nothing goes to stdout: `syncd run 2>&1 | head -1` stops like any run (exit 0), not 141.
     click.get_current_context().meta[NO_STDOUT] = True
     settings = _run_settings()
+    # From here a signal during the checks below (a second or so) is kept for ``serve``, which
+    # logs ``stopping`` and exits 0 without starting anything; the bound's timer starts now.
+    early = _EarlySignal(stop_bound(settings.schedule.stop_grace_seconds))
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, early.handle)
     sock = _preflight(settings)
     from syncd.daemon.service import route_library_logs
 
     configure_logging(settings.log_level, settings.log_format)
     route_library_logs(settings.log_level)
-    sys.exit(asyncio.run(serve(settings, sock)))
+    sys.exit(asyncio.run(serve(settings, sock, early)))
 
 
-async def serve(settings: Settings, sock: socket.socket) -> int:
-    """The daemon's life; returns the exit code (0 after SIGTERM/SIGINT once the jobs ended)."""
+class _EarlySignal:
+    """SIGTERM/SIGINT before the event loop's handlers are installed (``syncd run``'s checks):
+    the first is kept (``signum``) and starts the forced exit at ``bound`` seconds, as in
+    ``serve``; a second exits at once (128 + its number)."""
+
+    def __init__(self, bound: float) -> None:
+        self.bound = bound
+        self.signum: int | None = None
+
+    def handle(self, signum: int, _frame: Any) -> None:
+        if self.signum is not None:
+            os._exit(128 + signum)
+        self.signum = signum
+        timer = threading.Timer(self.bound, os._exit, args=(128 + signum,))
+        timer.daemon = True
+        timer.start()
+
+
+async def serve(settings: Settings, sock: socket.socket, early: _EarlySignal | None = None) -> int:
+    """The daemon's life; returns the exit code (0 after SIGTERM/SIGINT once the jobs ended).
+    ``early``: a signal received before this ran (it stops the daemon before it starts)."""
     import asyncio
 
     import structlog
@@ -141,12 +165,15 @@ async def serve(settings: Settings, sock: socket.socket) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
-    def on_signal(signum: int) -> None:
+    def on_signal(signum: int, timed: bool = False) -> None:
         if stop.is_set():
             os._exit(128 + signum)  # a second signal: now
         log.warning(
             "stopping", signal=signal.Signals(signum).name, grace_seconds=grace, bound=bound
         )
+        if timed:  # an early signal: its timer runs since it came
+            stop.set()
+            return
         # Past the bound the process exits anyway; the database rolls back what is open. The
         # bound ends a margin before the grace, so Kubernetes' terminationGracePeriodSeconds and
         # systemd's TimeoutStopSec can be the grace itself (deploy/) without the forced exit
@@ -158,13 +185,32 @@ async def serve(settings: Settings, sock: socket.socket) -> int:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal, sig)
+    # From here a SIGTERM is a clean stop (exit 0), even before daemon_started; one received
+    # during the checks before ``serve`` (``_EarlySignal``) is that stop now.
+    log.info("daemon_starting", tenants=settings.tenant_names())
+    if early is not None and early.signum is not None:
+        on_signal(early.signum, timed=True)
+    # The running jobs get the bound but for a reserve kept for the locks, the client and the
+    # HTTP server.
+    reserve = min(STOP_RESERVE_SECONDS, bound / 3)
 
     fleet = Fleet(settings)
     try:
-        await fleet.start()
+        started = await fleet.start(stop)
     except BaseException:
         await fleet.close(0)
         raise
+
+    async def stopped_during_start_up() -> int:
+        # The rest of start-up (webhooks, the HTTP server, daemon_started) never happens; what
+        # was begun (a first job, the webhook worker) is ended as at any stop.
+        await fleet.close(bound - reserve)
+        sock.close()
+        log.info("daemon_stopped", during="start-up")
+        return 0
+
+    if not started:
+        return await stopped_during_start_up()
     for name, daemon in fleet.daemons.items():
         intake = HookIntake(daemon)
         daemon.hooks = intake
@@ -173,6 +219,8 @@ async def serve(settings: Settings, sock: socket.socket) -> int:
             await intake.load_keys()
         fleet.start_hooks(intake, name)
     fleet.start_inbox_listener()
+    if stop.is_set():  # during the webhook keys' read
+        return await stopped_during_start_up()
     server = make_server(create_app(fleet))
     server_task = asyncio.create_task(server.serve(sockets=[sock]))
     helpers = [
@@ -191,9 +239,6 @@ async def serve(settings: Settings, sock: socket.socket) -> int:
     notify.ready()
     await stop.wait()
     notify.stopping()
-    # The running jobs get the bound but for a reserve kept for the locks, the client and the
-    # HTTP server.
-    reserve = min(STOP_RESERVE_SECONDS, bound / 3)
     await fleet.close(bound - reserve)
     server.should_exit = True
     await asyncio.wait([server_task, *helpers], timeout=reserve / 2)

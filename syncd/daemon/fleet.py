@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import contextvars
 import time
+from collections.abc import Coroutine
 from datetime import UTC
 from typing import Any
 
@@ -88,12 +89,16 @@ class Fleet:
         return [n for n, d in self.daemons.items() if d.role == "leader"]
 
     # ---- start and stop ---------------------------------------------------------------------
-    async def start(self) -> None:
+    async def start(self, stop: asyncio.Event | None = None) -> bool:
         """Open every tenant's client and check its credential, take the file's locks (SQLite)
-        or join the replicas and take a first share (PostgreSQL), start the scheduler."""
+        or join the replicas and take a first share (PostgreSQL), start the scheduler. True
+        once started; False when ``stop`` was set meanwhile (SIGTERM during start-up): a
+        credential check under way is cancelled and nothing more starts (no scheduler, no
+        job, no lock taken from then on); ``close`` then ends what was begun."""
         for name, d in self.daemons.items():
             try:
-                await d.open()
+                if not await _unless(stop, d.open()):
+                    return False
             except (AuthenticationError, PermissionDeniedError) as exc:
                 # The fix names where the credential came from: the variable, or the
                 # configuration file's table when no variable gave it.
@@ -103,6 +108,8 @@ class Fleet:
                     f"{exc}; fix {d.settings.credential_variables()}",
                     REFUSED,
                 ) from None
+        if stop is not None and stop.is_set():
+            return False
         self.scheduler.start()
         if not self.elect:
             taken: list[MirrorLock] = []
@@ -120,29 +127,32 @@ class Fleet:
             for d in self.daemons.values():
                 d.file_check = self.file_problem
                 d.lead()
-            return
+            return True
         assert self.members is not None
         await asyncio.to_thread(self.members.join)
         for d in self.daemons.values():
             d.stand_by()
+        if stop is not None and stop.is_set():
+            return False
         if len(self.names) > 1:
             # Replicas started together (a Deployment created or scaled from zero) would each
             # count themselves alone and take everything, then hand most of it back, cutting
             # first passes short. Visible as a member now, this one takes its share at its
             # first check, one leader_check_seconds from now, by when the others have joined.
             log.info("standby", tenants=self.names, reason="taking a share at the first check")
-            return
-        await self.balance()
+            return True
+        await self.balance(stop)
         for name, d in self.daemons.items():
             if d.role != "leader":
                 log.info("standby", tenant=name, reason="another syncd leads this tenant")
+        return stop is None or not stop.is_set()
 
     async def close(self, grace: float) -> None:
         self.stopping = True
         if self.listener_task is not None:
             self.listener_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.listener_task
+            # Within the bound: a cancel a library swallowed never holds the stop up.
+            await asyncio.wait([self.listener_task], timeout=grace)
         # No job starts from now, and the running ones are cancelled once, by their daemon,
         # which then waits for them: APScheduler's shutdown cancels its running coroutine jobs
         # too, and a second cancel reached a pass in its clean-up (the write group's close),
@@ -195,7 +205,7 @@ class Fleet:
             except Exception as exc:  # the database away: look again at the next check
                 log.warning("leader_check_failed", error=describe_db_error(exc))
 
-    async def balance(self) -> None:
+    async def balance(self, stop: asyncio.Event | None = None) -> None:
         """One check: stand by where a lock was lost; count the replicas; take free tenants
         up to the fair share, or hand back a surplus (``syncd.daemon.share``)."""
         assert self.members is not None
@@ -219,7 +229,7 @@ class Fleet:
             await self.daemons[name].hand_back()
         room = moves.room
         for name in moves.take:
-            if room <= 0 or self.stopping:
+            if room <= 0 or self.stopping or (stop is not None and stop.is_set()):
                 break
             d = self.daemons[name]
             if await asyncio.to_thread(d.try_lead):
@@ -270,3 +280,27 @@ class Fleet:
             notify.watchdog()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=every)
+
+
+async def _unless(stop: asyncio.Event | None, work: Coroutine[Any, Any, None]) -> bool:
+    """Run ``work`` to its end (True; its exception raised), or cancel it once ``stop`` is set
+    (False): a SIGTERM during a slow credential check stops at once."""
+    task = asyncio.ensure_future(work)
+    if stop is None:
+        await task
+        return True
+    waiter = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        task.cancel()
+        raise
+    finally:
+        waiter.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return False
+    await task
+    return True

@@ -329,12 +329,15 @@ class HookIntake:
         """Look at the inbox now (a notification, or this replica just took the lead)."""
         self.woken.set()
 
-    async def close(self) -> None:
-        for task in (self.worker, self.drainer, self.pruner):
-            if task is not None:
+    async def close(self, timeout: float | None = None) -> None:
+        """Cancel the worker, the drainer and the pruner and wait for them, ``timeout`` seconds
+        at most (None: until they ended): a stop never waits longer than its bound for them."""
+        tasks = [t for t in (self.worker, self.drainer, self.pruner) if t is not None]
+        for task in tasks:
+            if not task.done() and not task.cancelling():
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
 
     def _refuse(self, status: int, reason: str, message: str) -> Response:
         self.daemon.observer.webhook(False, reason)
@@ -541,8 +544,12 @@ class HookIntake:
         ``INBOX_RETRY_SECONDS`` (sooner when a callback of its own arrives meanwhile): its
         callbacks stay in the inbox, and polling is the safety net."""
         while True:
+            # Not ``asyncio.wait_for``: on Python 3.11 a cancel arriving as the wake-up does
+            # (``start`` sets it, a stop during start-up cancels at once) is swallowed, and the
+            # stop then waited here for the next poll.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.woken.wait(), timeout=INBOX_POLL_SECONDS)
+                async with asyncio.timeout(INBOX_POLL_SECONDS):
+                    await self.woken.wait()
             self.woken.clear()
             if self.daemon.role != "leader" or self.daemon.stopping:
                 continue

@@ -159,7 +159,7 @@ class Daemon:
         locks and close the client."""
         self.stopping = True
         if self.hooks is not None:
-            await self.hooks.close()
+            await self.hooks.close(grace)
         await self._cancel_jobs(grace)
         self._release()
         await self.sr.aclose()

@@ -97,7 +97,12 @@ class DaemonProc:
 
 
 def start_daemon(
-    env: dict[str, str], tmp: Path, name: str = "daemon", sock: socket.socket | None = None
+    env: dict[str, str],
+    tmp: Path,
+    name: str = "daemon",
+    sock: socket.socket | None = None,
+    *,
+    wait: bool = True,
 ) -> DaemonProc:
     """``syncd run`` in its own process, its stderr in a file; returns once /healthz answers.
 
@@ -105,7 +110,8 @@ def start_daemon(
     by socket activation (``LISTEN_FDS``, ``syncd.daemon.activation``), then closed here: the
     port is known before the daemon starts (a test binds ``sock`` first when a webhook callback
     URL in ``env`` must name it) and no other process can take it in between, as a port only
-    found free could be under parallel tests. The daemon then ignores ``SYNCD_HTTP__PORT``."""
+    found free could be under parallel tests. The daemon then ignores ``SYNCD_HTTP__PORT``.
+    ``wait=False``: returns at once (a test of the daemon's start-up)."""
     sock = sock or listening_socket()
     port = int(sock.getsockname()[1])
     log = tmp / f"{name}.log"
@@ -116,6 +122,8 @@ def start_daemon(
             cmd, env=full, stdout=fh, stderr=subprocess.STDOUT, text=True, pass_fds=fds
         )
     d = DaemonProc(proc, port, log)
+    if not wait:
+        return d
 
     def healthy() -> bool:
         if proc.poll() is not None:

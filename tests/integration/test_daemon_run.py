@@ -470,6 +470,8 @@ def _logged(d: DaemonProc, event: str, **fields: str) -> bool:
 @pytest.mark.parametrize(
     ("point", "latency", "signalled_when"),
     [
+        # During start-up, before daemon_started: its credential check slow to answer.
+        ("start-up", "latency=2s", ("daemon_starting", {})),
         # At once: the first pull just scheduled (or its first pass just begun).
         ("started", "", ("daemon_started", {})),
         # Between two passes of the first pull: where a stop used to wait for the forced exit
@@ -488,21 +490,29 @@ def test_sigterm_at_any_point_of_the_first_passes_exits_0_within_seconds(
     latency: str,
     signalled_when: tuple[str, dict[str, str]],
 ) -> None:
-    """SIGTERM during the daemon's first passes: exit 0 within a few seconds (far inside the
-    25 s bound), ``daemon_stopped`` logged, no run left ``running``; a pass it cut short is
-    recorded ``interrupted``."""
+    """SIGTERM during the daemon's start-up or its first passes: exit 0 within a few seconds
+    (far inside the 25 s bound), ``daemon_stopped`` logged and no ``daemon_started`` after
+    ``stopping``, no run left ``running``; a pass it cut short is recorded ``interrupted``; a
+    stop during start-up starts nothing (no run at all)."""
     env = daemon_env(push_env(tenant, db_url, write_config(tmp_path, {})))
     env["SYNCD_LOG_LEVEL"] = "info"
     control(tenant, "faults", {"spec": latency})
-    d = start_daemon(env, tmp_path)
+    d = start_daemon(env, tmp_path, wait=point != "start-up")
     event, fields = signalled_when
     try:
         wait_for(f"{event} {fields}", lambda: _logged(d, event, **fields), log=d.output)
         assert d.stop(timeout=10) == 0, d.output()[-3000:]
     finally:
         d.kill()
-    assert _logged(d, "daemon_stopped"), d.output()[-3000:]
+    events = [e["event"] for e in _events(d)]
+    assert "stopping" in events, d.output()[-3000:]
+    after = events[events.index("stopping") :]
+    assert "daemon_started" not in after, d.output()[-3000:]
+    assert "daemon_stopped" in after, d.output()[-3000:]
     statuses = {(r, s) for r, _, s in runs(db_url, TENANT)}
+    if point == "start-up":
+        assert "daemon_started" not in events, d.output()[-3000:]
+        assert statuses == set(), statuses
     assert {s for _, s in statuses} <= {"ok", "interrupted"}, statuses
     if point == "mid pass":
         assert ("candidates", "interrupted") in statuses, statuses
@@ -580,3 +590,31 @@ def test_a_one_shot_pass_whose_log_pipe_closed_is_interrupted_by_sigterm(
     statuses = [s for _, _, s in runs(db_url, TENANT)]
     assert "interrupted" in statuses, statuses
     assert set(statuses) <= {"ok", "interrupted"}, statuses
+
+
+def test_a_signal_during_the_checks_before_start_up_stops_it_with_exit_0(
+    tenant: ThreadServer, db: Engine, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM received while ``syncd run`` checks its mirror and port (before its event loop's
+    handlers): kept, and the daemon then logs ``stopping``, starts nothing (no
+    ``daemon_started``, no run) and returns 0. In-process, the signal recorded as the early
+    handler records it (the forced-exit timer it also starts would end pytest)."""
+    import asyncio
+
+    import structlog
+
+    from syncd.cli_run import _EarlySignal, _preflight, _run_settings, serve
+
+    env = daemon_env(push_env(tenant, db_url, write_config(tmp_path, {})))
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    settings = _run_settings()
+    sock = _preflight(settings)
+    early = _EarlySignal(bound=25.0)
+    early.signum = signal.SIGTERM
+    with structlog.testing.capture_logs() as logs:
+        assert asyncio.run(serve(settings, sock, early)) == 0
+    events = [e["event"] for e in logs]
+    assert events == ["daemon_starting", "stopping", "daemon_stopped"], events
+    assert runs(db_url, TENANT) == []
+    assert lock_holder(db_url, TENANT)[0] is False
