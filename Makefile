@@ -34,7 +34,7 @@ typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy
 
 test: lint typecheck
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=30
 
 fmt: $(VENV)/.dev-installed
 	$(BIN)/ruff format .
