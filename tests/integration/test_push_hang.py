@@ -30,10 +30,15 @@ from tests.integration.daemon_env import daemon_env, runs, start_daemon, wait_fo
 from tests.integration.hris.conftest import bamboo_options
 from tests.integration.hris.conftest import control as hris_control
 from tests.integration.push_env import push_env, write_config
-from tests.integration.test_mirror_sync import TENANT, control
+from tests.integration.test_mirror_sync import TENANT
 from tests.integration.test_push_hris import assert_one_employee_per_hire, hris_sink, new_employees
-from tests.integration.test_push_outage import RESOURCES, _cursor_made, _deliveries, _passes_since
-from tests.integration.test_push_webhook import candidates_to_hire
+from tests.integration.test_push_outage import (
+    RESOURCES,
+    _cursor_made,
+    _deliveries,
+    _passes_since,
+    hire_and_wait_retried_twice,
+)
 
 HIRES = 3
 TIMEOUT = 1.0  # the sink's HTTP timeout, seconds per request
@@ -69,17 +74,7 @@ def test_an_hris_that_never_answers_times_out_and_retries_without_stopping_mirro
         # The HRIS hangs on every create (lookups still answer), then people are hired.
         hang = [{"kind": "hang", "count": 10_000, "op": "create"}]
         hris_control(hris.base_url, "faults", {"queue": hang})
-        apps = candidates_to_hire(tenant, HIRES)
-        for a in apps:
-            control(tenant, "hire", {"candidateId": a["candidateId"], "jobId": a["jobId"]})
-
-        def retried_twice() -> bool:
-            rows = _deliveries(db)
-            return len(rows) == HIRES and all(
-                r["state"] == "pending" and r["attempts"] >= 2 for r in rows
-            )
-
-        wait_for("every hire tried twice while the HRIS hangs", retried_twice, log=d.output)
+        apps = hire_and_wait_retried_twice(tenant, db, d, HIRES, "while the HRIS hangs")
         stats = hris_control(hris.base_url, "stats")
         # Every create reached the HRIS and hung; each client gave up after its own timeout.
         assert stats["faults"]["hang"] >= 2 * HIRES, stats

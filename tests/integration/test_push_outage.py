@@ -31,7 +31,7 @@ from syncd.sandbox.limits import LimitConfig
 from syncd.sandbox.runner import ThreadServer
 from syncd.sandbox.runner import serve_in_thread as serve_tenant
 from tests.conftest import sandbox_options
-from tests.integration.daemon_env import daemon_env, runs, start_daemon, wait_for
+from tests.integration.daemon_env import DaemonProc, daemon_env, runs, start_daemon, wait_for
 from tests.integration.hris.conftest import bamboo_options
 from tests.integration.push_env import push_env, write_config
 from tests.integration.test_mirror_sync import TENANT, control
@@ -75,6 +75,26 @@ def _deliveries(db: Engine) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in rows]
 
 
+def hire_and_wait_retried_twice(
+    tenant: ThreadServer, db: Engine, d: DaemonProc, hires: int, while_: str
+) -> list[dict[str, Any]]:
+    """Hire ``hires`` candidates in the sandbox, then wait until each hire's delivery has been
+    tried twice and waits for its next attempt (the HRIS unusable ``while_``). Returns the
+    applications hired."""
+    apps = candidates_to_hire(tenant, hires)
+    for a in apps:
+        control(tenant, "hire", {"candidateId": a["candidateId"], "jobId": a["jobId"]})
+
+    def retried_twice() -> bool:
+        rows = _deliveries(db)
+        return len(rows) == hires and all(
+            r["state"] == "pending" and r["attempts"] >= 2 for r in rows
+        )
+
+    wait_for(f"every hire tried twice {while_}", retried_twice, log=d.output)
+    return apps
+
+
 def test_an_hris_outage_never_stops_mirroring_nor_dead_letters_hires(
     tenant: ThreadServer, db: Engine, db_url: str, tmp_path: Path
 ) -> None:
@@ -98,17 +118,7 @@ def test_an_hris_outage_never_stops_mirroring_nor_dead_letters_hires(
         # The HRIS goes away (connection refused), then people are hired.
         hris.stop()
         hris = None
-        apps = candidates_to_hire(tenant, HIRES)
-        for a in apps:
-            control(tenant, "hire", {"candidateId": a["candidateId"], "jobId": a["jobId"]})
-
-        def retried_twice() -> bool:
-            rows = _deliveries(db)
-            return len(rows) == HIRES and all(
-                r["state"] == "pending" and r["attempts"] >= 2 for r in rows
-            )
-
-        wait_for("every hire tried twice while the HRIS is down", retried_twice, log=d.output)
+        apps = hire_and_wait_retried_twice(tenant, db, d, HIRES, "while the HRIS is down")
 
         # Mirroring goes on while the push keeps failing: complete pull passes after this point.
         since = len(runs(db_url, TENANT))
