@@ -455,15 +455,9 @@ def test_a_refused_key_names_where_it_came_from(
     assert "Traceback" not in from_env.stderr + from_file.stderr
 
 
-def _events(d: DaemonProc) -> list[dict[str, Any]]:
-    """The daemon's JSON log lines so far (a last line still being written left for later)."""
-    lines = d.output().splitlines(keepends=True)
-    return [json.loads(x) for x in lines if x.startswith("{") and x.endswith("\n")]
-
-
 def _logged(d: DaemonProc, event: str, **fields: str) -> bool:
     return any(
-        e["event"] == event and all(e.get(k) == v for k, v in fields.items()) for e in _events(d)
+        e["event"] == event and all(e.get(k) == v for k, v in fields.items()) for e in d.events()
     )
 
 
@@ -504,7 +498,7 @@ def test_sigterm_at_any_point_of_the_first_passes_exits_0_within_seconds(
         assert d.stop(timeout=10) == 0, d.output()[-3000:]
     finally:
         d.kill()
-    events = [e["event"] for e in _events(d)]
+    events = [e["event"] for e in d.events()]
     assert "stopping" in events, d.output()[-3000:]
     after = events[events.index("stopping") :]
     assert "daemon_started" not in after, d.output()[-3000:]
