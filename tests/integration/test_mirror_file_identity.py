@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -119,13 +118,7 @@ def test_a_hard_linked_file_is_refused_with_exit_5(
 
 
 def _lost(d: DaemonProc) -> list[dict[str, object]]:
-    events = []
-    for line in d.output().splitlines():
-        if line.startswith("{"):
-            event = json.loads(line)
-            if event.get("event") == "mirror_file_lost":
-                events.append(event)
-    return events
+    return [e for e in d.events() if e.get("event") == "mirror_file_lost"]
 
 
 @pytest.mark.parametrize("how", ["deleted", "replaced"])
